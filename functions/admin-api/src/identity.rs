@@ -1,0 +1,47 @@
+//! The caller's identity from JWT claims. On AWS the API Gateway JWT authorizer has already
+//! validated the token; [`from_lambda_context`] reads its claims from the request context.
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use domain::access::Identity;
+use domain::model::Role;
+
+use crate::ApiError;
+
+/// Builds the identity from string claims; every claim of the contract is required.
+pub fn from_claims<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Identity, ApiError> {
+    let claim = |k: &'static str| {
+        get(k).filter(|v| !v.is_empty()).ok_or(ApiError::Unauthorized("invalid_token", "a required claim is missing"))
+    };
+    Ok(Identity {
+        sub: claim("sub")?.to_string(),
+        email: claim("email")?.to_string(),
+        tenant_id: claim("tenant_id")?.to_string(),
+        claimed_role: Role::parse(claim("role")?)
+            .ok_or(ApiError::Unauthorized("invalid_token", "the role claim is not owner, admin or agent"))?,
+    })
+}
+
+/// Middleware for Lambda: the API Gateway HTTP API's JWT authorizer claims become the
+/// request's [`Identity`].
+pub async fn from_lambda_context(mut req: Request, next: Next) -> Response {
+    use lambda_http::request::RequestContext;
+    let identity = match req.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            let claims = ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims);
+            match claims {
+                Some(c) => from_claims(|k| c.get(k).map(String::as_str)),
+                None => Err(ApiError::Unauthorized("missing_token", "no authorizer claims on the request")),
+            }
+        }
+        _ => Err(ApiError::Unauthorized("missing_token", "no authorizer claims on the request")),
+    };
+    match identity {
+        Ok(id) => {
+            req.extensions_mut().insert(id);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}

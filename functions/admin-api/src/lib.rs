@@ -1,0 +1,228 @@
+//! The admin API: shops and members, Pages, and the conversation inbox, for the caller's shop
+//! only. Identity comes from the JWT authorizer's claims (API Gateway on AWS, the local stack's
+//! HS256 check locally), placed in the request extensions by the layer in front of [`router`].
+
+pub mod error;
+pub mod identity;
+
+use std::sync::Arc;
+
+use adapters::Stores;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use domain::access::{Identity, Member as Caller, normalize_email};
+use domain::model::{Conversation, Member, Message, PageRecord, Role};
+use domain::ports::ConversationFilter;
+use domain::timefmt::rfc3339_ms;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use error::ApiError;
+
+#[derive(Clone)]
+pub struct AdminApi {
+    pub stores: Stores,
+}
+
+pub fn router(api: Arc<AdminApi>) -> Router {
+    Router::new()
+        .route("/api/members", get(list_members).post(add_member))
+        .route("/api/pages", get(list_pages))
+        .route("/api/conversations", get(list_conversations))
+        .route("/api/conversations/{id}", get(get_conversation))
+        .route("/api/conversations/{id}/messages", get(list_messages))
+        .fallback(|| async { ApiError::NotFound("no such route") })
+        .with_state(api)
+}
+
+/// Resolves the verified identity to a member of its shop. An owner's first call registers
+/// them; anyone else must already be a member.
+pub async fn caller(api: &AdminApi, id: &Identity) -> Result<Caller, ApiError> {
+    let email = normalize_email(&id.email);
+    if let Some(m) = api.stores.members.member(&id.tenant_id, &email).await? {
+        return Ok(Caller { email, tenant_id: id.tenant_id.clone(), role: m.role });
+    }
+    if id.claimed_role == Role::Owner {
+        api.stores.members.add_member(&id.tenant_id, &Member { email: email.clone(), role: Role::Owner }).await?;
+        tracing::info!(tenant_id = %id.tenant_id, "owner registered on first call");
+        return Ok(Caller { email, tenant_id: id.tenant_id.clone(), role: Role::Owner });
+    }
+    Err(ApiError::Forbidden("not_a_member", "your account is not a member of this shop"))
+}
+
+fn member_json(m: &Member) -> Value {
+    json!({"email": m.email, "role": m.role.as_str()})
+}
+
+pub fn page_json(p: &PageRecord) -> Value {
+    json!({
+        "page_id": p.page_id,
+        "name": p.name,
+        "status": p.status.as_str(),
+        "chat_mode": p.chat_mode.map(|c| c.as_str()),
+        "rule_id": p.rule_id,
+        "connected_by": p.connected_by,
+        "last_connected_at": p.last_connected_at,
+        "lost_reason": p.lost_reason,
+    })
+}
+
+pub fn conversation_json(c: &Conversation) -> Value {
+    json!({
+        "id": c.id,
+        "page_id": c.page_id,
+        "customer_id": c.customer_id,
+        "assignee": c.assignee,
+        "pool_rule_id": c.pool_rule_id,
+        "last_customer_message_at": c.last_customer_message_ms.map(rfc3339_ms),
+        "last_activity_at": rfc3339_ms(c.last_activity_ms),
+        "read_watermark_at": c.read_watermark_ms.map(rfc3339_ms),
+        "delivery_watermark_at": c.delivery_watermark_ms.map(rfc3339_ms),
+    })
+}
+
+pub fn message_json(m: &Message) -> Value {
+    json!({
+        "id": m.id,
+        "direction": m.direction.as_str(),
+        "kind": m.kind,
+        "text": m.text,
+        "sent_at": rfc3339_ms(m.sent_ms),
+        "detail": m.detail,
+    })
+}
+
+async fn list_members(State(api): State<Arc<AdminApi>>, Extension(id): Extension<Identity>) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    let mut members = api.stores.members.list_members(&me.tenant_id).await?;
+    members.sort_by(|a, b| a.email.cmp(&b.email));
+    Ok(Json(json!({"items": members.iter().map(member_json).collect::<Vec<_>>()})))
+}
+
+#[derive(Deserialize)]
+struct NewMember {
+    email: String,
+    role: String,
+}
+
+async fn add_member(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    body: Result<Json<NewMember>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let me = caller(&api, &id).await?;
+    if !me.role.is_manager() {
+        return Err(ApiError::Forbidden("forbidden", "only owners and admins manage members"));
+    }
+    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let email = normalize_email(&body.email);
+    if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+        return Err(ApiError::Unprocessable("invalid_email", format!("{email:?} is not an email address")));
+    }
+    let role = Role::parse(&body.role)
+        .ok_or_else(|| ApiError::Unprocessable("invalid_role", "role must be owner, admin or agent".into()))?;
+    if role == Role::Owner && me.role != Role::Owner {
+        return Err(ApiError::Forbidden("forbidden", "only owners add owners"));
+    }
+    let member = Member { email, role };
+    if !api.stores.members.add_member(&me.tenant_id, &member).await? {
+        return Err(ApiError::Conflict("member_exists", format!("{} is already a member", member.email)));
+    }
+    tracing::info!(tenant_id = %me.tenant_id, role = role.as_str(), "member added");
+    Ok((StatusCode::CREATED, Json(member_json(&member))))
+}
+
+async fn list_pages(State(api): State<Arc<AdminApi>>, Extension(id): Extension<Identity>) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    let mut pages = api.stores.pages.list_pages(&me.tenant_id).await?;
+    pages.sort_by(|a, b| a.name.cmp(&b.name).then(a.page_id.cmp(&b.page_id)));
+    Ok(Json(json!({"items": pages.iter().map(page_json).collect::<Vec<_>>()})))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    view: Option<String>,
+    page_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+const DEFAULT_LIMIT: usize = 25;
+const MAX_LIMIT: usize = 100;
+
+fn limit_of(l: Option<usize>) -> Result<usize, ApiError> {
+    match l {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::BadRequest("invalid_limit", format!("limit must be 1 to {MAX_LIMIT}"))),
+    }
+}
+
+async fn list_conversations(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
+    let limit = limit_of(q.limit)?;
+    let default_view = if me.role.is_manager() { "all" } else { "mine" };
+    let page_id = q.page_id.filter(|p| !p.is_empty());
+    let filter = match q.view.as_deref().unwrap_or(default_view) {
+        "all" if me.role.is_manager() => ConversationFilter::All { page_id },
+        "all" => return Err(ApiError::Forbidden("forbidden", "only owners and admins see every conversation")),
+        "mine" => ConversationFilter::AssignedTo { email: me.email.clone(), page_id },
+        // Pools belong to self-claim rules; a member of no such rule has an empty pool view.
+        "pool" => return Ok(Json(json!({"items": [], "next_cursor": null}))),
+        _ => return Err(ApiError::BadRequest("invalid_view", "view must be mine, pool or all".into())),
+    };
+    let page = api.stores.conversations.list_conversations(&me.tenant_id, &filter, q.cursor.as_deref(), limit).await?;
+    Ok(Json(json!({
+        "items": page.items.iter().map(conversation_json).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}
+
+/// The conversation if it exists in the caller's shop and the caller may read it; 404 alike
+/// for "absent" and "not yours", so nothing leaks.
+async fn readable(api: &AdminApi, me: &Caller, conversation_id: &str) -> Result<Conversation, ApiError> {
+    match api.stores.conversations.conversation(&me.tenant_id, conversation_id).await? {
+        Some(c) if me.can_read(&c) => Ok(c),
+        _ => Err(ApiError::NotFound("conversation not found")),
+    }
+}
+
+async fn get_conversation(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    Path(conversation_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    let c = readable(&api, &me, &conversation_id).await?;
+    Ok(Json(conversation_json(&c)))
+}
+
+#[derive(Deserialize)]
+struct MessagesQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_messages(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    Path(conversation_id): Path<String>,
+    q: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
+    let limit = limit_of(q.limit)?;
+    let c = readable(&api, &me, &conversation_id).await?;
+    let page = api.stores.conversations.list_messages(&me.tenant_id, &c.id, q.cursor.as_deref(), limit).await?;
+    Ok(Json(json!({
+        "items": page.items.iter().map(message_json).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}

@@ -1,0 +1,713 @@
+//! The DynamoDB store: one table, keys and indexes as in docs/table-design.md. Every write that
+//! must happen once is conditional; nothing here reads and then writes on the strength of what
+//! it read.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue,
+    ScalarAttributeType, TransactWriteItem,
+};
+use domain::model::{
+    ChatMode, Conversation, Direction, Member, Message, PageRecord, PageRoute, PageStatus, Paged,
+    Role,
+};
+use domain::ports::*;
+use tracing::instrument;
+
+use crate::cursor;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The DynamoDB-backed store.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+const META: &str = "#META";
+const PENDING: &str = "pending";
+const DONE: &str = "done";
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn backend<E>(op: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError::Backend { op, source: Box::new(e) }
+}
+
+fn get_s(item: &Item, k: &str) -> Option<String> {
+    match item.get(k) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn get_n(item: &Item, k: &str) -> Option<i64> {
+    match item.get(k) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+fn req_s(item: &Item, k: &str) -> Result<String, StoreError> {
+    get_s(item, k).ok_or_else(|| StoreError::Corrupt(format!("attribute {k} missing")))
+}
+
+fn conv_pk(tenant: &str, conversation_id: &str) -> String {
+    format!("T#{tenant}#C#{conversation_id}")
+}
+
+/// Sort key that orders conversations by activity, then id.
+fn activity_sk(activity_ms: i64, conversation_id: &str) -> String {
+    format!("{:015}#{conversation_id}", activity_ms.max(0))
+}
+
+fn inbox_pk(tenant: &str, a: &Assignment) -> String {
+    match a {
+        Assignment::Agent(e) => format!("T#{tenant}#U#{e}"),
+        Assignment::Pool(r) => format!("T#{tenant}#POOL#{r}"),
+        Assignment::Unassigned => format!("T#{tenant}#UNASSIGNED"),
+    }
+}
+
+fn conversation_from(item: &Item) -> Result<Conversation, StoreError> {
+    Ok(Conversation {
+        id: req_s(item, "conversation_id")?,
+        tenant_id: req_s(item, "tenant_id")?,
+        page_id: req_s(item, "page_id")?,
+        customer_id: req_s(item, "customer_id")?,
+        assignee: get_s(item, "assignee"),
+        pool_rule_id: get_s(item, "pool_rule_id"),
+        assignment_pending: get_s(item, "assign_state").as_deref() != Some(DONE),
+        last_customer_message_ms: get_n(item, "last_customer_ms"),
+        last_activity_ms: get_n(item, "last_activity_ms")
+            .ok_or_else(|| StoreError::Corrupt("last_activity_ms missing".into()))?,
+        read_watermark_ms: get_n(item, "read_wm"),
+        delivery_watermark_ms: get_n(item, "delivery_wm"),
+    })
+}
+
+fn message_from(item: &Item) -> Result<Message, StoreError> {
+    let direction = match get_s(item, "direction").as_deref() {
+        Some("out") => Direction::Out,
+        Some("in") => Direction::In,
+        other => return Err(StoreError::Corrupt(format!("direction {other:?}"))),
+    };
+    Ok(Message {
+        id: req_s(item, "mid")?,
+        conversation_id: req_s(item, "conversation_id")?,
+        direction,
+        kind: req_s(item, "kind")?,
+        text: get_s(item, "text"),
+        sent_ms: get_n(item, "sent_ms").ok_or_else(|| StoreError::Corrupt("sent_ms missing".into()))?,
+        detail: get_s(item, "detail").and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}
+
+fn page_from(item: &Item) -> Result<PageRecord, StoreError> {
+    Ok(PageRecord {
+        page_id: req_s(item, "page_id")?,
+        name: get_s(item, "name").unwrap_or_default(),
+        status: get_s(item, "status")
+            .as_deref()
+            .and_then(PageStatus::parse)
+            .ok_or_else(|| StoreError::Corrupt("page status".into()))?,
+        chat_mode: get_s(item, "chat_mode").as_deref().and_then(ChatMode::parse),
+        rule_id: get_s(item, "rule_id"),
+        connected_by: get_s(item, "connected_by"),
+        last_connected_at: get_s(item, "last_connected_at"),
+        lost_reason: get_s(item, "lost_reason"),
+    })
+}
+
+fn route_from(item: &Item) -> Result<PageRoute, StoreError> {
+    Ok(PageRoute {
+        page_id: req_s(item, "page_id")?,
+        tenant_id: req_s(item, "tenant_id")?,
+        status: get_s(item, "status")
+            .as_deref()
+            .and_then(PageStatus::parse)
+            .ok_or_else(|| StoreError::Corrupt("route status".into()))?,
+        chat_mode: get_s(item, "chat_mode")
+            .as_deref()
+            .and_then(ChatMode::parse)
+            .ok_or_else(|| StoreError::Corrupt("route chat_mode".into()))?,
+        rule_id: get_s(item, "rule_id"),
+        connected_by: req_s(item, "connected_by")?,
+    })
+}
+
+fn is_conditional_failure<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// The key attributes a listing's cursor carries, and the value its partition must have.
+struct Listing<'a> {
+    name: &'static str,
+    index: &'static str,
+    pk_attr: &'static str,
+    sk_attr: &'static str,
+    pk_value: &'a str,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table with its indexes unless it exists (local stack and tests; on AWS the
+    /// SAM template owns the table).
+    pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
+        let exists = self.client.describe_table().table_name(&self.table).send().await;
+        if exists.is_ok() {
+            return Ok(());
+        }
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let key = |name: &str, kt: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kt).build();
+        let all = Projection::builder().projection_type(ProjectionType::All).build();
+        let mut req = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash).map_err(backend("CreateTable"))?)
+            .key_schema(key("sk", KeyType::Range).map_err(backend("CreateTable"))?);
+        for a in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "lsi1sk"] {
+            req = req.attribute_definitions(attr(a).map_err(backend("CreateTable"))?);
+        }
+        for i in 1..=3 {
+            req = req.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(format!("gsi{i}"))
+                    .key_schema(key(&format!("gsi{i}pk"), KeyType::Hash).map_err(backend("CreateTable"))?)
+                    .key_schema(key(&format!("gsi{i}sk"), KeyType::Range).map_err(backend("CreateTable"))?)
+                    .projection(all.clone())
+                    .build()
+                    .map_err(backend("CreateTable"))?,
+            );
+        }
+        req = req.local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name("lsi1")
+                .key_schema(key("pk", KeyType::Hash).map_err(backend("CreateTable"))?)
+                .key_schema(key("lsi1sk", KeyType::Range).map_err(backend("CreateTable"))?)
+                .projection(all)
+                .build()
+                .map_err(backend("CreateTable"))?,
+        );
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error().map(|se| se.is_resource_in_use_exception()) == Some(true) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(backend("CreateTable")(e)),
+        }
+    }
+
+    /// One page of a Query, newest first, with a cursor built from the last returned item.
+    async fn query_page(
+        &self,
+        listing: &Listing<'_>,
+        filter: Option<(&str, Item)>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let key_attrs: Vec<&str> = if listing.index == "lsi1" {
+            vec!["pk", "sk", "lsi1sk"]
+        } else {
+            vec!["pk", "sk", listing.pk_attr, listing.sk_attr]
+        };
+        let mut start: Option<Item> = match cursor {
+            None => None,
+            Some(c) => {
+                let k = cursor::decode(listing.name, c)?;
+                if k.len() != key_attrs.len()
+                    || key_attrs.iter().any(|a| !k.contains_key(*a))
+                    || k.get(listing.pk_attr).map(String::as_str) != Some(listing.pk_value)
+                {
+                    return Err(StoreError::InvalidCursor);
+                }
+                Some(k.into_iter().map(|(k, v)| (k, s(v))).collect())
+            }
+        };
+        let limit = limit.clamp(1, 100);
+        let mut items: Vec<Item> = Vec::new();
+        let mut more = false;
+        for _ in 0..20 {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(listing.index)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", listing.pk_attr)
+                .expression_attribute_values(":pk", s(listing.pk_value))
+                .scan_index_forward(false)
+                .limit((limit - items.len()) as i32)
+                .set_exclusive_start_key(start.take());
+            if let Some((expr, values)) = &filter {
+                q = q.filter_expression(*expr);
+                for (k, v) in values {
+                    q = q.expression_attribute_values(k, v.clone());
+                }
+            }
+            let out = q.send().await.map_err(|e| {
+                if e.as_service_error().and_then(|se| se.message()).is_some_and(|m| m.contains("start")) {
+                    StoreError::InvalidCursor
+                } else {
+                    backend("Query")(e)
+                }
+            })?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(lek) if items.len() < limit => start = Some(lek),
+                Some(_) => {
+                    more = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+        let next = if more {
+            items.last().map(|last| {
+                let k: BTreeMap<String, String> = key_attrs
+                    .iter()
+                    .filter_map(|a| get_s(last, a).map(|v| (a.to_string(), v)))
+                    .collect();
+                cursor::encode(listing.name, &k)
+            })
+        } else {
+            None
+        };
+        Ok((items, next))
+    }
+
+    async fn query_all_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let r = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":p", s(prefix))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend("Query"))?;
+            out.extend(r.items.unwrap_or_default());
+            match r.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PageStore for DynamoStore {
+    #[instrument(skip(self), err)]
+    async fn page_route(&self, page_id: &str) -> Result<Option<PageRoute>, StoreError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("PAGE#{page_id}")))
+            .key("sk", s("ROUTE"))
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        r.item.as_ref().map(route_from).transpose()
+    }
+
+    #[instrument(skip(self, page, route), fields(page_id = %page.page_id, tenant_id = %route.tenant_id), err)]
+    async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError> {
+        let mut route_item: Item = HashMap::new();
+        route_item.insert("pk".into(), s(format!("PAGE#{}", route.page_id)));
+        route_item.insert("sk".into(), s("ROUTE"));
+        route_item.insert("page_id".into(), s(&route.page_id));
+        route_item.insert("tenant_id".into(), s(&route.tenant_id));
+        route_item.insert("status".into(), s(route.status.as_str()));
+        route_item.insert("chat_mode".into(), s(route.chat_mode.as_str()));
+        route_item.insert("connected_by".into(), s(&route.connected_by));
+        if let Some(r) = &route.rule_id {
+            route_item.insert("rule_id".into(), s(r));
+        }
+        let mut page_item: Item = HashMap::new();
+        page_item.insert("pk".into(), s(format!("T#{}", route.tenant_id)));
+        page_item.insert("sk".into(), s(format!("PAGE#{}", page.page_id)));
+        page_item.insert("page_id".into(), s(&page.page_id));
+        page_item.insert("name".into(), s(&page.name));
+        page_item.insert("status".into(), s(page.status.as_str()));
+        let opt = [
+            ("chat_mode", page.chat_mode.map(|c| c.as_str().to_string())),
+            ("rule_id", page.rule_id.clone()),
+            ("connected_by", page.connected_by.clone()),
+            ("last_connected_at", page.last_connected_at.clone()),
+            ("lost_reason", page.lost_reason.clone()),
+        ];
+        for (k, v) in opt {
+            if let Some(v) = v {
+                page_item.insert(k.into(), s(v));
+            }
+        }
+        let route_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(route_item))
+            .condition_expression("attribute_not_exists(pk) OR tenant_id = :t")
+            .expression_attribute_values(":t", s(&route.tenant_id))
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        let page_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(page_item))
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        let r = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(route_put).build())
+            .transact_items(TransactWriteItem::builder().put(page_put).build())
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let cancelled_on_condition = e
+                    .as_service_error()
+                    .and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                        _ => None,
+                    })
+                    .map(|c| {
+                        c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+                    })
+                    .unwrap_or(false);
+                if cancelled_on_condition {
+                    Err(StoreError::Conflict(format!("page {} is connected to another shop", page.page_id)))
+                } else {
+                    Err(backend("TransactWriteItems")(e))
+                }
+            }
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn list_pages(&self, tenant_id: &str) -> Result<Vec<PageRecord>, StoreError> {
+        self.query_all_prefix(&format!("T#{tenant_id}"), "PAGE#").await?.iter().map(page_from).collect()
+    }
+}
+
+#[async_trait]
+impl MemberStore for DynamoStore {
+    #[instrument(skip(self), err)]
+    async fn member(&self, tenant_id: &str, email: &str) -> Result<Option<Member>, StoreError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("MEMBER#{email}")))
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        r.item.as_ref().map(member_from).transpose()
+    }
+
+    #[instrument(skip(self, member), fields(email = %member.email), err)]
+    async fn add_member(&self, tenant_id: &str, member: &Member) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("T#{tenant_id}")))
+            .item("sk", s(format!("MEMBER#{}", member.email)))
+            .item("email", s(&member.email))
+            .item("role", s(member.role.as_str()))
+            .item("added_at", s(domain::timefmt::rfc3339_ms(domain::timefmt::now_ms())))
+            .condition_expression("attribute_not_exists(sk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(backend("PutItem")(e)),
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn list_members(&self, tenant_id: &str) -> Result<Vec<Member>, StoreError> {
+        self.query_all_prefix(&format!("T#{tenant_id}"), "MEMBER#").await?.iter().map(member_from).collect()
+    }
+}
+
+fn member_from(item: &Item) -> Result<Member, StoreError> {
+    Ok(Member {
+        email: req_s(item, "email")?,
+        role: get_s(item, "role")
+            .as_deref()
+            .and_then(Role::parse)
+            .ok_or_else(|| StoreError::Corrupt("member role".into()))?,
+    })
+}
+
+#[async_trait]
+impl ConversationStore for DynamoStore {
+    #[instrument(skip(self, t), fields(conversation_id = %t.conversation_id), err)]
+    async fn touch_conversation(&self, t: &ConversationTouch) -> Result<Conversation, StoreError> {
+        let sk_val = activity_sk(t.activity_ms, &t.conversation_id);
+        let mut expr = String::from(
+            "SET conversation_id = :id, tenant_id = :t, page_id = :p, customer_id = :c, \
+             last_activity_ms = :a, gsi1sk = :s, gsi2pk = :g2, gsi2sk = :s, gsi3pk = :g3, gsi3sk = :s, \
+             created_ms = if_not_exists(created_ms, :now), \
+             assign_state = if_not_exists(assign_state, :pending), \
+             gsi1pk = if_not_exists(gsi1pk, :g1)",
+        );
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conv_pk(&t.tenant_id, &t.conversation_id)))
+            .key("sk", s(META))
+            .expression_attribute_values(":id", s(&t.conversation_id))
+            .expression_attribute_values(":t", s(&t.tenant_id))
+            .expression_attribute_values(":p", s(&t.page_id))
+            .expression_attribute_values(":c", s(&t.customer_id))
+            .expression_attribute_values(":a", n(t.activity_ms))
+            .expression_attribute_values(":s", s(sk_val))
+            .expression_attribute_values(":g1", s(inbox_pk(&t.tenant_id, &Assignment::Unassigned)))
+            .expression_attribute_values(":g2", s(format!("T#{}", t.tenant_id)))
+            .expression_attribute_values(":g3", s(format!("T#{}#P#{}", t.tenant_id, t.page_id)))
+            .expression_attribute_values(":now", n(domain::timefmt::now_ms()))
+            .expression_attribute_values(":pending", s(PENDING))
+            .condition_expression("attribute_not_exists(last_activity_ms) OR last_activity_ms <= :a")
+            .return_values(ReturnValue::AllNew);
+        if let Some(cm) = t.customer_ms {
+            // The customer's time never exceeds the activity time, so when activity moves
+            // forward to this event, so may the customer's.
+            expr.push_str(", last_customer_ms = :cm");
+            req = req.expression_attribute_values(":cm", n(cm));
+        }
+        match req.update_expression(expr).send().await {
+            Ok(out) => conversation_from(&out.attributes.unwrap_or_default()),
+            Err(e) if is_conditional_failure(&e) => {
+                // An older event than the conversation's latest: activity stays; the customer's
+                // time may still move forward.
+                if let Some(cm) = t.customer_ms {
+                    let r = self
+                        .client
+                        .update_item()
+                        .table_name(&self.table)
+                        .key("pk", s(conv_pk(&t.tenant_id, &t.conversation_id)))
+                        .key("sk", s(META))
+                        .update_expression("SET last_customer_ms = :cm")
+                        .condition_expression("attribute_not_exists(last_customer_ms) OR last_customer_ms < :cm")
+                        .expression_attribute_values(":cm", n(cm))
+                        .send()
+                        .await;
+                    if let Err(e) = r {
+                        if !is_conditional_failure(&e) {
+                            return Err(backend("UpdateItem")(e));
+                        }
+                    }
+                }
+                self.conversation(&t.tenant_id, &t.conversation_id)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("conversation vanished during touch".into()))
+            }
+            Err(e) => Err(backend("UpdateItem")(e)),
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn complete_assignment(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        assignment: &Assignment,
+    ) -> Result<bool, StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conv_pk(tenant_id, conversation_id)))
+            .key("sk", s(META))
+            .condition_expression("assign_state = :pending")
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":done", s(DONE))
+            .expression_attribute_values(":g1", s(inbox_pk(tenant_id, assignment)));
+        req = match assignment {
+            Assignment::Agent(e) => req
+                .update_expression("SET assign_state = :done, assignee = :v, gsi1pk = :g1")
+                .expression_attribute_values(":v", s(e)),
+            Assignment::Pool(r) => req
+                .update_expression("SET assign_state = :done, pool_rule_id = :v, gsi1pk = :g1")
+                .expression_attribute_values(":v", s(r)),
+            Assignment::Unassigned => req.update_expression("SET assign_state = :done, gsi1pk = :g1"),
+        };
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(backend("UpdateItem")(e)),
+        }
+    }
+
+    #[instrument(skip(self, m), fields(mid = %m.id, conversation_id = %m.conversation_id), err)]
+    async fn put_message(&self, tenant_id: &str, m: &Message) -> Result<bool, StoreError> {
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(conv_pk(tenant_id, &m.conversation_id)))
+            .item("sk", s(format!("M#{}", m.id)))
+            .item("lsi1sk", s(format!("{:015}#{}", m.sent_ms.max(0), m.id)))
+            .item("mid", s(&m.id))
+            .item("conversation_id", s(&m.conversation_id))
+            .item("direction", s(m.direction.as_str()))
+            .item("kind", s(&m.kind))
+            .item("sent_ms", n(m.sent_ms))
+            .condition_expression("attribute_not_exists(sk)");
+        if let Some(t) = &m.text {
+            req = req.item("text", s(t));
+        }
+        if let Some(d) = &m.detail {
+            req = req.item("detail", s(d.to_string()));
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(backend("PutItem")(e)),
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn advance_watermark(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        kind: WatermarkKind,
+        watermark_ms: i64,
+    ) -> Result<(), StoreError> {
+        let attr = match kind {
+            WatermarkKind::Read => "read_wm",
+            WatermarkKind::Delivery => "delivery_wm",
+        };
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conv_pk(tenant_id, conversation_id)))
+            .key("sk", s(META))
+            .update_expression("SET #w = :w")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#w) OR #w < :w)")
+            .expression_attribute_names("#w", attr)
+            .expression_attribute_values(":w", n(watermark_ms))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(backend("UpdateItem")(e)),
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(conv_pk(tenant_id, conversation_id)))
+            .key("sk", s(META))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        r.item.as_ref().map(conversation_from).transpose()
+    }
+
+    #[instrument(skip(self, cursor), err)]
+    async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Paged<Conversation>, StoreError> {
+        let (pk_value, index, name, page_filter) = match filter {
+            ConversationFilter::All { page_id: None } => (format!("T#{tenant_id}"), "gsi2", "conversations:all", None),
+            ConversationFilter::All { page_id: Some(p) } => {
+                (format!("T#{tenant_id}#P#{p}"), "gsi3", "conversations:all", None)
+            }
+            ConversationFilter::AssignedTo { email, page_id } => (
+                inbox_pk(tenant_id, &Assignment::Agent(email.clone())),
+                "gsi1",
+                "conversations:mine",
+                page_id.clone(),
+            ),
+        };
+        let (pk_attr, sk_attr) = match index {
+            "gsi1" => ("gsi1pk", "gsi1sk"),
+            "gsi2" => ("gsi2pk", "gsi2sk"),
+            _ => ("gsi3pk", "gsi3sk"),
+        };
+        let listing = Listing { name, index, pk_attr, sk_attr, pk_value: &pk_value };
+        let filter_expr = page_filter.map(|p| {
+            let mut v = HashMap::new();
+            v.insert(":page".to_string(), s(p));
+            ("page_id = :page", v)
+        });
+        let (items, next_cursor) = self.query_page(&listing, filter_expr, cursor, limit).await?;
+        let items = items.iter().map(conversation_from).collect::<Result<_, _>>()?;
+        Ok(Paged { items, next_cursor })
+    }
+
+    #[instrument(skip(self, cursor), err)]
+    async fn list_messages(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Paged<Message>, StoreError> {
+        let pk = conv_pk(tenant_id, conversation_id);
+        let listing = Listing { name: "messages", index: "lsi1", pk_attr: "pk", sk_attr: "lsi1sk", pk_value: &pk };
+        let (items, next_cursor) = self.query_page(&listing, None, cursor, limit).await?;
+        let items = items.iter().map(message_from).collect::<Result<_, _>>()?;
+        Ok(Paged { items, next_cursor })
+    }
+}

@@ -1,0 +1,46 @@
+//! Adapters for the domain's ports: DynamoDB and SQS, their in-memory twins, configuration
+//! read once at start-up, and telemetry.
+
+pub mod config;
+pub mod cursor;
+pub mod dynamo;
+pub mod memory;
+pub mod sqs;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use domain::ports::{ConversationStore, EventQueue, MemberStore, PageStore, QueueConsumer};
+
+/// Every store port, backed by one implementation.
+#[derive(Clone)]
+pub struct Stores {
+    pub pages: Arc<dyn PageStore>,
+    pub members: Arc<dyn MemberStore>,
+    pub conversations: Arc<dyn ConversationStore>,
+}
+
+impl Stores {
+    pub fn from_one<S>(s: Arc<S>) -> Stores
+    where
+        S: PageStore + MemberStore + ConversationStore + 'static,
+    {
+        Stores { pages: s.clone(), members: s.clone(), conversations: s }
+    }
+}
+
+/// Both queue ports, backed by one implementation.
+#[derive(Clone)]
+pub struct Queues {
+    pub producer: Arc<dyn EventQueue>,
+    pub consumer: Arc<dyn QueueConsumer>,
+}
+
+impl Queues {
+    pub fn from_one<Q>(q: Arc<Q>) -> Queues
+    where
+        Q: EventQueue + QueueConsumer + 'static,
+    {
+        Queues { producer: q.clone(), consumer: q }
+    }
+}

@@ -1,0 +1,434 @@
+//! In-memory twins of the store and the FIFO queue, for the local stack and fast tests.
+//! They keep the semantics the DynamoDB and SQS adapters rely on (conditional writes,
+//! monotonic activity, FIFO groups, visibility timeouts, dead-lettering) and pass the same
+//! contract tests.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use domain::event::OutboundQueueMessage;
+use domain::model::{Conversation, Member, Message, PageRecord, PageRoute, Paged};
+use domain::ports::*;
+
+use crate::cursor;
+
+#[derive(Default)]
+struct StoreState {
+    members: BTreeMap<(String, String), Member>,
+    pages: BTreeMap<(String, String), PageRecord>,
+    routes: HashMap<String, PageRoute>,
+    conversations: HashMap<(String, String), Conversation>,
+    /// (tenant, conversation) → message id → message
+    messages: HashMap<(String, String), HashMap<String, Message>>,
+}
+
+/// The in-memory store.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<StoreState>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StoreState> {
+        // A panic while holding the lock cannot leave a half-applied write behind (each
+        // operation mutates at the end), so a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl PageStore for MemoryStore {
+    async fn page_route(&self, page_id: &str) -> Result<Option<PageRoute>, StoreError> {
+        Ok(self.lock().routes.get(page_id).cloned())
+    }
+
+    async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if let Some(existing) = s.routes.get(&page.page_id) {
+            if existing.tenant_id != route.tenant_id {
+                return Err(StoreError::Conflict(format!(
+                    "page {} is connected to another shop",
+                    page.page_id
+                )));
+            }
+        }
+        s.routes.insert(page.page_id.clone(), route.clone());
+        s.pages.insert((route.tenant_id.clone(), page.page_id.clone()), page.clone());
+        Ok(())
+    }
+
+    async fn list_pages(&self, tenant_id: &str) -> Result<Vec<PageRecord>, StoreError> {
+        let s = self.lock();
+        Ok(s.pages.iter().filter(|((t, _), _)| t == tenant_id).map(|(_, p)| p.clone()).collect())
+    }
+}
+
+#[async_trait]
+impl MemberStore for MemoryStore {
+    async fn member(&self, tenant_id: &str, email: &str) -> Result<Option<Member>, StoreError> {
+        Ok(self.lock().members.get(&(tenant_id.to_string(), email.to_string())).cloned())
+    }
+
+    async fn add_member(&self, tenant_id: &str, member: &Member) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let key = (tenant_id.to_string(), member.email.clone());
+        if s.members.contains_key(&key) {
+            return Ok(false);
+        }
+        s.members.insert(key, member.clone());
+        Ok(true)
+    }
+
+    async fn list_members(&self, tenant_id: &str) -> Result<Vec<Member>, StoreError> {
+        let s = self.lock();
+        Ok(s.members.iter().filter(|((t, _), _)| t == tenant_id).map(|(_, m)| m.clone()).collect())
+    }
+}
+
+fn page_after<T: Clone>(
+    mut items: Vec<(i64, String, T)>,
+    listing: &str,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Paged<T>, StoreError> {
+    // Newest first; ties broken by id, descending, like the DynamoDB sort keys.
+    items.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    let start = match cursor {
+        None => 0,
+        Some(c) => {
+            let k = cursor::decode(listing, c)?;
+            let t: i64 = k.get("t").and_then(|t| t.parse().ok()).ok_or(StoreError::InvalidCursor)?;
+            let id = k.get("id").ok_or(StoreError::InvalidCursor)?;
+            items.iter().position(|(it, iid, _)| (*it, iid) < (t, id)).unwrap_or(items.len())
+        }
+    };
+    let limit = limit.max(1);
+    let end = (start + limit).min(items.len());
+    let next_cursor = if end < items.len() {
+        let (t, id, _) = &items[end - 1];
+        let mut k = BTreeMap::new();
+        k.insert("t".to_string(), t.to_string());
+        k.insert("id".to_string(), id.clone());
+        Some(cursor::encode(listing, &k))
+    } else {
+        None
+    };
+    Ok(Paged { items: items[start..end].iter().map(|(_, _, v)| v.clone()).collect(), next_cursor })
+}
+
+#[async_trait]
+impl ConversationStore for MemoryStore {
+    async fn touch_conversation(&self, t: &ConversationTouch) -> Result<Conversation, StoreError> {
+        let mut s = self.lock();
+        let key = (t.tenant_id.clone(), t.conversation_id.clone());
+        let c = s.conversations.entry(key).or_insert_with(|| Conversation {
+            id: t.conversation_id.clone(),
+            tenant_id: t.tenant_id.clone(),
+            page_id: t.page_id.clone(),
+            customer_id: t.customer_id.clone(),
+            assignee: None,
+            pool_rule_id: None,
+            assignment_pending: true,
+            last_customer_message_ms: None,
+            last_activity_ms: i64::MIN,
+            read_watermark_ms: None,
+            delivery_watermark_ms: None,
+        });
+        if t.activity_ms >= c.last_activity_ms {
+            c.last_activity_ms = t.activity_ms;
+        }
+        if let Some(cm) = t.customer_ms {
+            if c.last_customer_message_ms.is_none_or(|old| cm > old) {
+                c.last_customer_message_ms = Some(cm);
+            }
+        }
+        Ok(c.clone())
+    }
+
+    async fn complete_assignment(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        assignment: &Assignment,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string()))
+        else {
+            return Ok(false);
+        };
+        if !c.assignment_pending {
+            return Ok(false);
+        }
+        c.assignment_pending = false;
+        match assignment {
+            Assignment::Agent(e) => c.assignee = Some(e.clone()),
+            Assignment::Pool(r) => c.pool_rule_id = Some(r.clone()),
+            Assignment::Unassigned => {}
+        }
+        Ok(true)
+    }
+
+    async fn put_message(&self, tenant_id: &str, m: &Message) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let msgs = s.messages.entry((tenant_id.to_string(), m.conversation_id.clone())).or_default();
+        if msgs.contains_key(&m.id) {
+            return Ok(false);
+        }
+        msgs.insert(m.id.clone(), m.clone());
+        Ok(true)
+    }
+
+    async fn advance_watermark(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        kind: WatermarkKind,
+        watermark_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string())) {
+            let w = match kind {
+                WatermarkKind::Read => &mut c.read_watermark_ms,
+                WatermarkKind::Delivery => &mut c.delivery_watermark_ms,
+            };
+            if w.is_none_or(|old| watermark_ms > old) {
+                *w = Some(watermark_ms);
+            }
+        }
+        Ok(())
+    }
+
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        Ok(self.lock().conversations.get(&(tenant_id.to_string(), conversation_id.to_string())).cloned())
+    }
+
+    async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Paged<Conversation>, StoreError> {
+        let s = self.lock();
+        let (listing, page) = match filter {
+            ConversationFilter::All { page_id } => ("conversations:all", page_id),
+            ConversationFilter::AssignedTo { page_id, .. } => ("conversations:mine", page_id),
+        };
+        let items: Vec<_> = s
+            .conversations
+            .values()
+            .filter(|c| c.tenant_id == tenant_id)
+            .filter(|c| page.as_ref().is_none_or(|p| &c.page_id == p))
+            .filter(|c| match filter {
+                ConversationFilter::AssignedTo { email, .. } => c.assignee.as_ref() == Some(email),
+                ConversationFilter::All { .. } => true,
+            })
+            .map(|c| (c.last_activity_ms, c.id.clone(), c.clone()))
+            .collect();
+        page_after(items, listing, cursor, limit)
+    }
+
+    async fn list_messages(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Paged<Message>, StoreError> {
+        let s = self.lock();
+        let items: Vec<_> = s
+            .messages
+            .get(&(tenant_id.to_string(), conversation_id.to_string()))
+            .map(|m| m.values().map(|m| (m.sent_ms, m.id.clone(), m.clone())).collect())
+            .unwrap_or_default();
+        page_after(items, "messages", cursor, limit)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct QueuedMessage {
+    id: String,
+    group_id: String,
+    body: String,
+    receive_count: u32,
+    invisible_until: Option<Instant>,
+    receipt: Option<String>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    messages: VecDeque<QueuedMessage>,
+    dedup: HashMap<(String, String), Instant>,
+    dead: Vec<QueuedMessage>,
+    seq: u64,
+}
+
+/// An in-memory FIFO queue with SQS's semantics: message groups delivered in order with at
+/// most one batch of a group in flight, a deduplication window, a visibility timeout, and a
+/// dead-letter queue after `max_receives`.
+pub struct MemoryQueue {
+    state: Mutex<QueueState>,
+    visibility: Duration,
+    max_receives: u32,
+    dedup_window: Duration,
+    /// Test hook: the next N send calls fail as if SQS were unreachable.
+    fail_sends: AtomicUsize,
+    send_calls: AtomicUsize,
+}
+
+impl MemoryQueue {
+    pub fn new(visibility: Duration, max_receives: u32) -> MemoryQueue {
+        MemoryQueue {
+            state: Mutex::new(QueueState::default()),
+            visibility,
+            max_receives,
+            dedup_window: Duration::from_secs(300),
+            fail_sends: AtomicUsize::new(0),
+            send_calls: AtomicUsize::new(0),
+        }
+    }
+
+    /// Makes the next `n` send calls fail.
+    pub fn fail_next_sends(&self, n: usize) {
+        self.fail_sends.store(n, Ordering::SeqCst);
+    }
+
+    /// How many send calls were made (successful or not).
+    pub fn send_calls(&self) -> usize {
+        self.send_calls.load(Ordering::SeqCst)
+    }
+
+    /// Messages waiting or in flight (not dead-lettered).
+    pub fn depth(&self) -> usize {
+        self.lock().messages.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn try_receive(&self, max: usize) -> Vec<ReceivedMessage> {
+        let now = Instant::now();
+        let mut s = self.lock();
+        s.dedup.retain(|_, t| now.duration_since(*t) < self.dedup_window);
+        let mut blocked: HashSet<String> = HashSet::new();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < s.messages.len() && out.len() < max {
+            let m = &s.messages[i];
+            if blocked.contains(&m.group_id) {
+                i += 1;
+                continue;
+            }
+            if m.invisible_until.is_some_and(|t| t > now) {
+                blocked.insert(m.group_id.clone());
+                i += 1;
+                continue;
+            }
+            if m.receive_count >= self.max_receives {
+                if let Some(dead) = s.messages.remove(i) {
+                    s.dead.push(dead);
+                }
+                continue;
+            }
+            s.seq += 1;
+            let receipt = format!("r-{}", s.seq);
+            let m = &mut s.messages[i];
+            m.receive_count += 1;
+            m.invisible_until = Some(now + self.visibility);
+            m.receipt = Some(receipt.clone());
+            out.push(ReceivedMessage {
+                message_id: m.id.clone(),
+                receipt_handle: receipt,
+                body: m.body.clone(),
+                group_id: Some(m.group_id.clone()),
+                receive_count: m.receive_count,
+            });
+            i += 1;
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl EventQueue for MemoryQueue {
+    async fn send_batch(&self, messages: &[OutboundQueueMessage]) -> Result<(), QueueError> {
+        self.send_calls.fetch_add(1, Ordering::SeqCst);
+        if self
+            .fail_sends
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(QueueError::Backend {
+                op: "SendMessageBatch",
+                source: "injected failure: queue unreachable".into(),
+            });
+        }
+        let now = Instant::now();
+        let mut s = self.lock();
+        for m in messages {
+            let key = (m.group_id.clone(), m.dedup_id.clone());
+            if s.dedup.get(&key).is_some_and(|t| now.duration_since(*t) < self.dedup_window) {
+                continue;
+            }
+            s.dedup.insert(key, now);
+            s.seq += 1;
+            let id = format!("m-{}", s.seq);
+            s.messages.push_back(QueuedMessage {
+                id,
+                group_id: m.group_id.clone(),
+                body: m.body.clone(),
+                receive_count: 0,
+                invisible_until: None,
+                receipt: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl QueueConsumer for MemoryQueue {
+    async fn receive(&self, max: usize, wait_seconds: u32) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let deadline = Instant::now() + Duration::from_secs(u64::from(wait_seconds));
+        loop {
+            let got = self.try_receive(max);
+            if !got.is_empty() || Instant::now() >= deadline {
+                return Ok(got);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        let mut s = self.lock();
+        s.messages.retain(|m| m.receipt.as_deref() != Some(receipt_handle));
+        Ok(())
+    }
+
+    async fn release(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        let mut s = self.lock();
+        for m in s.messages.iter_mut() {
+            if m.receipt.as_deref() == Some(receipt_handle) {
+                m.invisible_until = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn dead_letter_depth(&self) -> Result<usize, QueueError> {
+        Ok(self.lock().dead.len())
+    }
+}

@@ -1,0 +1,42 @@
+//! Logging and metrics. On Lambda (or with `LOG_FORMAT=json`) logs are JSON lines; metrics are
+//! CloudWatch Embedded Metric Format lines on stdout, which Lambda turns into metrics without
+//! an API call.
+
+use std::io::Write;
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber once; later calls are ignored.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok()
+        || std::env::var("LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = if json {
+        builder.json().flatten_event(true).without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Emits one count metric in Embedded Metric Format under the `FacebookInbox` namespace.
+pub fn count(metric: &str, value: u64, dimension: (&str, &str)) {
+    if value == 0 {
+        return;
+    }
+    let ts = domain::timefmt::now_ms();
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": ts,
+            "CloudWatchMetrics": [{
+                "Namespace": "FacebookInbox",
+                "Dimensions": [[dimension.0]],
+                "Metrics": [{"Name": metric, "Unit": "Count"}]
+            }]
+        },
+        dimension.0: dimension.1,
+        metric: value,
+    });
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}

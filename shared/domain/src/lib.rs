@@ -1,0 +1,16 @@
+//! The domain of the Facebook Page inbox: what a Page, a shop member, a conversation and a
+//! message are, how Meta's webhook payloads become domain events, who may see what, and the
+//! ports (traits) that storage and queue adapters implement.
+//!
+//! This crate knows nothing of AWS or HTTP clients; adapters live in the `adapters` crate.
+
+pub mod access;
+pub mod event;
+pub mod meta;
+pub mod model;
+pub mod ports;
+pub mod signature;
+pub mod timefmt;
+
+pub use event::{EventBody, InboundEvent, QueuedBatch};
+pub use model::*;

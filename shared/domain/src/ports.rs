@@ -1,0 +1,164 @@
+//! Ports: what the functions need from storage and the queue, one small trait per capability.
+//! Each has a DynamoDB/SQS implementation and an in-memory twin (crate `adapters`), and both
+//! pass the same contract tests.
+
+use async_trait::async_trait;
+
+use crate::event::OutboundQueueMessage;
+use crate::model::{Conversation, Member, Message, PageRecord, PageRoute, Paged};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the cursor is not one this listing issued")]
+    InvalidCursor,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("a stored item is malformed: {0}")]
+    Corrupt(String),
+    #[error("storage call {op} failed")]
+    Backend {
+        op: &'static str,
+        #[source]
+        source: BoxError,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue call {op} failed")]
+    Backend {
+        op: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{failed} of {total} queue entries were refused (first: {first_reason})")]
+    Refused { failed: usize, total: usize, first_reason: String },
+}
+
+/// Pages as the shop sees them, and the route from a Page to its one connected shop.
+#[async_trait]
+pub trait PageStore: Send + Sync {
+    /// The shop a Page's events belong to, if any shop has it connected or in lost connection.
+    async fn page_route(&self, page_id: &str) -> Result<Option<PageRoute>, StoreError>;
+    /// Records the Page for the shop and makes the shop its route, atomically. Refused with
+    /// [`StoreError::Conflict`] while another shop holds the route.
+    async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError>;
+    async fn list_pages(&self, tenant_id: &str) -> Result<Vec<PageRecord>, StoreError>;
+}
+
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    async fn member(&self, tenant_id: &str, email: &str) -> Result<Option<Member>, StoreError>;
+    /// Adds a member unless one with that email exists; returns whether it was added.
+    async fn add_member(&self, tenant_id: &str, member: &Member) -> Result<bool, StoreError>;
+    async fn list_members(&self, tenant_id: &str) -> Result<Vec<Member>, StoreError>;
+}
+
+/// An event's effect on its conversation's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationTouch {
+    pub tenant_id: String,
+    pub conversation_id: String,
+    pub page_id: String,
+    pub customer_id: String,
+    /// Event time; `last_activity` only moves forward.
+    pub activity_ms: i64,
+    /// Set when the customer wrote (opens the messaging window); only moves forward.
+    pub customer_ms: Option<i64>,
+}
+
+/// Where a new conversation goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    Agent(String),
+    Pool(String),
+    Unassigned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatermarkKind {
+    Read,
+    Delivery,
+}
+
+/// Which conversations a listing covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConversationFilter {
+    /// Every conversation of the shop.
+    All { page_id: Option<String> },
+    /// Those held by one member.
+    AssignedTo { email: String, page_id: Option<String> },
+}
+
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Creates the conversation if it is new (pending assignment) and moves its activity
+    /// times forward; idempotent. Returns the conversation as it stands afterwards.
+    async fn touch_conversation(&self, t: &ConversationTouch) -> Result<Conversation, StoreError>;
+    /// Completes the assignment of a conversation still pending; returns false (and changes
+    /// nothing) when it was already assigned, so a redelivered event never assigns twice.
+    async fn complete_assignment(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        assignment: &Assignment,
+    ) -> Result<bool, StoreError>;
+    /// Stores a message unless one with its id is already stored; returns whether it was new.
+    async fn put_message(&self, tenant_id: &str, message: &Message) -> Result<bool, StoreError>;
+    /// Moves a read or delivery watermark forward on an existing conversation.
+    async fn advance_watermark(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        kind: WatermarkKind,
+        watermark_ms: i64,
+    ) -> Result<(), StoreError>;
+    async fn conversation(&self, tenant_id: &str, conversation_id: &str)
+    -> Result<Option<Conversation>, StoreError>;
+    /// Newest activity first.
+    async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Paged<Conversation>, StoreError>;
+    /// Newest first.
+    async fn list_messages(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Paged<Message>, StoreError>;
+}
+
+/// The producer side of the event queue (the webhook's only dependency).
+#[async_trait]
+pub trait EventQueue: Send + Sync {
+    /// Sends up to ten messages in one call; Ok only when every one is durably queued.
+    async fn send_batch(&self, messages: &[OutboundQueueMessage]) -> Result<(), QueueError>;
+}
+
+/// A message received from the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub group_id: Option<String>,
+    pub receive_count: u32,
+}
+
+/// The consumer side, used by the local stack's poller (Lambda's event source on AWS).
+#[async_trait]
+pub trait QueueConsumer: Send + Sync {
+    async fn receive(&self, max: usize, wait_seconds: u32) -> Result<Vec<ReceivedMessage>, QueueError>;
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
+    /// Makes a message visible again at once (a failed record of a batch).
+    async fn release(&self, receipt_handle: &str) -> Result<(), QueueError>;
+    /// How many messages wait in the dead-letter queue.
+    async fn dead_letter_depth(&self) -> Result<usize, QueueError>;
+}

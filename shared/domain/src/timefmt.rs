@@ -1,0 +1,70 @@
+//! Time helpers: Meta speaks in Unix milliseconds, the API in RFC 3339.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    let now = OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// RFC 3339 (UTC, millisecond precision) for a Unix-millisecond instant.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    match OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+        Ok(t) => {
+            let t = t.replace_nanosecond((ms.rem_euclid(1000) as u32) * 1_000_000).unwrap_or(t);
+            t.format(&Rfc3339).unwrap_or_else(|_| ms.to_string())
+        }
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// Parses an RFC 3339 instant into Unix milliseconds.
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// Parses Meta's feed `created_time`, which is either Unix seconds or an ISO 8601 string
+/// such as `2026-05-01T10:00:00+0000`.
+pub fn parse_meta_time(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_i64().map(|s| if s < 100_000_000_000 { s * 1000 } else { s }),
+        serde_json::Value::String(s) => parse_rfc3339_ms(s).or_else(|| {
+            // `+0000` offsets are not RFC 3339; insert the colon.
+            if s.len() > 5 {
+                let (head, tail) = s.split_at(s.len() - 2);
+                parse_rfc3339_ms(&format!("{head}:{tail}"))
+            } else {
+                None
+            }
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses_round_trip() {
+        let ms = 1_764_000_000_123;
+        let s = rfc3339_ms(ms);
+        assert_eq!(s, "2025-11-24T16:00:00.123Z");
+        assert_eq!(parse_rfc3339_ms(&s), Some(ms));
+    }
+
+    #[test]
+    fn meta_feed_times() {
+        assert_eq!(parse_meta_time(&serde_json::json!(1_764_000_000)), Some(1_764_000_000_000));
+        assert_eq!(
+            parse_meta_time(&serde_json::json!("2025-11-24T16:00:00+0000")),
+            Some(1_764_000_000_000)
+        );
+        assert_eq!(parse_meta_time(&serde_json::json!("nonsense")), None);
+    }
+}
