@@ -1,0 +1,200 @@
+//! Helpers for the integration tests: moto server connection, signed Meta payloads, and the
+//! local stack on either backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::dynamo::DynamoStore;
+use adapters::sqs::SqsQueue;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+pub const APP_SECRET: &str = "test-app-secret";
+pub const OLD_APP_SECRET: &str = "previous-app-secret";
+pub const VERIFY_TOKEN: &str = "local-verify-token";
+pub const JWT_SECRET: &str = "test-jwt-secret";
+
+/// The moto server the tests talk to (`MOTO_URL`, started by scripts/test.sh).
+pub fn moto_url() -> String {
+    std::env::var("MOTO_URL").unwrap_or_else(|_| {
+        panic!("MOTO_URL is not set: these tests need a moto server; run them with scripts/test.sh")
+    })
+}
+
+pub async fn moto_config() -> aws_config::SdkConfig {
+    let creds = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_url())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh table on moto.
+pub async fn moto_store() -> DynamoStore {
+    let cfg = moto_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&cfg), unique("tbl"));
+    store.create_table_if_missing().await.expect("create table on moto");
+    store
+}
+
+/// A fresh FIFO queue (and dead-letter queue) on moto.
+pub async fn moto_queue(visibility_seconds: u32, max_receives: u32) -> SqsQueue {
+    let cfg = moto_config().await;
+    SqsQueue::create_if_missing(aws_sdk_sqs::Client::new(&cfg), &unique("q"), visibility_seconds, max_receives)
+        .await
+        .expect("create queue on moto")
+}
+
+/// The header Meta would send with this body.
+pub fn sign(body: &str) -> String {
+    domain::signature::sign(APP_SECRET, body.as_bytes())
+}
+
+pub fn text_item(page: &str, psid: &str, ts: i64, mid: &str, text: &str) -> Value {
+    json!({"sender":{"id":psid},"recipient":{"id":page},"timestamp":ts,"message":{"mid":mid,"text":text}})
+}
+
+pub fn notification(page: &str, items: Vec<Value>) -> String {
+    json!({"object":"page","entry":[{"id":page,"time":1,"messaging":items}]}).to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Moto,
+}
+
+pub fn stack_config(backend: Backend, visibility: Duration, max_receives: u32) -> local_stack::LocalConfig {
+    local_stack::LocalConfig {
+        port: 0,
+        jwt_secret: SecretString::from(JWT_SECRET.to_string()),
+        app_secrets: SecretString::from(format!("{APP_SECRET},{OLD_APP_SECRET}")),
+        verify_token: SecretString::from(VERIFY_TOKEN.to_string()),
+        max_body_bytes: 1024 * 1024,
+        aws_endpoint: match backend {
+            Backend::Memory => None,
+            Backend::Moto => Some(moto_url()),
+        },
+        table_name: unique("tbl"),
+        queue_name: unique("q"),
+        visibility,
+        max_receives,
+        pollers: 2,
+    }
+}
+
+/// Starts the local stack on a free port, on the given backend.
+pub async fn start_stack(backend: Backend) -> local_stack::RunningStack {
+    let cfg = stack_config(backend, Duration::from_secs(2), 5);
+    start_configured(cfg).await
+}
+
+pub async fn start_configured(cfg: local_stack::LocalConfig) -> local_stack::RunningStack {
+    match cfg.aws_endpoint {
+        None => local_stack::start(cfg).await.expect("start local stack"),
+        Some(_) => {
+            // Explicit moto clients (static credentials), not the environment's.
+            let aws = moto_config().await;
+            let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &cfg.table_name);
+            store.create_table_if_missing().await.expect("table");
+            let visibility = u32::try_from(cfg.visibility.as_secs()).unwrap_or(2);
+            let queue = SqsQueue::create_if_missing(aws_sdk_sqs::Client::new(&aws), &cfg.queue_name, visibility, cfg.max_receives)
+                .await
+                .expect("queue");
+            local_stack::start_with(
+                cfg,
+                adapters::Stores::from_one(Arc::new(store)),
+                adapters::Queues::from_one(Arc::new(queue)),
+                None,
+            )
+            .await
+            .expect("start local stack")
+        }
+    }
+}
+
+pub fn token(email: &str, tenant: &str, role: &str) -> String {
+    local_stack::auth::mint(&SecretString::from(JWT_SECRET.to_string()), email, tenant, role, 3600).expect("mint")
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client")
+}
+
+/// POSTs a signed notification to the stack's webhook; returns the status.
+pub async fn post_webhook(stack: &local_stack::RunningStack, body: &str) -> u16 {
+    http()
+        .post(stack.url("/webhooks/facebook"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sign(body))
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("webhook request")
+        .status()
+        .as_u16()
+}
+
+/// GET with a bearer token; returns status and JSON body.
+pub async fn get_json(stack: &local_stack::RunningStack, path: &str, token: &str) -> (u16, Value) {
+    let r = http().get(stack.url(path)).bearer_auth(token).send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn post_json(stack: &local_stack::RunningStack, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let r = http().post(stack.url(path)).bearer_auth(token).json(&body).send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Registers `owner` for `tenant` and connects `page` to it in only-me mode.
+pub async fn seed_shop(stack: &local_stack::RunningStack, tenant: &str, owner: &str, page: &str) -> String {
+    let t = token(owner, tenant, "owner");
+    let (status, body) = post_json(stack, "/_local/pages", &t, json!({"page_id": page, "name": "Shop Page"})).await;
+    assert_eq!(status, 201, "seed failed: {body}");
+    t
+}
+
+/// Polls until `f` returns Some, or panics after `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out after {secs}s waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every message of a conversation, walking all pages (newest first).
+pub async fn all_messages(stack: &local_stack::RunningStack, token: &str, conversation: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/conversations/{conversation}/messages?limit=100");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (status, body) = get_json(stack, &path, token).await;
+        assert_eq!(status, 200, "{body}");
+        out.extend(body["items"].as_array().cloned().unwrap_or_default());
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}

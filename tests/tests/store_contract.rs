@@ -1,0 +1,251 @@
+//! The same contract for both store implementations: the in-memory twin and DynamoDB on moto.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use adapters::Stores;
+use adapters::memory::MemoryStore;
+use domain::model::{ChatMode, Direction, Member, Message, PageRecord, PageRoute, PageStatus, Role};
+use domain::ports::{Assignment, ConversationFilter, ConversationTouch, StoreError, WatermarkKind};
+use integration_tests::moto_store;
+
+fn touch(tenant: &str, page: &str, customer: &str, ts: i64, from_customer: bool) -> ConversationTouch {
+    ConversationTouch {
+        tenant_id: tenant.into(),
+        conversation_id: domain::model::conversation_id(page, customer),
+        page_id: page.into(),
+        customer_id: customer.into(),
+        activity_ms: ts,
+        customer_ms: from_customer.then_some(ts),
+    }
+}
+
+fn message(conv: &str, mid: &str, ts: i64) -> Message {
+    Message {
+        id: mid.into(),
+        conversation_id: conv.into(),
+        direction: Direction::In,
+        kind: "text".into(),
+        text: Some(format!("tin nhắn {mid} – Chào shop")),
+        sent_ms: ts,
+        detail: Some(serde_json::json!({"reply_to_mid": "m0"})),
+    }
+}
+
+async fn messages_store_once_and_list_newest_first(s: Stores) {
+    let c = "P_U";
+    for i in 0..7 {
+        assert!(s.conversations.put_message("A", &message(c, &format!("m{i}"), 1000 + i)).await.expect("put"));
+    }
+    // Redelivery of the same mid, even with another timestamp: refused.
+    assert!(!s.conversations.put_message("A", &message(c, "m3", 5000)).await.expect("put dup"));
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s.conversations.list_messages("A", c, cursor.as_deref(), 3).await.expect("list");
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.into_iter().map(|m| (m.sent_ms, m.id, m.text, m.detail)));
+        match page.next_cursor {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    let ids: Vec<_> = seen.iter().map(|m| m.1.clone()).collect();
+    assert_eq!(ids, ["m6", "m5", "m4", "m3", "m2", "m1", "m0"]);
+    assert_eq!(seen[3].0, 1003, "the duplicate did not overwrite");
+    assert_eq!(seen[0].2.as_deref(), Some("tin nhắn m6 – Chào shop"));
+    assert_eq!(seen[0].3, Some(serde_json::json!({"reply_to_mid": "m0"})));
+    // Another shop sees none of it.
+    let other = s.conversations.list_messages("B", c, None, 10).await.expect("list B");
+    assert!(other.items.is_empty());
+}
+
+async fn activity_only_moves_forward_and_assignment_happens_once(s: Stores) {
+    let t = touch("A", "P", "U", 2000, true);
+    let c = s.conversations.touch_conversation(&t).await.expect("create");
+    assert!(c.assignment_pending);
+    assert_eq!(c.last_activity_ms, 2000);
+    assert_eq!(c.last_customer_message_ms, Some(2000));
+    // An older event (out of order): activity stays.
+    let older = s.conversations.touch_conversation(&touch("A", "P", "U", 1500, true)).await.expect("older");
+    assert_eq!(older.last_activity_ms, 2000);
+    // A newer Page echo: activity moves, the customer's time does not.
+    let echo = s.conversations.touch_conversation(&touch("A", "P", "U", 3000, false)).await.expect("echo");
+    assert_eq!((echo.last_activity_ms, echo.last_customer_message_ms), (3000, Some(2000)));
+    // An older customer message than the echo, newer than the last customer one.
+    let late = s.conversations.touch_conversation(&touch("A", "P", "U", 2500, true)).await.expect("late");
+    assert_eq!((late.last_activity_ms, late.last_customer_message_ms), (3000, Some(2500)));
+
+    let a = Assignment::Agent("owner@a.vn".into());
+    assert!(s.conversations.complete_assignment("A", &c.id, &a).await.expect("assign"));
+    assert!(!s.conversations.complete_assignment("A", &c.id, &Assignment::Agent("x@a.vn".into())).await.expect("again"));
+    let after = s.conversations.touch_conversation(&touch("A", "P", "U", 4000, true)).await.expect("touch");
+    assert!(!after.assignment_pending);
+    assert_eq!(after.assignee.as_deref(), Some("owner@a.vn"));
+
+    s.conversations.advance_watermark("A", &c.id, WatermarkKind::Read, 3500).await.expect("read");
+    s.conversations.advance_watermark("A", &c.id, WatermarkKind::Read, 3000).await.expect("older read");
+    s.conversations.advance_watermark("A", &c.id, WatermarkKind::Delivery, 3900).await.expect("delivery");
+    // A watermark for a conversation that does not exist creates nothing.
+    s.conversations.advance_watermark("A", "P_nobody", WatermarkKind::Read, 1).await.expect("no conv");
+    assert!(s.conversations.conversation("A", "P_nobody").await.expect("get").is_none());
+    let c = s.conversations.conversation("A", &c.id).await.expect("get").expect("exists");
+    assert_eq!((c.read_watermark_ms, c.delivery_watermark_ms), (Some(3500), Some(3900)));
+    // Invisible from another shop.
+    assert!(s.conversations.conversation("B", &c.id).await.expect("get B").is_none());
+}
+
+async fn conversations_list_by_view_newest_first_with_cursors(s: Stores) {
+    // 12 conversations on two Pages; even ones held by lan@, odd ones by minh@.
+    for i in 0..12i64 {
+        let page = if i % 3 == 0 { "P2" } else { "P1" };
+        let t = touch("A", page, &format!("U{i:02}"), 10_000 + i * 10, true);
+        let c = s.conversations.touch_conversation(&t).await.expect("touch");
+        let who = if i % 2 == 0 { "lan@a.vn" } else { "minh@a.vn" };
+        s.conversations.complete_assignment("A", &c.id, &Assignment::Agent(who.into())).await.expect("assign");
+    }
+    s.conversations.touch_conversation(&touch("B", "P9", "X", 99_999, true)).await.expect("other shop");
+
+    async fn walk(s: &Stores, f: &ConversationFilter, limit: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let p = s.conversations.list_conversations("A", f, cursor.as_deref(), limit).await.expect("list");
+            assert!(p.items.len() <= limit);
+            out.extend(p.items.into_iter().map(|c| c.id));
+            match p.next_cursor {
+                Some(n) => cursor = Some(n),
+                None => return out,
+            }
+        }
+    }
+    let all = walk(&s, &ConversationFilter::All { page_id: None }, 5).await;
+    let expected: Vec<String> = (0..12i64)
+        .rev()
+        .map(|i| format!("{}_U{i:02}", if i % 3 == 0 { "P2" } else { "P1" }))
+        .collect();
+    assert_eq!(all, expected);
+    let p2 = walk(&s, &ConversationFilter::All { page_id: Some("P2".into()) }, 2).await;
+    assert_eq!(p2, ["P2_U09", "P2_U06", "P2_U03", "P2_U00"]);
+    let lan = walk(&s, &ConversationFilter::AssignedTo { email: "lan@a.vn".into(), page_id: None }, 4).await;
+    assert_eq!(lan, ["P1_U10", "P1_U08", "P2_U06", "P1_U04", "P1_U02", "P2_U00"]);
+    let lan_p1 = walk(&s, &ConversationFilter::AssignedTo { email: "lan@a.vn".into(), page_id: Some("P1".into()) }, 2).await;
+    assert_eq!(lan_p1, ["P1_U10", "P1_U08", "P1_U04", "P1_U02"]);
+
+    // New activity moves a conversation to the top.
+    s.conversations.touch_conversation(&touch("A", "P1", "U01", 50_000, true)).await.expect("touch");
+    let first = s.conversations.list_conversations("A", &ConversationFilter::All { page_id: None }, None, 1).await.expect("list");
+    assert_eq!(first.items[0].id, "P1_U01");
+
+    // A cursor from one listing is refused by another; garbage is refused.
+    let c = first.next_cursor.expect("more");
+    let mine = ConversationFilter::AssignedTo { email: "lan@a.vn".into(), page_id: None };
+    assert!(matches!(s.conversations.list_conversations("A", &mine, Some(&c), 5).await, Err(StoreError::InvalidCursor)));
+    assert!(matches!(
+        s.conversations.list_conversations("A", &ConversationFilter::All { page_id: None }, Some("bm9wZQ"), 5).await,
+        Err(StoreError::InvalidCursor)
+    ));
+    // A cursor issued for shop A does not open shop B's listing.
+    assert!(matches!(
+        s.conversations.list_conversations("B", &ConversationFilter::All { page_id: None }, Some(&c), 5).await,
+        Err(StoreError::InvalidCursor) | Ok(domain::model::Paged { items: _, next_cursor: None })
+    ));
+    let b = s.conversations.list_conversations("B", &ConversationFilter::All { page_id: None }, None, 50).await.expect("B");
+    assert_eq!(b.items.len(), 1);
+}
+
+async fn members_are_added_once(s: Stores) {
+    let m = Member { email: "lan@a.vn".into(), role: Role::Agent };
+    assert!(s.members.add_member("A", &m).await.expect("add"));
+    assert!(!s.members.add_member("A", &Member { role: Role::Owner, ..m.clone() }).await.expect("again"));
+    assert_eq!(s.members.member("A", "lan@a.vn").await.expect("get"), Some(m.clone()));
+    assert_eq!(s.members.member("B", "lan@a.vn").await.expect("get B"), None);
+    s.members.add_member("A", &Member { email: "an@a.vn".into(), role: Role::Owner }).await.expect("add");
+    let emails: HashSet<_> = s.members.list_members("A").await.expect("list").into_iter().map(|m| m.email).collect();
+    assert_eq!(emails, HashSet::from(["lan@a.vn".to_string(), "an@a.vn".to_string()]));
+}
+
+async fn a_page_routes_to_one_shop(s: Stores) {
+    let page = PageRecord {
+        page_id: "P".into(),
+        name: "Áo Đẹp".into(),
+        status: PageStatus::Connected,
+        chat_mode: Some(ChatMode::OnlyMe),
+        rule_id: None,
+        connected_by: Some("o@a.vn".into()),
+        last_connected_at: Some("2026-11-25T10:00:00Z".into()),
+        lost_reason: None,
+    };
+    let route = PageRoute {
+        page_id: "P".into(),
+        tenant_id: "A".into(),
+        status: PageStatus::Connected,
+        chat_mode: ChatMode::OnlyMe,
+        rule_id: None,
+        connected_by: "o@a.vn".into(),
+    };
+    assert!(s.pages.page_route("P").await.expect("route").is_none());
+    s.pages.connect_page(&page, &route).await.expect("connect");
+    // The same shop may connect again (reconnect).
+    s.pages.connect_page(&page, &route).await.expect("reconnect");
+    let other = PageRoute { tenant_id: "B".into(), ..route.clone() };
+    assert!(matches!(s.pages.connect_page(&page, &other).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.pages.page_route("P").await.expect("route"), Some(route));
+    assert_eq!(s.pages.list_pages("A").await.expect("pages"), vec![page]);
+    assert!(s.pages.list_pages("B").await.expect("pages B").is_empty());
+}
+
+async fn concurrent_duplicates_store_once(s: Stores) {
+    let futs = (0..10).map(|_| {
+        let s = s.clone();
+        async move { s.conversations.put_message("A", &message("P_U", "same", 1)).await.expect("put") }
+    });
+    let results = futures::future::join_all(futs).await;
+    assert_eq!(results.iter().filter(|r| **r).count(), 1);
+    let t = touch("A", "P", "U", 1, true);
+    let futs = (0..10).map(|i| {
+        let s = s.clone();
+        let t = t.clone();
+        async move {
+            s.conversations.touch_conversation(&t).await.expect("touch");
+            s.conversations
+                .complete_assignment("A", "P_U", &Assignment::Agent(format!("a{i}@a.vn")))
+                .await
+                .expect("assign")
+        }
+    });
+    let won = futures::future::join_all(futs).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "exactly one assignment wins");
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(Stores::from_one(Arc::new(MemoryStore::new()))).await;
+                }
+            )*
+        }
+        mod dynamodb_on_moto {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(Stores::from_one(Arc::new(moto_store().await))).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    messages_store_once_and_list_newest_first,
+    activity_only_moves_forward_and_assignment_happens_once,
+    conversations_list_by_view_newest_first_with_cursors,
+    members_are_added_once,
+    a_page_routes_to_one_shop,
+    concurrent_duplicates_store_once,
+);
