@@ -182,6 +182,18 @@ where
 
 /// Every message of a conversation, walking all pages (newest first).
 pub async fn all_messages(stack: &local_stack::RunningStack, token: &str, conversation: &str) -> Vec<Value> {
+    match try_all_messages(stack, token, conversation).await {
+        Ok(m) => m,
+        Err((status, body)) => panic!("listing messages of {conversation}: {status} {body}"),
+    }
+}
+
+/// Like [`all_messages`], but a non-200 answer is returned, not a panic.
+pub async fn try_all_messages(
+    stack: &local_stack::RunningStack,
+    token: &str,
+    conversation: &str,
+) -> Result<Vec<Value>, (u16, Value)> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -190,11 +202,120 @@ pub async fn all_messages(stack: &local_stack::RunningStack, token: &str, conver
             path.push_str(&format!("&cursor={c}"));
         }
         let (status, body) = get_json(stack, &path, token).await;
-        assert_eq!(status, 200, "{body}");
+        if status != 200 {
+            return Err((status, body));
+        }
         out.extend(body["items"].as_array().cloned().unwrap_or_default());
         match body["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
-            None => return out,
+            None => return Ok(out),
         }
+    }
+}
+
+/// A conversation store that fails chosen calls, to play a worker crashing mid-batch. It counts
+/// the messages that were really inserted, per id.
+pub struct FlakyStore {
+    inner: adapters::Stores,
+    /// put_message fails on these (1-based) call numbers.
+    fail_on_calls: std::collections::HashSet<usize>,
+    calls: std::sync::atomic::AtomicUsize,
+    pub inserted: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+impl FlakyStore {
+    pub fn new(inner: adapters::Stores, fail_on_calls: impl IntoIterator<Item = usize>) -> FlakyStore {
+        FlakyStore {
+            inner,
+            fail_on_calls: fail_on_calls.into_iter().collect(),
+            calls: Default::default(),
+            inserted: Default::default(),
+        }
+    }
+
+    pub fn stores(self: &Arc<Self>) -> adapters::Stores {
+        adapters::Stores { pages: self.inner.pages.clone(), members: self.inner.members.clone(), conversations: self.clone() }
+    }
+}
+
+#[async_trait::async_trait]
+impl domain::ports::ConversationStore for FlakyStore {
+    async fn touch_conversation(
+        &self,
+        t: &domain::ports::ConversationTouch,
+    ) -> Result<domain::model::Conversation, domain::ports::StoreError> {
+        self.inner.conversations.touch_conversation(t).await
+    }
+    async fn complete_assignment(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        a: &domain::ports::Assignment,
+    ) -> Result<bool, domain::ports::StoreError> {
+        self.inner.conversations.complete_assignment(tenant_id, conversation_id, a).await
+    }
+    async fn put_message(&self, tenant_id: &str, m: &domain::model::Message) -> Result<bool, domain::ports::StoreError> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if self.fail_on_calls.contains(&n) {
+            return Err(domain::ports::StoreError::Backend { op: "PutItem", source: "injected crash".into() });
+        }
+        let inserted = self.inner.conversations.put_message(tenant_id, m).await?;
+        if inserted {
+            *self.inserted.lock().unwrap_or_else(|p| p.into_inner()).entry(m.id.clone()).or_default() += 1;
+        }
+        Ok(inserted)
+    }
+    async fn advance_watermark(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        kind: domain::ports::WatermarkKind,
+        w: i64,
+    ) -> Result<(), domain::ports::StoreError> {
+        self.inner.conversations.advance_watermark(tenant_id, conversation_id, kind, w).await
+    }
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<domain::model::Conversation>, domain::ports::StoreError> {
+        self.inner.conversations.conversation(tenant_id, id).await
+    }
+    async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        f: &domain::ports::ConversationFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<domain::model::Paged<domain::model::Conversation>, domain::ports::StoreError> {
+        self.inner.conversations.list_conversations(tenant_id, f, cursor, limit).await
+    }
+    async fn list_messages(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<domain::model::Paged<domain::model::Message>, domain::ports::StoreError> {
+        self.inner.conversations.list_messages(tenant_id, id, cursor, limit).await
+    }
+}
+
+/// Fresh backends for a custom stack: (stores, queues, memory queue if any).
+pub async fn backends(backend: Backend, visibility: u32, max_receives: u32) -> (adapters::Stores, adapters::Queues, Option<Arc<adapters::memory::MemoryQueue>>) {
+    match backend {
+        Backend::Memory => {
+            let q = Arc::new(adapters::memory::MemoryQueue::new(Duration::from_secs(u64::from(visibility)), max_receives));
+            (
+                adapters::Stores::from_one(Arc::new(adapters::memory::MemoryStore::new())),
+                adapters::Queues::from_one(q.clone()),
+                Some(q),
+            )
+        }
+        Backend::Moto => (
+            adapters::Stores::from_one(Arc::new(moto_store().await)),
+            adapters::Queues::from_one(Arc::new(moto_queue(visibility, max_receives).await)),
+            None,
+        ),
     }
 }

@@ -20,8 +20,14 @@ pub fn init() {
 }
 
 /// Emits one count metric in Embedded Metric Format under the `FacebookInbox` namespace.
+/// Off Lambda (local stack, tests) the count goes to the debug log instead, unless
+/// `METRICS=emf` asks for the EMF lines.
 pub fn count(metric: &str, value: u64, dimension: (&str, &str)) {
     if value == 0 {
+        return;
+    }
+    if !emf_enabled() {
+        tracing::debug!(metric, value, "metric");
         return;
     }
     let ts = domain::timefmt::now_ms();
@@ -39,4 +45,11 @@ pub fn count(metric: &str, value: u64, dimension: (&str, &str)) {
     });
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
+}
+
+fn emf_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok() || std::env::var("METRICS").map(|v| v == "emf").unwrap_or(false)
+    })
 }

@@ -9,16 +9,19 @@ pub fn now_ms() -> i64 {
     (now.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// RFC 3339 in UTC with exactly three fractional digits, so that the strings sort as the
+/// instants do.
+const RFC3339_MS: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+);
+
 /// RFC 3339 (UTC, millisecond precision) for a Unix-millisecond instant.
 pub fn rfc3339_ms(ms: i64) -> String {
     let nanos = i128::from(ms) * 1_000_000;
-    match OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-        Ok(t) => {
-            let t = t.replace_nanosecond((ms.rem_euclid(1000) as u32) * 1_000_000).unwrap_or(t);
-            t.format(&Rfc3339).unwrap_or_else(|_| ms.to_string())
-        }
-        Err(_) => ms.to_string(),
-    }
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(RFC3339_MS).ok())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 /// Parses an RFC 3339 instant into Unix milliseconds.
@@ -56,6 +59,8 @@ mod tests {
         let s = rfc3339_ms(ms);
         assert_eq!(s, "2025-11-24T16:00:00.123Z");
         assert_eq!(parse_rfc3339_ms(&s), Some(ms));
+        assert_eq!(rfc3339_ms(1_764_000_000_100), "2025-11-24T16:00:00.100Z");
+        assert_eq!(rfc3339_ms(10_000), "1970-01-01T00:00:10.000Z");
     }
 
     #[test]
