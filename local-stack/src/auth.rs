@@ -31,15 +31,23 @@ pub async fn require_jwt(State(auth): State<Arc<LocalAuthorizer>>, mut req: Requ
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
     let Some(token) = token else {
-        return admin_api::ApiError::Unauthorized("missing_token", "an Authorization: Bearer token is required")
-            .into_response();
+        return admin_api::ApiError::Unauthorized(
+            "missing_token",
+            "an Authorization: Bearer token is required",
+        )
+        .into_response();
     };
-    let claims = match jsonwebtoken::decode::<HashMap<String, serde_json::Value>>(token, &auth.key, &auth.validation) {
+    let claims = match jsonwebtoken::decode::<HashMap<String, serde_json::Value>>(
+        token,
+        &auth.key,
+        &auth.validation,
+    ) {
         Ok(d) => d.claims,
         Err(e) => {
             // The reason (expired, bad signature...) but never the token itself.
             tracing::info!(reason = %e, "local authorizer refused a token");
-            return admin_api::ApiError::Unauthorized("invalid_token", "the token is invalid or expired").into_response();
+            return admin_api::ApiError::Unauthorized("invalid_token", "the token is invalid or expired")
+                .into_response();
         }
     };
     let identity = admin_api::identity::from_claims(|k| claims.get(k).and_then(|v| v.as_str()));
@@ -53,7 +61,13 @@ pub async fn require_jwt(State(auth): State<Arc<LocalAuthorizer>>, mut req: Requ
 }
 
 /// Mints a token the local authorizer accepts.
-pub fn mint(secret: &SecretString, email: &str, tenant: &str, role: &str, ttl_seconds: i64) -> anyhow::Result<String> {
+pub fn mint(
+    secret: &SecretString,
+    email: &str,
+    tenant: &str,
+    role: &str,
+    ttl_seconds: i64,
+) -> anyhow::Result<String> {
     let now = domain::timefmt::now_ms() / 1000;
     let claims = serde_json::json!({
         "sub": format!("local|{email}"),

@@ -108,7 +108,8 @@ pub async fn backends(cfg: &LocalConfig) -> anyhow::Result<(Stores, Queues, Opti
         Some(endpoint) => {
             info!(endpoint = %endpoint, table = %cfg.table_name, queue = %cfg.queue_name, "using DynamoDB and SQS");
             let aws = adapters::config::aws_sdk_config().await;
-            let store = adapters::dynamo::DynamoStore::new(adapters::config::dynamodb_client(&aws), &cfg.table_name);
+            let store =
+                adapters::dynamo::DynamoStore::new(adapters::config::dynamodb_client(&aws), &cfg.table_name);
             store.create_table_if_missing().await?;
             let visibility = u32::try_from(cfg.visibility.as_secs()).unwrap_or(30);
             let queue = adapters::sqs::SqsQueue::create_if_missing(
@@ -149,10 +150,8 @@ pub async fn start_with(
     let authed = admin_api::router(api.clone())
         .merge(Router::new().route("/_local/pages", post(seed_page)).with_state(api))
         .layer(axum::middleware::from_fn_with_state(jwt, auth::require_jwt));
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .merge(webhook::router(webhook))
-        .merge(authed);
+    let app =
+        Router::new().route("/healthz", get(|| async { "ok" })).merge(webhook::router(webhook)).merge(authed);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
     let addr = listener.local_addr()?;
@@ -187,7 +186,11 @@ async fn poll(consumer: Arc<dyn QueueConsumer>, worker: Arc<assignment::Worker>)
         }
         let records = msgs
             .iter()
-            .map(|m| assignment::Record { message_id: m.message_id.clone(), group_id: m.group_id.clone(), body: m.body.clone() })
+            .map(|m| assignment::Record {
+                message_id: m.message_id.clone(),
+                group_id: m.group_id.clone(),
+                body: m.body.clone(),
+            })
             .collect();
         let outcome = worker.handle_batch(records).await;
         for m in &msgs {

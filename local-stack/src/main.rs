@@ -18,7 +18,11 @@ async fn main() -> anyhow::Result<()> {
             if domain::model::Role::parse(&role).is_none() {
                 bail!("--role must be owner, admin or agent");
             }
-            let ttl: i64 = flag(&args, "--ttl").map(|t| t.parse()).transpose().context("--ttl is seconds")?.unwrap_or(12 * 3600);
+            let ttl: i64 = flag(&args, "--ttl")
+                .map(|t| t.parse())
+                .transpose()
+                .context("--ttl is seconds")?
+                .unwrap_or(12 * 3600);
             let secret = secrecy::SecretString::from(
                 std::env::var("LOCAL_JWT_SECRET").unwrap_or_else(|_| "local-jwt-secret".into()),
             );

@@ -46,9 +46,14 @@ pub async fn moto_store() -> DynamoStore {
 /// A fresh FIFO queue (and dead-letter queue) on moto.
 pub async fn moto_queue(visibility_seconds: u32, max_receives: u32) -> SqsQueue {
     let cfg = moto_config().await;
-    SqsQueue::create_if_missing(aws_sdk_sqs::Client::new(&cfg), &unique("q"), visibility_seconds, max_receives)
-        .await
-        .expect("create queue on moto")
+    SqsQueue::create_if_missing(
+        aws_sdk_sqs::Client::new(&cfg),
+        &unique("q"),
+        visibility_seconds,
+        max_receives,
+    )
+    .await
+    .expect("create queue on moto")
 }
 
 /// The header Meta would send with this body.
@@ -104,9 +109,14 @@ pub async fn start_configured(cfg: local_stack::LocalConfig) -> local_stack::Run
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &cfg.table_name);
             store.create_table_if_missing().await.expect("table");
             let visibility = u32::try_from(cfg.visibility.as_secs()).unwrap_or(2);
-            let queue = SqsQueue::create_if_missing(aws_sdk_sqs::Client::new(&aws), &cfg.queue_name, visibility, cfg.max_receives)
-                .await
-                .expect("queue");
+            let queue = SqsQueue::create_if_missing(
+                aws_sdk_sqs::Client::new(&aws),
+                &cfg.queue_name,
+                visibility,
+                cfg.max_receives,
+            )
+            .await
+            .expect("queue");
             local_stack::start_with(
                 cfg,
                 adapters::Stores::from_one(Arc::new(store)),
@@ -120,7 +130,8 @@ pub async fn start_configured(cfg: local_stack::LocalConfig) -> local_stack::Run
 }
 
 pub fn token(email: &str, tenant: &str, role: &str) -> String {
-    local_stack::auth::mint(&SecretString::from(JWT_SECRET.to_string()), email, tenant, role, 3600).expect("mint")
+    local_stack::auth::mint(&SecretString::from(JWT_SECRET.to_string()), email, tenant, role, 3600)
+        .expect("mint")
 }
 
 pub fn http() -> reqwest::Client {
@@ -148,7 +159,12 @@ pub async fn get_json(stack: &local_stack::RunningStack, path: &str, token: &str
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-pub async fn post_json(stack: &local_stack::RunningStack, path: &str, token: &str, body: Value) -> (u16, Value) {
+pub async fn post_json(
+    stack: &local_stack::RunningStack,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
     let r = http().post(stack.url(path)).bearer_auth(token).json(&body).send().await.expect("request");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
@@ -157,7 +173,8 @@ pub async fn post_json(stack: &local_stack::RunningStack, path: &str, token: &st
 /// Registers `owner` for `tenant` and connects `page` to it in only-me mode.
 pub async fn seed_shop(stack: &local_stack::RunningStack, tenant: &str, owner: &str, page: &str) -> String {
     let t = token(owner, tenant, "owner");
-    let (status, body) = post_json(stack, "/_local/pages", &t, json!({"page_id": page, "name": "Shop Page"})).await;
+    let (status, body) =
+        post_json(stack, "/_local/pages", &t, json!({"page_id": page, "name": "Shop Page"})).await;
     assert_eq!(status, 201, "seed failed: {body}");
     t
 }
@@ -234,7 +251,11 @@ impl FlakyStore {
     }
 
     pub fn stores(self: &Arc<Self>) -> adapters::Stores {
-        adapters::Stores { pages: self.inner.pages.clone(), members: self.inner.members.clone(), conversations: self.clone() }
+        adapters::Stores {
+            pages: self.inner.pages.clone(),
+            members: self.inner.members.clone(),
+            conversations: self.clone(),
+        }
     }
 }
 
@@ -254,10 +275,17 @@ impl domain::ports::ConversationStore for FlakyStore {
     ) -> Result<bool, domain::ports::StoreError> {
         self.inner.conversations.complete_assignment(tenant_id, conversation_id, a).await
     }
-    async fn put_message(&self, tenant_id: &str, m: &domain::model::Message) -> Result<bool, domain::ports::StoreError> {
+    async fn put_message(
+        &self,
+        tenant_id: &str,
+        m: &domain::model::Message,
+    ) -> Result<bool, domain::ports::StoreError> {
         let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         if self.fail_on_calls.contains(&n) {
-            return Err(domain::ports::StoreError::Backend { op: "PutItem", source: "injected crash".into() });
+            return Err(domain::ports::StoreError::Backend {
+                op: "PutItem",
+                source: "injected crash".into(),
+            });
         }
         let inserted = self.inner.conversations.put_message(tenant_id, m).await?;
         if inserted {
@@ -302,10 +330,17 @@ impl domain::ports::ConversationStore for FlakyStore {
 }
 
 /// Fresh backends for a custom stack: (stores, queues, memory queue if any).
-pub async fn backends(backend: Backend, visibility: u32, max_receives: u32) -> (adapters::Stores, adapters::Queues, Option<Arc<adapters::memory::MemoryQueue>>) {
+pub async fn backends(
+    backend: Backend,
+    visibility: u32,
+    max_receives: u32,
+) -> (adapters::Stores, adapters::Queues, Option<Arc<adapters::memory::MemoryQueue>>) {
     match backend {
         Backend::Memory => {
-            let q = Arc::new(adapters::memory::MemoryQueue::new(Duration::from_secs(u64::from(visibility)), max_receives));
+            let q = Arc::new(adapters::memory::MemoryQueue::new(
+                Duration::from_secs(u64::from(visibility)),
+                max_receives,
+            ));
             (
                 adapters::Stores::from_one(Arc::new(adapters::memory::MemoryStore::new())),
                 adapters::Queues::from_one(q.clone()),

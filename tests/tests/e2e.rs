@@ -17,7 +17,8 @@ async fn a_customer_message_reaches_the_owner_and_no_one_else(backend: Backend) 
     let stack = start_stack(backend).await;
     let owner = seed_shop(&stack, "shop-a", "owner@shop-a.vn", "111").await;
     let other_owner = seed_shop(&stack, "shop-b", "owner@shop-b.vn", "222").await;
-    let (s, _) = post_json(&stack, "/api/members", &owner, json!({"email":"Agent@Shop-A.vn","role":"agent"})).await;
+    let (s, _) =
+        post_json(&stack, "/api/members", &owner, json!({"email":"Agent@Shop-A.vn","role":"agent"})).await;
     assert_eq!(s, 201);
     let agent = token("agent@shop-a.vn", "shop-a", "agent");
 
@@ -62,8 +63,9 @@ async fn a_customer_message_reaches_the_owner_and_no_one_else(backend: Backend) 
     // Someone who is not a member; a token signed with another secret; no token.
     let stranger = token("x@y.vn", "shop-a", "agent");
     assert_eq!(get_json(&stack, "/api/conversations", &stranger).await.0, 403);
-    let forged = local_stack::auth::mint(&"other-secret".to_string().into(), "owner@shop-a.vn", "shop-a", "owner", 60)
-        .expect("mint");
+    let forged =
+        local_stack::auth::mint(&"other-secret".to_string().into(), "owner@shop-a.vn", "shop-a", "owner", 60)
+            .expect("mint");
     assert_eq!(get_json(&stack, "/api/conversations", &forged).await.0, 401);
     let r = http().get(stack.url("/api/conversations")).send().await.expect("request");
     assert_eq!(r.status().as_u16(), 401);
@@ -72,7 +74,8 @@ async fn a_customer_message_reaches_the_owner_and_no_one_else(backend: Backend) 
 async fn a_meta_retry_storm_stores_each_message_once(backend: Backend) {
     let stack = start_stack(backend).await;
     let owner = seed_shop(&stack, "shop-a", "owner@shop-a.vn", "111").await;
-    let items: Vec<_> = (0..5).map(|i| text_item("111", "555", 1000 + i, &format!("storm-{i}"), "alo")).collect();
+    let items: Vec<_> =
+        (0..5).map(|i| text_item("111", "555", 1000 + i, &format!("storm-{i}"), "alo")).collect();
     let body = notification("111", items);
     let posts = (0..3).map(|_| post_webhook(&stack, &body));
     let statuses = futures::future::join_all(posts).await;
@@ -122,7 +125,8 @@ async fn two_hundred_items_for_twenty_customers_in_one_post(backend: Backend) {
         let id = c["id"].as_str().expect("id");
         let msgs = all_messages(&stack, &owner, id).await;
         assert_eq!(msgs.len(), 10, "{id}");
-        let times: Vec<_> = msgs.iter().map(|m| m["sent_at"].as_str().unwrap_or_default().to_string()).collect();
+        let times: Vec<_> =
+            msgs.iter().map(|m| m["sent_at"].as_str().unwrap_or_default().to_string()).collect();
         let mut sorted = times.clone();
         sorted.sort_by(|a, b| b.cmp(a));
         assert_eq!(times, sorted, "newest first in {id}");
@@ -131,7 +135,8 @@ async fn two_hundred_items_for_twenty_customers_in_one_post(backend: Backend) {
         assert_eq!(c["last_customer_message_at"], msgs[0]["sent_at"]);
     }
     // Inbox: newest activity first.
-    let acts: Vec<_> = convs.iter().map(|c| c["last_activity_at"].as_str().unwrap_or_default().to_string()).collect();
+    let acts: Vec<_> =
+        convs.iter().map(|c| c["last_activity_at"].as_str().unwrap_or_default().to_string()).collect();
     let mut sorted = acts.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(acts, sorted);
@@ -238,3 +243,51 @@ scenarios!(
     a_poison_message_ends_in_the_dead_letter_queue,
     events_for_a_page_no_shop_connected_are_dropped,
 );
+
+mod sample_event {
+    use integration_tests::*;
+
+    async fn the_signed_sample_webhook_lands_with_its_attachment_and_read(backend: Backend) {
+        let stack = start_stack(backend).await;
+        let owner = seed_shop(&stack, "shop-a", "owner@shop-a.vn", "111111111111111").await;
+        let event: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/webhook-post-signed.json")).expect("event");
+        let r = http()
+            .post(stack.url("/webhooks/facebook"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", event["headers"]["x-hub-signature-256"].as_str().expect("sig"))
+            .body(event["body"].as_str().expect("body").to_string())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status().as_u16(), 200);
+        let id = "111111111111111_2222222222222222";
+        let msgs = eventually(20, "both messages", || async {
+            let m = try_all_messages(&stack, &owner, id).await.ok()?;
+            (m.len() == 2).then_some(m)
+        })
+        .await;
+        assert_eq!(msgs[0]["kind"], "attachment");
+        assert_eq!(
+            msgs[0]["detail"]["attachments"][0]["payload"]["url"],
+            "https://scontent.xx.fbcdn.net/v/t1.15752-9/walking_skeleton.jpg?_nc_cat=1&oh=00_AbC&oe=6930A1B2"
+        );
+        assert_eq!(msgs[1]["text"], "Chào shop, áo này còn size M không?");
+        let conv = eventually(20, "the read watermark", || async {
+            let (_, c) = get_json(&stack, &format!("/api/conversations/{id}"), &owner).await;
+            (!c["read_watermark_at"].is_null()).then_some(c)
+        })
+        .await;
+        assert_eq!(conv["read_watermark_at"], "2025-11-24T16:00:00.000Z");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_memory() {
+        the_signed_sample_webhook_lands_with_its_attachment_and_read(Backend::Memory).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_moto() {
+        the_signed_sample_webhook_lands_with_its_attachment_and_read(Backend::Moto).await;
+    }
+}

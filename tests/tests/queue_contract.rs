@@ -31,7 +31,8 @@ async fn groups_come_in_order_and_block_while_in_flight(q: Queues) {
     q.producer.send_batch(&[msg("g1", "a1"), msg("g2", "b1"), msg("g1", "a2")]).await.expect("send");
     q.producer.send_batch(&[msg("g1", "a3")]).await.expect("send");
     let got = receive_n(&q, 4, 5).await;
-    let g1: Vec<_> = got.iter().filter(|m| m.group_id.as_deref() == Some("g1")).map(|m| m.body.clone()).collect();
+    let g1: Vec<_> =
+        got.iter().filter(|m| m.group_id.as_deref() == Some("g1")).map(|m| m.body.clone()).collect();
     assert_eq!(g1, ["a1", "a2", "a3"], "one group's messages keep their order");
     assert!(got.iter().any(|m| m.body == "b1"));
     assert!(got.iter().all(|m| m.receive_count == 1));

@@ -35,7 +35,9 @@ fn message(conv: &str, mid: &str, ts: i64) -> Message {
 async fn messages_store_once_and_list_newest_first(s: Stores) {
     let c = "P_U";
     for i in 0..7 {
-        assert!(s.conversations.put_message("A", &message(c, &format!("m{i}"), 1000 + i)).await.expect("put"));
+        assert!(
+            s.conversations.put_message("A", &message(c, &format!("m{i}"), 1000 + i)).await.expect("put")
+        );
     }
     // Redelivery of the same mid, even with another timestamp: refused.
     assert!(!s.conversations.put_message("A", &message(c, "m3", 5000)).await.expect("put dup"));
@@ -78,7 +80,12 @@ async fn activity_only_moves_forward_and_assignment_happens_once(s: Stores) {
 
     let a = Assignment::Agent("owner@a.vn".into());
     assert!(s.conversations.complete_assignment("A", &c.id, &a).await.expect("assign"));
-    assert!(!s.conversations.complete_assignment("A", &c.id, &Assignment::Agent("x@a.vn".into())).await.expect("again"));
+    assert!(
+        !s.conversations
+            .complete_assignment("A", &c.id, &Assignment::Agent("x@a.vn".into()))
+            .await
+            .expect("again")
+    );
     let after = s.conversations.touch_conversation(&touch("A", "P", "U", 4000, true)).await.expect("touch");
     assert!(!after.assignment_pending);
     assert_eq!(after.assignee.as_deref(), Some("owner@a.vn"));
@@ -102,7 +109,10 @@ async fn conversations_list_by_view_newest_first_with_cursors(s: Stores) {
         let t = touch("A", page, &format!("U{i:02}"), 10_000 + i * 10, true);
         let c = s.conversations.touch_conversation(&t).await.expect("touch");
         let who = if i % 2 == 0 { "lan@a.vn" } else { "minh@a.vn" };
-        s.conversations.complete_assignment("A", &c.id, &Assignment::Agent(who.into())).await.expect("assign");
+        s.conversations
+            .complete_assignment("A", &c.id, &Assignment::Agent(who.into()))
+            .await
+            .expect("assign");
     }
     s.conversations.touch_conversation(&touch("B", "P9", "X", 99_999, true)).await.expect("other shop");
 
@@ -120,37 +130,52 @@ async fn conversations_list_by_view_newest_first_with_cursors(s: Stores) {
         }
     }
     let all = walk(&s, &ConversationFilter::All { page_id: None }, 5).await;
-    let expected: Vec<String> = (0..12i64)
-        .rev()
-        .map(|i| format!("{}_U{i:02}", if i % 3 == 0 { "P2" } else { "P1" }))
-        .collect();
+    let expected: Vec<String> =
+        (0..12i64).rev().map(|i| format!("{}_U{i:02}", if i % 3 == 0 { "P2" } else { "P1" })).collect();
     assert_eq!(all, expected);
     let p2 = walk(&s, &ConversationFilter::All { page_id: Some("P2".into()) }, 2).await;
     assert_eq!(p2, ["P2_U09", "P2_U06", "P2_U03", "P2_U00"]);
     let lan = walk(&s, &ConversationFilter::AssignedTo { email: "lan@a.vn".into(), page_id: None }, 4).await;
     assert_eq!(lan, ["P1_U10", "P1_U08", "P2_U06", "P1_U04", "P1_U02", "P2_U00"]);
-    let lan_p1 = walk(&s, &ConversationFilter::AssignedTo { email: "lan@a.vn".into(), page_id: Some("P1".into()) }, 2).await;
+    let lan_p1 =
+        walk(&s, &ConversationFilter::AssignedTo { email: "lan@a.vn".into(), page_id: Some("P1".into()) }, 2)
+            .await;
     assert_eq!(lan_p1, ["P1_U10", "P1_U08", "P1_U04", "P1_U02"]);
 
     // New activity moves a conversation to the top.
     s.conversations.touch_conversation(&touch("A", "P1", "U01", 50_000, true)).await.expect("touch");
-    let first = s.conversations.list_conversations("A", &ConversationFilter::All { page_id: None }, None, 1).await.expect("list");
+    let first = s
+        .conversations
+        .list_conversations("A", &ConversationFilter::All { page_id: None }, None, 1)
+        .await
+        .expect("list");
     assert_eq!(first.items[0].id, "P1_U01");
 
     // A cursor from one listing is refused by another; garbage is refused.
     let c = first.next_cursor.expect("more");
     let mine = ConversationFilter::AssignedTo { email: "lan@a.vn".into(), page_id: None };
-    assert!(matches!(s.conversations.list_conversations("A", &mine, Some(&c), 5).await, Err(StoreError::InvalidCursor)));
     assert!(matches!(
-        s.conversations.list_conversations("A", &ConversationFilter::All { page_id: None }, Some("bm9wZQ"), 5).await,
+        s.conversations.list_conversations("A", &mine, Some(&c), 5).await,
+        Err(StoreError::InvalidCursor)
+    ));
+    assert!(matches!(
+        s.conversations
+            .list_conversations("A", &ConversationFilter::All { page_id: None }, Some("bm9wZQ"), 5)
+            .await,
         Err(StoreError::InvalidCursor)
     ));
     // A cursor issued for shop A does not open shop B's listing.
     assert!(matches!(
-        s.conversations.list_conversations("B", &ConversationFilter::All { page_id: None }, Some(&c), 5).await,
+        s.conversations
+            .list_conversations("B", &ConversationFilter::All { page_id: None }, Some(&c), 5)
+            .await,
         Err(StoreError::InvalidCursor) | Ok(domain::model::Paged { items: _, next_cursor: None })
     ));
-    let b = s.conversations.list_conversations("B", &ConversationFilter::All { page_id: None }, None, 50).await.expect("B");
+    let b = s
+        .conversations
+        .list_conversations("B", &ConversationFilter::All { page_id: None }, None, 50)
+        .await
+        .expect("B");
     assert_eq!(b.items.len(), 1);
 }
 
@@ -161,7 +186,8 @@ async fn members_are_added_once(s: Stores) {
     assert_eq!(s.members.member("A", "lan@a.vn").await.expect("get"), Some(m.clone()));
     assert_eq!(s.members.member("B", "lan@a.vn").await.expect("get B"), None);
     s.members.add_member("A", &Member { email: "an@a.vn".into(), role: Role::Owner }).await.expect("add");
-    let emails: HashSet<_> = s.members.list_members("A").await.expect("list").into_iter().map(|m| m.email).collect();
+    let emails: HashSet<_> =
+        s.members.list_members("A").await.expect("list").into_iter().map(|m| m.email).collect();
     assert_eq!(emails, HashSet::from(["lan@a.vn".to_string(), "an@a.vn".to_string()]));
 }
 

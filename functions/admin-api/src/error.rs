@@ -33,13 +33,19 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.to_string()),
             ApiError::Conflict(c, m) => (StatusCode::CONFLICT, *c, m.clone()),
             ApiError::Unprocessable(c, m) => (StatusCode::UNPROCESSABLE_ENTITY, *c, m.clone()),
-            ApiError::Store(StoreError::InvalidCursor) => {
-                (StatusCode::BAD_REQUEST, "invalid_cursor", "the cursor is not one this listing issued".into())
-            }
+            ApiError::Store(StoreError::InvalidCursor) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_cursor",
+                "the cursor is not one this listing issued".into(),
+            ),
             ApiError::Store(StoreError::Conflict(m)) => (StatusCode::CONFLICT, "conflict", m.clone()),
             ApiError::Store(e) => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(e), "storage failure");
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is temporarily unavailable; retry".into())
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service is temporarily unavailable; retry".into(),
+                )
             }
         };
         (status, Json(serde_json::json!({"error": {"code": code, "message": message}}))).into_response()

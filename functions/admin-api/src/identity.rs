@@ -12,7 +12,9 @@ use crate::ApiError;
 /// Builds the identity from string claims; every claim of the contract is required.
 pub fn from_claims<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Identity, ApiError> {
     let claim = |k: &'static str| {
-        get(k).filter(|v| !v.is_empty()).ok_or(ApiError::Unauthorized("invalid_token", "a required claim is missing"))
+        get(k)
+            .filter(|v| !v.is_empty())
+            .ok_or(ApiError::Unauthorized("invalid_token", "a required claim is missing"))
     };
     Ok(Identity {
         sub: claim("sub")?.to_string(),

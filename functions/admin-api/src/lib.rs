@@ -45,7 +45,10 @@ pub async fn caller(api: &AdminApi, id: &Identity) -> Result<Caller, ApiError> {
         return Ok(Caller { email, tenant_id: id.tenant_id.clone(), role: m.role });
     }
     if id.claimed_role == Role::Owner {
-        api.stores.members.add_member(&id.tenant_id, &Member { email: email.clone(), role: Role::Owner }).await?;
+        api.stores
+            .members
+            .add_member(&id.tenant_id, &Member { email: email.clone(), role: Role::Owner })
+            .await?;
         tracing::info!(tenant_id = %id.tenant_id, "owner registered on first call");
         return Ok(Caller { email, tenant_id: id.tenant_id.clone(), role: Role::Owner });
     }
@@ -94,7 +97,10 @@ pub fn message_json(m: &Message) -> Value {
     })
 }
 
-async fn list_members(State(api): State<Arc<AdminApi>>, Extension(id): Extension<Identity>) -> Result<Json<Value>, ApiError> {
+async fn list_members(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+) -> Result<Json<Value>, ApiError> {
     let me = caller(&api, &id).await?;
     let mut members = api.stores.members.list_members(&me.tenant_id).await?;
     members.sort_by(|a, b| a.email.cmp(&b.email));
@@ -121,8 +127,9 @@ async fn add_member(
     if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
         return Err(ApiError::Unprocessable("invalid_email", format!("{email:?} is not an email address")));
     }
-    let role = Role::parse(&body.role)
-        .ok_or_else(|| ApiError::Unprocessable("invalid_role", "role must be owner, admin or agent".into()))?;
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        ApiError::Unprocessable("invalid_role", "role must be owner, admin or agent".into())
+    })?;
     if role == Role::Owner && me.role != Role::Owner {
         return Err(ApiError::Forbidden("forbidden", "only owners add owners"));
     }
@@ -134,7 +141,10 @@ async fn add_member(
     Ok((StatusCode::CREATED, Json(member_json(&member))))
 }
 
-async fn list_pages(State(api): State<Arc<AdminApi>>, Extension(id): Extension<Identity>) -> Result<Json<Value>, ApiError> {
+async fn list_pages(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+) -> Result<Json<Value>, ApiError> {
     let me = caller(&api, &id).await?;
     let mut pages = api.stores.pages.list_pages(&me.tenant_id).await?;
     pages.sort_by(|a, b| a.name.cmp(&b.name).then(a.page_id.cmp(&b.page_id)));
@@ -172,13 +182,19 @@ async fn list_conversations(
     let page_id = q.page_id.filter(|p| !p.is_empty());
     let filter = match q.view.as_deref().unwrap_or(default_view) {
         "all" if me.role.is_manager() => ConversationFilter::All { page_id },
-        "all" => return Err(ApiError::Forbidden("forbidden", "only owners and admins see every conversation")),
+        "all" => {
+            return Err(ApiError::Forbidden("forbidden", "only owners and admins see every conversation"));
+        }
         "mine" => ConversationFilter::AssignedTo { email: me.email.clone(), page_id },
         // Pools belong to self-claim rules; a member of no such rule has an empty pool view.
         "pool" => return Ok(Json(json!({"items": [], "next_cursor": null}))),
         _ => return Err(ApiError::BadRequest("invalid_view", "view must be mine, pool or all".into())),
     };
-    let page = api.stores.conversations.list_conversations(&me.tenant_id, &filter, q.cursor.as_deref(), limit).await?;
+    let page = api
+        .stores
+        .conversations
+        .list_conversations(&me.tenant_id, &filter, q.cursor.as_deref(), limit)
+        .await?;
     Ok(Json(json!({
         "items": page.items.iter().map(conversation_json).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,
@@ -220,7 +236,8 @@ async fn list_messages(
     let Query(q) = q.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
     let limit = limit_of(q.limit)?;
     let c = readable(&api, &me, &conversation_id).await?;
-    let page = api.stores.conversations.list_messages(&me.tenant_id, &c.id, q.cursor.as_deref(), limit).await?;
+    let page =
+        api.stores.conversations.list_messages(&me.tenant_id, &c.id, q.cursor.as_deref(), limit).await?;
     Ok(Json(json!({
         "items": page.items.iter().map(message_json).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,

@@ -7,6 +7,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let aws = adapters::config::aws_sdk_config().await;
     let store = adapters::dynamo::DynamoStore::new(adapters::config::dynamodb_client(&aws), table);
     let api = Arc::new(admin_api::AdminApi { stores: adapters::Stores::from_one(Arc::new(store)) });
-    let app = admin_api::router(api).layer(axum::middleware::from_fn(admin_api::identity::from_lambda_context));
+    let app =
+        admin_api::router(api).layer(axum::middleware::from_fn(admin_api::identity::from_lambda_context));
     lambda_http::run(app).await
 }

@@ -94,8 +94,16 @@ impl Worker {
             warn!(failed = out.failed.len(), "batch has failed records; they will be redelivered");
         }
         adapters::telemetry::count("EventsStored", out.totals.stored as u64, ("Function", "assignment"));
-        adapters::telemetry::count("EventsDuplicate", out.totals.duplicates as u64, ("Function", "assignment"));
-        adapters::telemetry::count("EventsUnroutedDropped", out.totals.dropped_unrouted as u64, ("Function", "assignment"));
+        adapters::telemetry::count(
+            "EventsDuplicate",
+            out.totals.duplicates as u64,
+            ("Function", "assignment"),
+        );
+        adapters::telemetry::count(
+            "EventsUnroutedDropped",
+            out.totals.dropped_unrouted as u64,
+            ("Function", "assignment"),
+        );
         out
     }
 
@@ -111,11 +119,20 @@ impl Worker {
             let span = info_span!("record", message_id = %r.message_id, group_id = r.group_id.as_deref().unwrap_or("-"));
             match self.process_body(&r.body, &mut routes).instrument(span.clone()).await {
                 Ok(o) => {
-                    span.in_scope(|| info!(stored = o.stored, duplicates = o.duplicates, assigned = o.assigned, "record done"));
+                    span.in_scope(|| {
+                        info!(
+                            stored = o.stored,
+                            duplicates = o.duplicates,
+                            assigned = o.assigned,
+                            "record done"
+                        )
+                    });
                     totals.add(&o);
                 }
                 Err(e) => {
-                    span.in_scope(|| error!(error = %e, source = ?std::error::Error::source(&e), "record failed"));
+                    span.in_scope(
+                        || error!(error = %e, source = ?std::error::Error::source(&e), "record failed"),
+                    );
                     failed.push(r.message_id);
                 }
             }
@@ -124,8 +141,13 @@ impl Worker {
     }
 
     /// Applies every event of one queued body, in order.
-    pub async fn process_body(&self, body: &str, routes: &mut RouteCache) -> Result<RecordOutcome, RecordError> {
-        let batch: QueuedBatch = serde_json::from_str(body).map_err(|e| RecordError::Poison(e.to_string()))?;
+    pub async fn process_body(
+        &self,
+        body: &str,
+        routes: &mut RouteCache,
+    ) -> Result<RecordOutcome, RecordError> {
+        let batch: QueuedBatch =
+            serde_json::from_str(body).map_err(|e| RecordError::Poison(e.to_string()))?;
         if batch.v != QUEUE_FORMAT_VERSION {
             return Err(RecordError::Poison(format!("unknown format version {}", batch.v)));
         }
@@ -145,7 +167,12 @@ impl Worker {
         Ok(r)
     }
 
-    async fn apply(&self, ev: &InboundEvent, routes: &mut RouteCache, out: &mut RecordOutcome) -> Result<(), StoreError> {
+    async fn apply(
+        &self,
+        ev: &InboundEvent,
+        routes: &mut RouteCache,
+        out: &mut RecordOutcome,
+    ) -> Result<(), StoreError> {
         let route = match self.route(&ev.page_id, routes).await? {
             Some(r) if r.status != PageStatus::NotConnected => r,
             _ => {
@@ -158,7 +185,10 @@ impl Worker {
         let conversation_id = ev.conversation_id();
         match &ev.body {
             EventBody::Read { watermark } => {
-                self.stores.conversations.advance_watermark(tenant, &conversation_id, WatermarkKind::Read, *watermark).await?;
+                self.stores
+                    .conversations
+                    .advance_watermark(tenant, &conversation_id, WatermarkKind::Read, *watermark)
+                    .await?;
                 out.watermarks += 1;
                 return Ok(());
             }

@@ -13,7 +13,9 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use domain::event::{MAX_QUEUE_BODY_BYTES, OutboundQueueMessage, PlanError, plan_queue_messages, split_send_batches};
+use domain::event::{
+    MAX_QUEUE_BODY_BYTES, OutboundQueueMessage, PlanError, plan_queue_messages, split_send_batches,
+};
 use domain::meta::parse_notification;
 use domain::ports::{EventQueue, QueueError};
 use domain::signature::{AppSecrets, SignatureError};
@@ -99,7 +101,8 @@ pub fn prepare(
         warn!(page_id = u.page_id.as_deref().unwrap_or("-"), kind = %u.kind, reason = %u.reason, "unknown webhook event acknowledged");
     }
     adapters::telemetry::count("WebhookUnknownEvents", parsed.unknown.len() as u64, ("Function", "webhook"));
-    let report = IngestReport { events: parsed.events.len(), unknown: parsed.unknown.len(), ..Default::default() };
+    let report =
+        IngestReport { events: parsed.events.len(), unknown: parsed.unknown.len(), ..Default::default() };
     let messages = plan_queue_messages(parsed.events, MAX_QUEUE_BODY_BYTES)?;
     let report = IngestReport { queue_messages: messages.len(), ..report };
     Ok((messages, report))
@@ -174,7 +177,13 @@ async fn receive(State(w): State<Arc<Webhook>>, headers: HeaderMap, body: Bytes)
     let sig = headers.get("x-hub-signature-256").map(|v| v.as_bytes());
     match w.ingest(sig, &body).await {
         Ok(r) => {
-            info!(events = r.events, unknown = r.unknown, queue_messages = r.queue_messages, send_calls = r.send_calls, "webhook queued");
+            info!(
+                events = r.events,
+                unknown = r.unknown,
+                queue_messages = r.queue_messages,
+                send_calls = r.send_calls,
+                "webhook queued"
+            );
             (StatusCode::OK, "EVENT_RECEIVED").into_response()
         }
         Err(IngestError::Signature(e)) => {
@@ -183,12 +192,20 @@ async fn receive(State(w): State<Arc<Webhook>>, headers: HeaderMap, body: Bytes)
         }
         Err(e @ IngestError::Plan(_)) => {
             error!(error = %e, source = ?std::error::Error::source(&e), "webhook could not be prepared for the queue");
-            error_body(StatusCode::INTERNAL_SERVER_ERROR, "queue_unavailable", "events could not be queued; retry")
+            error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "queue_unavailable",
+                "events could not be queued; retry",
+            )
         }
         Err(e @ IngestError::Queue(_)) => {
             error!(error = %e, source = ?std::error::Error::source(&e), "webhook queuing failed; Meta will retry");
             adapters::telemetry::count("WebhookQueueFailures", 1, ("Function", "webhook"));
-            error_body(StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable", "events could not be queued; retry")
+            error_body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_unavailable",
+                "events could not be queued; retry",
+            )
         }
     }
 }

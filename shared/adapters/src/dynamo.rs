@@ -8,13 +8,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TransactWriteItem,
 };
 use domain::model::{
-    ChatMode, Conversation, Direction, Member, Message, PageRecord, PageRoute, PageStatus, Paged,
-    Role,
+    ChatMode, Conversation, Direction, Member, Message, PageRecord, PageRoute, PageStatus, Paged, Role,
 };
 use domain::ports::*;
 use tracing::instrument;
@@ -184,12 +183,10 @@ impl DynamoStore {
             return Ok(());
         }
         let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
         };
-        let key = |name: &str, kt: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kt).build();
+        let key =
+            |name: &str, kt: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kt).build();
         let all = Projection::builder().projection_type(ProjectionType::All).build();
         let mut req = self
             .client
@@ -223,9 +220,7 @@ impl DynamoStore {
         );
         match req.send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error().map(|se| se.is_resource_in_use_exception()) == Some(true) =>
-            {
+            Err(e) if e.as_service_error().map(|se| se.is_resource_in_use_exception()) == Some(true) => {
                 Ok(())
             }
             Err(e) => Err(backend("CreateTable")(e)),
@@ -298,10 +293,8 @@ impl DynamoStore {
         }
         let next = if more {
             items.last().map(|last| {
-                let k: BTreeMap<String, String> = key_attrs
-                    .iter()
-                    .filter_map(|a| get_s(last, a).map(|v| (a.to_string(), v)))
-                    .collect();
+                let k: BTreeMap<String, String> =
+                    key_attrs.iter().filter_map(|a| get_s(last, a).map(|v| (a.to_string(), v))).collect();
                 cursor::encode(listing.name, &k)
             })
         } else {
@@ -531,14 +524,16 @@ impl ConversationStore for DynamoStore {
                         .key("pk", s(conv_pk(&t.tenant_id, &t.conversation_id)))
                         .key("sk", s(META))
                         .update_expression("SET last_customer_ms = :cm")
-                        .condition_expression("attribute_not_exists(last_customer_ms) OR last_customer_ms < :cm")
+                        .condition_expression(
+                            "attribute_not_exists(last_customer_ms) OR last_customer_ms < :cm",
+                        )
                         .expression_attribute_values(":cm", n(cm))
                         .send()
                         .await;
-                    if let Err(e) = r {
-                        if !is_conditional_failure(&e) {
-                            return Err(backend("UpdateItem")(e));
-                        }
+                    if let Err(e) = r
+                        && !is_conditional_failure(&e)
+                    {
+                        return Err(backend("UpdateItem")(e));
                     }
                 }
                 self.conversation(&t.tenant_id, &t.conversation_id)
@@ -669,7 +664,9 @@ impl ConversationStore for DynamoStore {
         limit: usize,
     ) -> Result<Paged<Conversation>, StoreError> {
         let (pk_value, index, name, page_filter) = match filter {
-            ConversationFilter::All { page_id: None } => (format!("T#{tenant_id}"), "gsi2", "conversations:all", None),
+            ConversationFilter::All { page_id: None } => {
+                (format!("T#{tenant_id}"), "gsi2", "conversations:all", None)
+            }
             ConversationFilter::All { page_id: Some(p) } => {
                 (format!("T#{tenant_id}#P#{p}"), "gsi3", "conversations:all", None)
             }
@@ -705,7 +702,8 @@ impl ConversationStore for DynamoStore {
         limit: usize,
     ) -> Result<Paged<Message>, StoreError> {
         let pk = conv_pk(tenant_id, conversation_id);
-        let listing = Listing { name: "messages", index: "lsi1", pk_attr: "pk", sk_attr: "lsi1sk", pk_value: &pk };
+        let listing =
+            Listing { name: "messages", index: "lsi1", pk_attr: "pk", sk_attr: "lsi1sk", pk_value: &pk };
         let (items, next_cursor) = self.query_page(&listing, None, cursor, limit).await?;
         let items = items.iter().map(message_from).collect::<Result<_, _>>()?;
         Ok(Paged { items, next_cursor })

@@ -51,13 +51,10 @@ impl PageStore for MemoryStore {
 
     async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError> {
         let mut s = self.lock();
-        if let Some(existing) = s.routes.get(&page.page_id) {
-            if existing.tenant_id != route.tenant_id {
-                return Err(StoreError::Conflict(format!(
-                    "page {} is connected to another shop",
-                    page.page_id
-                )));
-            }
+        if let Some(existing) = s.routes.get(&page.page_id)
+            && existing.tenant_id != route.tenant_id
+        {
+            return Err(StoreError::Conflict(format!("page {} is connected to another shop", page.page_id)));
         }
         s.routes.insert(page.page_id.clone(), route.clone());
         s.pages.insert((route.tenant_id.clone(), page.page_id.clone()), page.clone());
@@ -144,10 +141,10 @@ impl ConversationStore for MemoryStore {
         if t.activity_ms >= c.last_activity_ms {
             c.last_activity_ms = t.activity_ms;
         }
-        if let Some(cm) = t.customer_ms {
-            if c.last_customer_message_ms.is_none_or(|old| cm > old) {
-                c.last_customer_message_ms = Some(cm);
-            }
+        if let Some(cm) = t.customer_ms
+            && c.last_customer_message_ms.is_none_or(|old| cm > old)
+        {
+            c.last_customer_message_ms = Some(cm);
         }
         Ok(c.clone())
     }
@@ -159,8 +156,7 @@ impl ConversationStore for MemoryStore {
         assignment: &Assignment,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string()))
-        else {
+        let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string())) else {
             return Ok(false);
         };
         if !c.assignment_pending {
@@ -366,11 +362,7 @@ impl MemoryQueue {
 impl EventQueue for MemoryQueue {
     async fn send_batch(&self, messages: &[OutboundQueueMessage]) -> Result<(), QueueError> {
         self.send_calls.fetch_add(1, Ordering::SeqCst);
-        if self
-            .fail_sends
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        if self.fail_sends.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(QueueError::Backend {
                 op: "SendMessageBatch",
                 source: "injected failure: queue unreachable".into(),

@@ -12,11 +12,8 @@ pub fn init() {
     let json = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok()
         || std::env::var("LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let _ = if json {
-        builder.json().flatten_event(true).without_time().try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ =
+        if json { builder.json().flatten_event(true).without_time().try_init() } else { builder.try_init() };
 }
 
 /// Emits one count metric in Embedded Metric Format under the `FacebookInbox` namespace.
@@ -50,6 +47,7 @@ pub fn count(metric: &str, value: u64, dimension: (&str, &str)) {
 fn emf_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| {
-        std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok() || std::env::var("METRICS").map(|v| v == "emf").unwrap_or(false)
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok()
+            || std::env::var("METRICS").map(|v| v == "emf").unwrap_or(false)
     })
 }

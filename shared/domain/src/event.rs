@@ -5,7 +5,6 @@
 //! exceeds the queue's message size), with the conversation as the FIFO message group.
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Direction, Message, conversation_id};
@@ -35,8 +34,10 @@ pub struct InboundEvent {
 pub struct Attachment {
     #[serde(rename = "type")]
     pub kind: String,
+    /// Kept as JSON: the event body is an internally tagged enum, which serde buffers, and a
+    /// borrowed raw value cannot come out of that buffer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<Box<RawValue>>,
+    pub payload: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,9 +148,7 @@ impl InboundEvent {
                 *direction == Direction::In
             }
             EventBody::Postback { .. } => true,
-            EventBody::Reaction { .. } | EventBody::Read { .. } | EventBody::Delivery { .. } => {
-                false
-            }
+            EventBody::Reaction { .. } | EventBody::Read { .. } | EventBody::Delivery { .. } => false,
         }
     }
 
@@ -170,17 +169,10 @@ impl InboundEvent {
                     metadata,
                     ..
                 } => {
-                    let kind = if text.is_none() && !attachments.is_empty() {
-                        "attachment"
-                    } else {
-                        "text"
-                    };
+                    let kind = if text.is_none() && !attachments.is_empty() { "attachment" } else { "text" };
                     let mut d = serde_json::Map::new();
                     if !attachments.is_empty() {
-                        d.insert(
-                            "attachments".into(),
-                            serde_json::to_value(attachments).unwrap_or_default(),
-                        );
+                        d.insert("attachments".into(), serde_json::to_value(attachments).unwrap_or_default());
                     }
                     insert_opt(&mut d, "quick_reply_payload", quick_reply_payload);
                     insert_opt(&mut d, "reply_to_mid", reply_to_mid);
@@ -302,7 +294,11 @@ pub fn plan_queue_messages(
         for ev in whole.events {
             let ev_len = serde_json::to_string(&ev)?.len() + 1;
             if ev_len + 16 > max_body {
-                return Err(PlanError::EventTooLarge { event_id: ev.event_id(), size: ev_len, max: max_body });
+                return Err(PlanError::EventTooLarge {
+                    event_id: ev.event_id(),
+                    size: ev_len,
+                    max: max_body,
+                });
             }
             if chunk_len + ev_len > max_body && !chunk.is_empty() {
                 let batch = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: std::mem::take(&mut chunk) };
@@ -406,6 +402,28 @@ mod tests {
             seen.extend(b.events.into_iter().map(|e| e.timestamp_ms));
         }
         assert_eq!(seen, (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn every_kind_survives_the_queue_round_trip() {
+        let body = br#"{"object":"page","entry":[{"id":"P","messaging":[
+            {"sender":{"id":"U"},"recipient":{"id":"P"},"timestamp":1,"message":{"mid":"a","attachments":[{"type":"image","payload":{"url":"https://x\/y.jpg"}}]}},
+            {"sender":{"id":"U"},"recipient":{"id":"P"},"timestamp":2,"postback":{"title":"t","payload":"p"}},
+            {"sender":{"id":"U"},"recipient":{"id":"P"},"timestamp":3,"reaction":{"mid":"a","action":"react","emoji":"x"}},
+            {"sender":{"id":"U"},"recipient":{"id":"P"},"timestamp":4,"read":{"watermark":3}},
+            {"sender":{"id":"U"},"recipient":{"id":"P"},"timestamp":5,"delivery":{"watermark":3,"mids":["a"]}}],
+            "changes":[{"field":"feed","value":{"item":"comment","verb":"add","comment_id":"c","from":{"id":"U"},"message":"m","created_time":6}}]}]}"#;
+        let parsed = crate::meta::parse_notification(body).expect("parse");
+        assert_eq!(parsed.events.len(), 6);
+        let plan = plan_queue_messages(parsed.events, MAX_QUEUE_BODY_BYTES).expect("plan");
+        let back: QueuedBatch = serde_json::from_str(&plan[0].body).expect("the worker can read it");
+        assert_eq!(back.events.len(), 6);
+        let m = back.events[0].to_message().expect("message");
+        assert_eq!(m.kind, "attachment");
+        assert_eq!(
+            m.detail.map(|d| d["attachments"][0]["payload"]["url"].clone()),
+            Some(serde_json::json!("https://x/y.jpg"))
+        );
     }
 
     #[test]

@@ -264,11 +264,8 @@ fn push_item(out: &mut ParsedNotification, page_id: &str, raw: &RawValue, standb
 }
 
 fn push_change(out: &mut ParsedNotification, page_id: &str, raw: &RawValue) {
-    let unknown = |kind: String, reason: String| UnknownEvent {
-        page_id: Some(page_id.to_string()),
-        kind,
-        reason,
-    };
+    let unknown =
+        |kind: String, reason: String| UnknownEvent { page_id: Some(page_id.to_string()), kind, reason };
     let change: Change = match typed(raw) {
         Ok(c) => c,
         Err(reason) => return out.unknown.push(unknown("change".into(), reason)),
@@ -359,8 +356,10 @@ mod tests {
         assert_eq!(m.detail.as_ref().and_then(|d| d["reply_to_mid"].as_str()), Some("m0"));
         let a = p.events[1].to_message().expect("attachment");
         assert_eq!(a.kind, "attachment");
-        assert_eq!(a.detail.as_ref().map(|d| d["attachments"][0]["payload"]["url"].clone()),
-            Some(serde_json::json!("https://x/y.jpg")));
+        assert_eq!(
+            a.detail.as_ref().map(|d| d["attachments"][0]["payload"]["url"].clone()),
+            Some(serde_json::json!("https://x/y.jpg"))
+        );
         assert_eq!(p.events[2].to_message().map(|m| m.direction), Some(Direction::Out));
         assert!(p.events[5].to_message().is_none());
     }

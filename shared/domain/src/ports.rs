@@ -115,8 +115,11 @@ pub trait ConversationStore: Send + Sync {
         kind: WatermarkKind,
         watermark_ms: i64,
     ) -> Result<(), StoreError>;
-    async fn conversation(&self, tenant_id: &str, conversation_id: &str)
-    -> Result<Option<Conversation>, StoreError>;
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Conversation>, StoreError>;
     /// Newest activity first.
     async fn list_conversations(
         &self,

@@ -11,9 +11,8 @@ pub fn now_ms() -> i64 {
 
 /// RFC 3339 in UTC with exactly three fractional digits, so that the strings sort as the
 /// instants do.
-const RFC3339_MS: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-);
+const RFC3339_MS: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// RFC 3339 (UTC, millisecond precision) for a Unix-millisecond instant.
 pub fn rfc3339_ms(ms: i64) -> String {
@@ -26,9 +25,7 @@ pub fn rfc3339_ms(ms: i64) -> String {
 
 /// Parses an RFC 3339 instant into Unix milliseconds.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .ok()
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+    OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 /// Parses Meta's feed `created_time`, which is either Unix seconds or an ISO 8601 string
@@ -66,10 +63,7 @@ mod tests {
     #[test]
     fn meta_feed_times() {
         assert_eq!(parse_meta_time(&serde_json::json!(1_764_000_000)), Some(1_764_000_000_000));
-        assert_eq!(
-            parse_meta_time(&serde_json::json!("2025-11-24T16:00:00+0000")),
-            Some(1_764_000_000_000)
-        );
+        assert_eq!(parse_meta_time(&serde_json::json!("2025-11-24T16:00:00+0000")), Some(1_764_000_000_000));
         assert_eq!(parse_meta_time(&serde_json::json!("nonsense")), None);
     }
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace. DynamoDB and SQS tests need a moto server on loopback: this
+# script installs moto into a virtualenv (.venv, or $VENV) if it is not there, starts it on a
+# free port, exports MOTO_URL, runs `cargo test --workspace`, and stops moto again.
+# Extra arguments go to cargo test (e.g. scripts/test.sh --test e2e).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/moto_server" ]; then
+  echo "installing moto server into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server,dynamodb,sqs]'
+fi
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p target
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+python3 - "$port" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+deadline = time.time() + 60
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit("moto server did not start; see target/moto.log")
+PY
+export MOTO_URL="http://127.0.0.1:$port"
+echo "moto server on $MOTO_URL"
+cargo test --workspace "$@"
