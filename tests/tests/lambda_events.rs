@@ -10,11 +10,15 @@ use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
 use tower::ServiceExt;
 
 async fn shop_with_page(page: &str) -> Stores {
+    shop_with_page_in(page, PageStatus::Connected).await
+}
+
+async fn shop_with_page_in(page: &str, status: PageStatus) -> Stores {
     let stores = Stores::from_one(Arc::new(MemoryStore::new()));
     let record = PageRecord {
         page_id: page.into(),
         name: "Shop A".into(),
-        status: PageStatus::Connected,
+        status,
         chat_mode: Some(ChatMode::OnlyMe),
         rule_id: None,
         connected_by: Some("owner@shop-a.vn".into()),
@@ -24,13 +28,17 @@ async fn shop_with_page(page: &str) -> Stores {
     let route = PageRoute {
         page_id: page.into(),
         tenant_id: "shop-a".into(),
-        status: PageStatus::Connected,
+        status,
         chat_mode: ChatMode::OnlyMe,
         rule_id: None,
         connected_by: "owner@shop-a.vn".into(),
     };
     stores.pages.connect_page(&record, &route).await.expect("seed");
     stores
+}
+
+async fn messages_of(stores: &Stores, conversation: &str) -> domain::model::Paged<domain::model::Message> {
+    stores.conversations.list_messages("shop-a", conversation, None, 10).await.expect("messages")
 }
 
 fn sqs_sample() -> SqsEvent {
@@ -45,18 +53,10 @@ async fn the_sample_sqs_batch_is_stored_once_however_often_it_comes() {
         let resp = worker.handle_sqs(sqs_sample()).await;
         assert!(resp.batch_item_failures.is_empty());
     }
-    let msgs = stores
-        .conversations
-        .list_messages("shop-a", "111111111111111_2222222222222222", None, 10)
-        .await
-        .expect("messages");
+    let msgs = messages_of(&stores, "111111111111111_2222222222222222").await;
     assert_eq!(msgs.items.len(), 1);
     assert_eq!(msgs.items[0].text.as_deref(), Some("Chào shop, áo này còn size M không?"));
-    let pb = stores
-        .conversations
-        .list_messages("shop-a", "111111111111111_3333333333333333", None, 10)
-        .await
-        .expect("messages");
+    let pb = messages_of(&stores, "111111111111111_3333333333333333").await;
     assert_eq!(pb.items.len(), 1);
     assert_eq!(pb.items[0].kind, "postback");
     let conv = stores
@@ -84,17 +84,9 @@ async fn a_poison_record_fails_alone_and_holds_back_only_its_own_group() {
     let resp = worker.handle_sqs(event).await;
     let failed: Vec<_> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
     assert_eq!(failed, ["poison", "same-group-after"]);
-    let pb = stores
-        .conversations
-        .list_messages("shop-a", "111111111111111_3333333333333333", None, 10)
-        .await
-        .expect("messages");
+    let pb = messages_of(&stores, "111111111111111_3333333333333333").await;
     assert_eq!(pb.items.len(), 1, "the other group went through");
-    let held = stores
-        .conversations
-        .list_messages("shop-a", "111111111111111_2222222222222222", None, 10)
-        .await
-        .expect("messages");
+    let held = messages_of(&stores, "111111111111111_2222222222222222").await;
     assert!(held.items.is_empty(), "the record behind the poison one waits, in order");
 }
 
@@ -132,4 +124,13 @@ async fn the_admin_samples_read_the_jwt_authorizer_claims() {
     bare["requestContext"]["authorizer"] = serde_json::Value::Null;
     let (s, b) = admin_call(stores, &bare.to_string()).await;
     assert_eq!(s, 401, "{b}");
+}
+
+#[tokio::test]
+async fn events_for_a_page_in_lost_connection_are_still_stored() {
+    let stores = shop_with_page_in("111111111111111", PageStatus::LostConnection).await;
+    let worker = assignment::Worker::new(stores.clone());
+    assert!(worker.handle_sqs(sqs_sample()).await.batch_item_failures.is_empty());
+    let msgs = messages_of(&stores, "111111111111111_2222222222222222").await;
+    assert_eq!(msgs.items.len(), 1);
 }

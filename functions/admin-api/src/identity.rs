@@ -16,10 +16,15 @@ pub fn from_claims<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Identity
             .filter(|v| !v.is_empty())
             .ok_or(ApiError::Unauthorized("invalid_token", "a required claim is missing"))
     };
+    let tenant_id = claim("tenant_id")?;
+    // `#` separates the parts of the store's keys; a tenant id never contains it.
+    if tenant_id.contains('#') || tenant_id.len() > 128 {
+        return Err(ApiError::Unauthorized("invalid_token", "the tenant_id claim is malformed"));
+    }
     Ok(Identity {
         sub: claim("sub")?.to_string(),
         email: claim("email")?.to_string(),
-        tenant_id: claim("tenant_id")?.to_string(),
+        tenant_id: tenant_id.to_string(),
         claimed_role: Role::parse(claim("role")?)
             .ok_or(ApiError::Unauthorized("invalid_token", "the role claim is not owner, admin or agent"))?,
     })
@@ -45,5 +50,33 @@ pub async fn from_lambda_context(mut req: Request, next: Next) -> Response {
             next.run(req).await
         }
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn every_claim_is_required_and_checked() {
+        let full = claims(&[("sub", "s"), ("email", "a@b.vn"), ("tenant_id", "shop"), ("role", "agent")]);
+        let id = from_claims(|k| full.get(k).map(String::as_str)).expect("identity");
+        assert_eq!((id.tenant_id.as_str(), id.claimed_role), ("shop", Role::Agent));
+        for missing in ["sub", "email", "tenant_id", "role"] {
+            let mut c = full.clone();
+            c.remove(missing);
+            assert!(from_claims(|k| c.get(k).map(String::as_str)).is_err(), "{missing}");
+        }
+        let mut bad = full.clone();
+        bad.insert("role".into(), "superuser".into());
+        assert!(from_claims(|k| bad.get(k).map(String::as_str)).is_err());
+        bad = full.clone();
+        bad.insert("tenant_id".into(), "shop#C#x".into());
+        assert!(from_claims(|k| bad.get(k).map(String::as_str)).is_err());
     }
 }
