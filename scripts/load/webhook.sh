@@ -23,3 +23,7 @@ for _ in $(seq 100); do grep -q ready "$work/server.log" 2>/dev/null && break; s
 taskset -c 1 wrk -t1 -c32 -d"$DURATION" --latency -s "$work/post.lua" "http://127.0.0.1:$PORT/webhooks/facebook"
 kill -TERM "$pid"; wait "$pid" || true; pid=
 echo "== server: $(tail -n 1 "$work/server.log")"
+
+echo "== cold start of the Lambda binary itself (stand-in Runtime API on loopback)"
+cargo build --release -p webhook --bin webhook
+python3 scripts/load/lambda_coldstart.py target/release/webhook events/webhook-verify.json
