@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. DynamoDB and SQS tests need a moto server on loopback: this
 # script installs moto into a virtualenv (.venv, or $VENV) if it is not there, starts it on a
-# free port, exports MOTO_URL, runs `cargo test --workspace`, and stops moto again.
+# free port (scripts/moto_server.py: DynamoDB requests serialised as on AWS), exports MOTO_URL, runs `cargo test --workspace`, and stops moto again.
 # Extra arguments go to cargo test (e.g. scripts/test.sh --test e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ if [ ! -x "$VENV/bin/moto_server" ]; then
 fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+"$VENV/bin/python" scripts/moto_server.py "$port" > target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 python3 - "$port" <<'PY'
