@@ -22,7 +22,7 @@ use domain::access::Identity;
 use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
 use domain::ports::QueueConsumer;
 use domain::signature::AppSecrets;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
@@ -42,6 +42,16 @@ pub struct LocalConfig {
     pub visibility: Duration,
     pub max_receives: u32,
     pub pollers: usize,
+    /// `FB_GRAPH_URL` (default Meta's; tests point it at a fake Graph API).
+    pub graph_url: String,
+    pub app_id: String,
+    pub dialog_url: String,
+    /// Default: this stack's own callback URL.
+    pub redirect_uri: Option<String>,
+    /// Default: this stack's root URL.
+    pub app_base_url: Option<String>,
+    pub token_key: SecretString,
+    pub graph_policy: adapters::graph::RetryPolicy,
 }
 
 impl LocalConfig {
@@ -65,6 +75,16 @@ impl LocalConfig {
             visibility: Duration::from_secs(parse_or("LOCAL_VISIBILITY_SECONDS", 30)?),
             max_receives: parse_or("LOCAL_MAX_RECEIVES", 5)?,
             pollers: parse_or("LOCAL_POLLERS", 2)?,
+            graph_url: optional("FB_GRAPH_URL")
+                .unwrap_or_else(|| adapters::graph::DEFAULT_GRAPH_URL.to_string()),
+            app_id: optional("FB_APP_ID").unwrap_or_else(|| "local-app-id".into()),
+            dialog_url: optional("FB_DIALOG_URL")
+                .unwrap_or_else(|| adapters::facebook::DEFAULT_DIALOG_URL.into()),
+            redirect_uri: optional("OAUTH_REDIRECT_URI"),
+            app_base_url: optional("APP_BASE_URL"),
+            // 32 bytes, base64: a development key, announced as such.
+            token_key: secret("TOKEN_KEY", "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="),
+            graph_policy: adapters::graph::RetryPolicy::default(),
         })
     }
 }
@@ -145,16 +165,35 @@ pub async fn start_with(
         },
         queue: queues.producer.clone(),
     });
-    let api = Arc::new(admin_api::AdminApi { stores: stores.clone() });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
+    let addr = listener.local_addr()?;
+    let first_secret =
+        cfg.app_secrets.expose_secret().split(',').next().unwrap_or_default().trim().to_string();
+    let graph = Arc::new(adapters::graph::HttpGraph::new(
+        cfg.graph_url.clone(),
+        cfg.app_id.clone(),
+        SecretString::from(first_secret),
+        cfg.graph_policy,
+    )?);
+    let facebook = Arc::new(adapters::facebook::Facebook::new(
+        graph,
+        &cfg.token_key,
+        cfg.app_id.clone(),
+        cfg.dialog_url.clone(),
+        cfg.redirect_uri.clone().unwrap_or_else(|| format!("http://{addr}{}", oauth_callback::PATH)),
+        cfg.app_base_url.clone().unwrap_or_else(|| format!("http://{addr}/")),
+    )?);
+    let api = Arc::new(admin_api::AdminApi { stores: stores.clone(), facebook: facebook.clone() });
+    let callback = Arc::new(oauth_callback::Callback { stores: stores.clone(), facebook });
     let jwt = Arc::new(auth::LocalAuthorizer::new(&cfg.jwt_secret));
     let authed = admin_api::router(api.clone())
         .merge(Router::new().route("/_local/pages", post(seed_page)).with_state(api))
         .layer(axum::middleware::from_fn_with_state(jwt, auth::require_jwt));
-    let app =
-        Router::new().route("/healthz", get(|| async { "ok" })).merge(webhook::router(webhook)).merge(authed);
-
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
-    let addr = listener.local_addr()?;
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(webhook::router(webhook))
+        .merge(oauth_callback::router(callback))
+        .merge(authed);
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

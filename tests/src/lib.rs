@@ -1,6 +1,8 @@
 //! Helpers for the integration tests: moto server connection, signed Meta payloads, and the
 //! local stack on either backend.
 
+pub mod fake_graph;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,6 +93,18 @@ pub fn stack_config(backend: Backend, visibility: Duration, max_receives: u32) -
         visibility,
         max_receives,
         pollers: 2,
+        // Nothing may reach Meta from the tests: a closed port unless a test sets a fake.
+        graph_url: "http://127.0.0.1:9/v25.0".into(),
+        app_id: "test-app-id".into(),
+        dialog_url: "https://www.facebook.com/v25.0/dialog/oauth".into(),
+        redirect_uri: None,
+        app_base_url: Some("https://app.example.vn/facebook/done".into()),
+        token_key: SecretString::from("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string()),
+        graph_policy: adapters::graph::RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(10),
+            timeout: Duration::from_millis(500),
+        },
     }
 }
 
@@ -254,6 +268,7 @@ impl FlakyStore {
         adapters::Stores {
             pages: self.inner.pages.clone(),
             members: self.inner.members.clone(),
+            nonces: self.inner.nonces.clone(),
             conversations: self.clone(),
         }
     }
@@ -353,4 +368,27 @@ pub async fn backends(
             None,
         ),
     }
+}
+
+/// Facebook settings whose Graph API is a closed loopback port: for tests that must not call it.
+pub fn offline_facebook() -> Arc<adapters::facebook::Facebook> {
+    let cfg = stack_config(Backend::Memory, Duration::from_secs(1), 1);
+    let graph = adapters::graph::HttpGraph::new(
+        cfg.graph_url.clone(),
+        cfg.app_id.clone(),
+        SecretString::from(APP_SECRET.to_string()),
+        cfg.graph_policy,
+    )
+    .expect("graph client");
+    Arc::new(
+        adapters::facebook::Facebook::new(
+            Arc::new(graph),
+            &cfg.token_key,
+            cfg.app_id,
+            cfg.dialog_url,
+            "https://app.example.vn/oauth/facebook/callback".into(),
+            "https://app.example.vn/".into(),
+        )
+        .expect("facebook settings"),
+    )
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use adapters::Stores;
 use adapters::memory::MemoryStore;
 use domain::model::{ChatMode, Direction, Member, Message, PageRecord, PageRoute, PageStatus, Role};
-use domain::ports::{Assignment, ConversationFilter, ConversationTouch, StoreError, WatermarkKind};
+use domain::ports::{
+    Assignment, ConversationFilter, ConversationTouch, ImportedPage, StoreError, WatermarkKind,
+};
 use integration_tests::moto_store;
 
 fn touch(tenant: &str, page: &str, customer: &str, ts: i64, from_customer: bool) -> ConversationTouch {
@@ -244,6 +246,84 @@ async fn concurrent_duplicates_store_once(s: Stores) {
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "exactly one assignment wins");
 }
 
+async fn imported_pages_keep_their_token_through_connect_lose_and_disconnect(s: Stores) {
+    let imported = ImportedPage {
+        page_id: "P".into(),
+        name: "Áo Đẹp".into(),
+        token_enc: "v1:sealed".into(),
+        imported_by: "o@a.vn".into(),
+    };
+    let p = s.pages.import_page("A", &imported).await.expect("import");
+    assert_eq!((p.status, p.chat_mode), (PageStatus::NotConnected, None));
+    assert!(s.pages.page_route("P").await.expect("route").is_none(), "imported is not receiving");
+    let page = PageRecord {
+        status: PageStatus::Connected,
+        chat_mode: Some(ChatMode::OnlyMe),
+        connected_by: Some("o@a.vn".into()),
+        last_connected_at: Some("2026-11-25T10:00:00.000Z".into()),
+        ..p
+    };
+    let route = PageRoute {
+        page_id: "P".into(),
+        tenant_id: "A".into(),
+        status: PageStatus::Connected,
+        chat_mode: ChatMode::OnlyMe,
+        rule_id: None,
+        connected_by: "o@a.vn".into(),
+    };
+    s.pages.connect_page(&page, &route).await.expect("connect");
+    let (got, token) = s.pages.page("A", "P").await.expect("page").expect("exists");
+    assert_eq!(got, page);
+    assert_eq!(token.as_deref(), Some("v1:sealed"), "connecting keeps the stored token");
+    // A new import (new OAuth) refreshes name and token, keeps the connection.
+    let again = s
+        .pages
+        .import_page(
+            "A",
+            &ImportedPage { name: "Áo Đẹp 2".into(), token_enc: "v1:new".into(), ..imported.clone() },
+        )
+        .await
+        .expect("reimport");
+    assert_eq!((again.status, again.name.as_str()), (PageStatus::Connected, "Áo Đẹp 2"));
+    assert_eq!(s.pages.page("A", "P").await.expect("page").and_then(|p| p.1).as_deref(), Some("v1:new"));
+
+    s.pages.mark_lost("A", "P", "the Facebook password was changed").await.expect("lost");
+    let (lost, _) = s.pages.page("A", "P").await.expect("page").expect("exists");
+    assert_eq!(lost.status, PageStatus::LostConnection);
+    assert_eq!(lost.lost_reason.as_deref(), Some("the Facebook password was changed"));
+    assert_eq!(
+        s.pages.page_route("P").await.expect("route").map(|r| r.status),
+        Some(PageStatus::LostConnection)
+    );
+    // Another shop cannot mark or disconnect it.
+    s.pages.disconnect_page("B", "P").await.expect("other shop");
+    assert!(s.pages.page_route("P").await.expect("route").is_some());
+
+    s.pages.disconnect_page("A", "P").await.expect("disconnect");
+    assert!(s.pages.page_route("P").await.expect("route").is_none());
+    let (off, token) = s.pages.page("A", "P").await.expect("page").expect("exists");
+    assert_eq!((off.status, off.lost_reason), (PageStatus::NotConnected, None));
+    assert!(token.is_some());
+    // mark_lost on a disconnected Page changes nothing.
+    s.pages.mark_lost("A", "P", "x").await.expect("lost");
+    assert_eq!(
+        s.pages.page("A", "P").await.expect("page").map(|p| p.0.status),
+        Some(PageStatus::NotConnected)
+    );
+    assert!(s.pages.page("B", "P").await.expect("page B").is_none());
+}
+
+async fn nonces_are_consumed_once(s: Stores) {
+    let exp = domain::timefmt::now_ms() + 60_000;
+    let futs = (0..8).map(|_| {
+        let s = s.clone();
+        async move { s.nonces.consume_once("n-1", exp).await.expect("consume") }
+    });
+    let won = futures::future::join_all(futs).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1);
+    assert!(s.nonces.consume_once("n-2", exp).await.expect("other nonce"));
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -274,4 +354,6 @@ contract!(
     members_are_added_once,
     a_page_routes_to_one_shop,
     concurrent_duplicates_store_once,
+    imported_pages_keep_their_token_through_connect_lose_and_disconnect,
+    nonces_are_consumed_once,
 );

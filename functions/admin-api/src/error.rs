@@ -20,6 +20,10 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("{1}")]
     Unprocessable(&'static str, String),
+    #[error("{1}")]
+    BadGateway(&'static str, String),
+    #[error("{0}")]
+    Unavailable(&'static str),
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
@@ -33,6 +37,15 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.to_string()),
             ApiError::Conflict(c, m) => (StatusCode::CONFLICT, *c, m.clone()),
             ApiError::Unprocessable(c, m) => (StatusCode::UNPROCESSABLE_ENTITY, *c, m.clone()),
+            ApiError::BadGateway(c, m) => (StatusCode::BAD_GATEWAY, *c, m.clone()),
+            ApiError::Unavailable(m) => {
+                tracing::error!(reason = m, "misconfigured");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service is temporarily unavailable".into(),
+                )
+            }
             ApiError::Store(StoreError::InvalidCursor) => (
                 StatusCode::BAD_REQUEST,
                 "invalid_cursor",

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod identity;
+pub mod pages;
 
 use std::sync::Arc;
 
@@ -21,15 +22,18 @@ use serde_json::{Value, json};
 
 pub use error::ApiError;
 
-#[derive(Clone)]
 pub struct AdminApi {
     pub stores: Stores,
+    pub facebook: Arc<adapters::facebook::Facebook>,
 }
 
 pub fn router(api: Arc<AdminApi>) -> Router {
     Router::new()
         .route("/api/members", get(list_members).post(add_member))
         .route("/api/pages", get(list_pages))
+        .route("/api/pages/{page_id}/connect", axum::routing::post(pages::connect))
+        .route("/api/pages/{page_id}/disconnect", axum::routing::post(pages::disconnect))
+        .route("/api/facebook/login-url", get(pages::login_url))
         .route("/api/conversations", get(list_conversations))
         .route("/api/conversations/{id}", get(get_conversation))
         .route("/api/conversations/{id}/messages", get(list_messages))

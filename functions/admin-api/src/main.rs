@@ -6,7 +6,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let table = adapters::config::required("TABLE_NAME")?;
     let aws = adapters::config::aws_sdk_config().await;
     let store = adapters::dynamo::DynamoStore::new(adapters::config::dynamodb_client(&aws), table);
-    let api = Arc::new(admin_api::AdminApi { stores: adapters::Stores::from_one(Arc::new(store)) });
+    let graph = Arc::new(adapters::graph::HttpGraph::from_env()?);
+    let facebook = Arc::new(adapters::facebook::Facebook::from_env(graph)?);
+    let api = Arc::new(admin_api::AdminApi { stores: adapters::Stores::from_one(Arc::new(store)), facebook });
     let app =
         admin_api::router(api).layer(axum::middleware::from_fn(admin_api::identity::from_lambda_context));
     lambda_http::run(app).await

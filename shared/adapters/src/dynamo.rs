@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TransactWriteItem, Update,
 };
 use domain::model::{
     ChatMode, Conversation, Direction, Member, Message, PageRecord, PageRoute, PageStatus, Paged, Role,
@@ -155,6 +155,18 @@ where
     E: ProvideErrorMetadata,
 {
     e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
+}
+
+fn transaction_condition_failed<R>(
+    e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+        }
+        _ => false,
+    }
 }
 
 /// The key attributes a listing's cursor carries, and the value its partition must have.
@@ -356,24 +368,41 @@ impl PageStore for DynamoStore {
         if let Some(r) = &route.rule_id {
             route_item.insert("rule_id".into(), s(r));
         }
-        let mut page_item: Item = HashMap::new();
-        page_item.insert("pk".into(), s(format!("T#{}", route.tenant_id)));
-        page_item.insert("sk".into(), s(format!("PAGE#{}", page.page_id)));
-        page_item.insert("page_id".into(), s(&page.page_id));
-        page_item.insert("name".into(), s(&page.name));
-        page_item.insert("status".into(), s(page.status.as_str()));
-        let opt = [
-            ("chat_mode", page.chat_mode.map(|c| c.as_str().to_string())),
-            ("rule_id", page.rule_id.clone()),
-            ("connected_by", page.connected_by.clone()),
-            ("last_connected_at", page.last_connected_at.clone()),
-            ("lost_reason", page.lost_reason.clone()),
+        // The shop's Page item is updated, not replaced, so its stored token stays.
+        let mut set = vec![
+            "page_id = :id",
+            "#name = :name",
+            "#status = :status",
+            "chat_mode = :mode",
+            "connected_by = :by",
+            "last_connected_at = :at",
         ];
-        for (k, v) in opt {
-            if let Some(v) = v {
-                page_item.insert(k.into(), s(v));
+        let mut remove = vec!["lost_reason"];
+        let mut values: Item = HashMap::new();
+        values.insert(":id".into(), s(&page.page_id));
+        values.insert(":name".into(), s(&page.name));
+        values.insert(":status".into(), s(page.status.as_str()));
+        values.insert(":mode".into(), s(page.chat_mode.unwrap_or(route.chat_mode).as_str()));
+        values
+            .insert(":by".into(), s(page.connected_by.clone().unwrap_or_else(|| route.connected_by.clone())));
+        values.insert(":at".into(), s(page.last_connected_at.clone().unwrap_or_default()));
+        match &page.rule_id {
+            Some(r) => {
+                set.push("rule_id = :rule");
+                values.insert(":rule".into(), s(r));
             }
+            None => remove.push("rule_id"),
         }
+        let page_update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{}", route.tenant_id)))
+            .key("sk", s(format!("PAGE#{}", page.page_id)))
+            .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
         let route_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(route_item))
@@ -381,31 +410,17 @@ impl PageStore for DynamoStore {
             .expression_attribute_values(":t", s(&route.tenant_id))
             .build()
             .map_err(backend("TransactWriteItems"))?;
-        let page_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(page_item))
-            .build()
-            .map_err(backend("TransactWriteItems"))?;
         let r = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(route_put).build())
-            .transact_items(TransactWriteItem::builder().put(page_put).build())
+            .transact_items(TransactWriteItem::builder().update(page_update).build())
             .send()
             .await;
         match r {
             Ok(_) => Ok(()),
             Err(e) => {
-                let cancelled_on_condition = e
-                    .as_service_error()
-                    .and_then(|se| match se {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
-                        _ => None,
-                    })
-                    .map(|c| {
-                        c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    })
-                    .unwrap_or(false);
+                let cancelled_on_condition = transaction_condition_failed(&e);
                 if cancelled_on_condition {
                     Err(StoreError::Conflict(format!("page {} is connected to another shop", page.page_id)))
                 } else {
@@ -418,6 +433,152 @@ impl PageStore for DynamoStore {
     #[instrument(skip(self), err)]
     async fn list_pages(&self, tenant_id: &str) -> Result<Vec<PageRecord>, StoreError> {
         self.query_all_prefix(&format!("T#{tenant_id}"), "PAGE#").await?.iter().map(page_from).collect()
+    }
+
+    #[instrument(skip(self, page), fields(page_id = %page.page_id), err)]
+    async fn import_page(&self, tenant_id: &str, page: &ImportedPage) -> Result<PageRecord, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("PAGE#{}", page.page_id)))
+            .update_expression(
+                "SET page_id = :id, #name = :name, token_enc = :tok, imported_by = :by, imported_at = :at, \
+                 #status = if_not_exists(#status, :nc)",
+            )
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":id", s(&page.page_id))
+            .expression_attribute_values(":name", s(&page.name))
+            .expression_attribute_values(":tok", s(&page.token_enc))
+            .expression_attribute_values(":by", s(&page.imported_by))
+            .expression_attribute_values(":at", s(domain::timefmt::rfc3339_ms(domain::timefmt::now_ms())))
+            .expression_attribute_values(":nc", s(PageStatus::NotConnected.as_str()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(backend("UpdateItem"))?;
+        page_from(&out.attributes.unwrap_or_default())
+    }
+
+    #[instrument(skip(self), err)]
+    async fn page(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+    ) -> Result<Option<(PageRecord, Option<String>)>, StoreError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("PAGE#{page_id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        match r.item {
+            None => Ok(None),
+            Some(item) => Ok(Some((page_from(&item)?, get_s(&item, "token_enc")))),
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn disconnect_page(&self, tenant_id: &str, page_id: &str) -> Result<(), StoreError> {
+        let page_update = || {
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("T#{tenant_id}")))
+                .key("sk", s(format!("PAGE#{page_id}")))
+                .update_expression("SET #status = :nc REMOVE lost_reason")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":nc", s(PageStatus::NotConnected.as_str()))
+                .build()
+                .map_err(backend("TransactWriteItems"))
+        };
+        let route_delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("PAGE#{page_id}")))
+            .key("sk", s("ROUTE"))
+            .condition_expression("tenant_id = :t")
+            .expression_attribute_values(":t", s(tenant_id))
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        let r = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(route_delete).build())
+            .transact_items(TransactWriteItem::builder().update(page_update()?).build())
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_condition_failed(&e) => {
+                // The route is not this shop's (or is gone): only the shop's own item changes.
+                let u = page_update()?;
+                let r = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(u.key().clone()))
+                    .update_expression("SET #status = :nc REMOVE lost_reason")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":nc", s(PageStatus::NotConnected.as_str()))
+                    .send()
+                    .await;
+                match r {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_conditional_failure(&e) => Ok(()),
+                    Err(e) => Err(backend("UpdateItem")(e)),
+                }
+            }
+            Err(e) => Err(backend("TransactWriteItems")(e)),
+        }
+    }
+
+    #[instrument(skip(self, reason), err)]
+    async fn mark_lost(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError> {
+        // Two conditional updates, each idempotent: the shop's view first, then the route.
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("PAGE#{page_id}")))
+            .update_expression("SET #status = :lost, lost_reason = :why")
+            .condition_expression("#status IN (:connected, :lost)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":lost", s(PageStatus::LostConnection.as_str()))
+            .expression_attribute_values(":connected", s(PageStatus::Connected.as_str()))
+            .expression_attribute_values(":why", s(reason))
+            .send()
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if is_conditional_failure(&e) => return Ok(()),
+            Err(e) => return Err(backend("UpdateItem")(e)),
+        }
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("PAGE#{page_id}")))
+            .key("sk", s("ROUTE"))
+            .update_expression("SET #status = :lost")
+            .condition_expression("tenant_id = :t")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":lost", s(PageStatus::LostConnection.as_str()))
+            .expression_attribute_values(":t", s(tenant_id))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(backend("UpdateItem")(e)),
+        }
     }
 }
 
@@ -707,5 +868,28 @@ impl ConversationStore for DynamoStore {
         let (items, next_cursor) = self.query_page(&listing, None, cursor, limit).await?;
         let items = items.iter().map(message_from).collect::<Result<_, _>>()?;
         Ok(Paged { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl NonceStore for DynamoStore {
+    #[instrument(skip(self, nonce), err)]
+    async fn consume_once(&self, nonce: &str, expires_ms: i64) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("NONCE#{nonce}")))
+            .item("sk", s("NONCE"))
+            // DynamoDB's TTL deletes it some time after expiry; until then a replay is refused.
+            .item("ttl", n(expires_ms / 1000 + 1))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(backend("PutItem")(e)),
+        }
     }
 }

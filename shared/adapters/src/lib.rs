@@ -2,15 +2,18 @@
 //! read once at start-up, and telemetry.
 
 pub mod config;
+pub mod crypto;
 pub mod cursor;
 pub mod dynamo;
+pub mod facebook;
+pub mod graph;
 pub mod memory;
 pub mod sqs;
 pub mod telemetry;
 
 use std::sync::Arc;
 
-use domain::ports::{ConversationStore, EventQueue, MemberStore, PageStore, QueueConsumer};
+use domain::ports::{ConversationStore, EventQueue, MemberStore, NonceStore, PageStore, QueueConsumer};
 
 /// Every store port, backed by one implementation.
 #[derive(Clone)]
@@ -18,14 +21,15 @@ pub struct Stores {
     pub pages: Arc<dyn PageStore>,
     pub members: Arc<dyn MemberStore>,
     pub conversations: Arc<dyn ConversationStore>,
+    pub nonces: Arc<dyn NonceStore>,
 }
 
 impl Stores {
     pub fn from_one<S>(s: Arc<S>) -> Stores
     where
-        S: PageStore + MemberStore + ConversationStore + 'static,
+        S: PageStore + MemberStore + ConversationStore + NonceStore + 'static,
     {
-        Stores { pages: s.clone(), members: s.clone(), conversations: s }
+        Stores { pages: s.clone(), members: s.clone(), nonces: s.clone(), conversations: s }
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use domain::event::OutboundQueueMessage;
-use domain::model::{Conversation, Member, Message, PageRecord, PageRoute, Paged};
+use domain::model::{Conversation, Member, Message, PageRecord, PageRoute, PageStatus, Paged};
 use domain::ports::*;
 
 use crate::cursor;
@@ -20,6 +20,8 @@ struct StoreState {
     members: BTreeMap<(String, String), Member>,
     pages: BTreeMap<(String, String), PageRecord>,
     routes: HashMap<String, PageRoute>,
+    page_tokens: HashMap<(String, String), String>,
+    nonces: HashMap<String, i64>,
     conversations: HashMap<(String, String), Conversation>,
     /// (tenant, conversation) → message id → message
     messages: HashMap<(String, String), HashMap<String, Message>>,
@@ -57,6 +59,7 @@ impl PageStore for MemoryStore {
             return Err(StoreError::Conflict(format!("page {} is connected to another shop", page.page_id)));
         }
         s.routes.insert(page.page_id.clone(), route.clone());
+        // The record is replaced; the stored token, kept apart, stays.
         s.pages.insert((route.tenant_id.clone(), page.page_id.clone()), page.clone());
         Ok(())
     }
@@ -64,6 +67,75 @@ impl PageStore for MemoryStore {
     async fn list_pages(&self, tenant_id: &str) -> Result<Vec<PageRecord>, StoreError> {
         let s = self.lock();
         Ok(s.pages.iter().filter(|((t, _), _)| t == tenant_id).map(|(_, p)| p.clone()).collect())
+    }
+
+    async fn import_page(&self, tenant_id: &str, page: &ImportedPage) -> Result<PageRecord, StoreError> {
+        let mut s = self.lock();
+        let key = (tenant_id.to_string(), page.page_id.clone());
+        let record = s.pages.entry(key.clone()).or_insert_with(|| PageRecord {
+            page_id: page.page_id.clone(),
+            name: page.name.clone(),
+            status: PageStatus::NotConnected,
+            chat_mode: None,
+            rule_id: None,
+            connected_by: None,
+            last_connected_at: None,
+            lost_reason: None,
+        });
+        record.name = page.name.clone();
+        let record = record.clone();
+        s.page_tokens.insert(key, page.token_enc.clone());
+        Ok(record)
+    }
+
+    async fn page(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+    ) -> Result<Option<(PageRecord, Option<String>)>, StoreError> {
+        let s = self.lock();
+        let key = (tenant_id.to_string(), page_id.to_string());
+        Ok(s.pages.get(&key).map(|p| (p.clone(), s.page_tokens.get(&key).cloned())))
+    }
+
+    async fn disconnect_page(&self, tenant_id: &str, page_id: &str) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.routes.get(page_id).is_some_and(|r| r.tenant_id == tenant_id) {
+            s.routes.remove(page_id);
+        }
+        if let Some(p) = s.pages.get_mut(&(tenant_id.to_string(), page_id.to_string())) {
+            p.status = PageStatus::NotConnected;
+            p.lost_reason = None;
+        }
+        Ok(())
+    }
+
+    async fn mark_lost(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let Some(p) = s.pages.get_mut(&(tenant_id.to_string(), page_id.to_string())) else { return Ok(()) };
+        if p.status == PageStatus::NotConnected {
+            return Ok(());
+        }
+        p.status = PageStatus::LostConnection;
+        p.lost_reason = Some(reason.to_string());
+        if let Some(r) = s.routes.get_mut(page_id).filter(|r| r.tenant_id == tenant_id) {
+            r.status = PageStatus::LostConnection;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl NonceStore for MemoryStore {
+    async fn consume_once(&self, nonce: &str, expires_ms: i64) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let now = domain::timefmt::now_ms();
+        s.nonces.retain(|_, exp| *exp > now);
+        if s.nonces.contains_key(nonce) {
+            return Ok(false);
+        }
+        s.nonces.insert(nonce.to_string(), expires_ms);
+        Ok(true)
     }
 }
 

@@ -6,8 +6,10 @@
 
 pub mod access;
 pub mod event;
+pub mod graph;
 pub mod meta;
 pub mod model;
+pub mod oauth;
 pub mod ports;
 pub mod signature;
 pub mod timefmt;

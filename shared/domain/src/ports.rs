@@ -46,6 +46,37 @@ pub trait PageStore: Send + Sync {
     /// [`StoreError::Conflict`] while another shop holds the route.
     async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError>;
     async fn list_pages(&self, tenant_id: &str) -> Result<Vec<PageRecord>, StoreError>;
+    /// Records (or refreshes) a Page brought in through Facebook Login: a new one is not
+    /// connected; an existing one keeps its status and mode and gets the new name and token.
+    async fn import_page(&self, tenant_id: &str, page: &ImportedPage) -> Result<PageRecord, StoreError>;
+    /// The shop's Page and its encrypted Page token.
+    async fn page(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+    ) -> Result<Option<(PageRecord, Option<String>)>, StoreError>;
+    /// Stops routing the Page to the shop (if it routes there) and marks it not connected,
+    /// atomically; its conversations stay.
+    async fn disconnect_page(&self, tenant_id: &str, page_id: &str) -> Result<(), StoreError>;
+    /// Marks a connected Page of the shop as in lost connection, with the reason; its events
+    /// keep being stored.
+    async fn mark_lost(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError>;
+}
+
+/// A Page from `/me/accounts`, token already encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedPage {
+    pub page_id: String,
+    pub name: String,
+    pub token_enc: String,
+    pub imported_by: String,
+}
+
+/// Single-use values (the OAuth state's nonce).
+#[async_trait]
+pub trait NonceStore: Send + Sync {
+    /// True the first time a nonce is consumed, false ever after (until it expires).
+    async fn consume_once(&self, nonce: &str, expires_ms: i64) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

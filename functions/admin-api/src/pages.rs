@@ -1,0 +1,169 @@
+//! Facebook Login link, and connecting / disconnecting a Page.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use domain::access::Identity;
+use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
+use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
+use domain::oauth::{OAuthState, STATE_TTL_MS, dialog_url};
+use domain::ports::StoreError;
+use domain::timefmt::{now_ms, rfc3339_ms};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use crate::{AdminApi, ApiError, caller, page_json};
+
+fn manager(me: &domain::access::Member) -> Result<(), ApiError> {
+    if me.role.is_manager() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("forbidden", "only owners and admins manage Pages"))
+    }
+}
+
+/// `GET /api/facebook/login-url`: Meta's dialog with a signed, expiring, single-use state bound
+/// to the caller and the shop.
+pub async fn login_url(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    manager(&me)?;
+    let fb = &api.facebook;
+    let state = OAuthState {
+        tenant_id: me.tenant_id.clone(),
+        email: me.email.clone(),
+        sub: id.sub.clone(),
+        expires_ms: now_ms() + STATE_TTL_MS,
+        nonce: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let url = dialog_url(&fb.dialog_url, &fb.app_id, &fb.redirect_uri, &fb.states.sign(&state))
+        .map_err(|_| ApiError::Unavailable("FB_DIALOG_URL is not a URL"))?;
+    Ok(Json(json!({"url": url, "expires_at": rfc3339_ms(state.expires_ms)})))
+}
+
+#[derive(Deserialize)]
+pub struct ConnectBody {
+    chat_mode: String,
+    rule_id: Option<String>,
+    new_rule: Option<Value>,
+}
+
+/// What a Graph failure on a Page call does to the Page, and the caller's answer.
+pub async fn graph_failure(api: &AdminApi, tenant: &str, page_id: &str, e: &GraphError) -> ApiError {
+    if let Some(reason) = e.lost_reason() {
+        warn!(page_id, code = ?e.code, subcode = ?e.subcode, "Page token or permission no longer works");
+        if let Err(se) = api.stores.pages.mark_lost(tenant, page_id, &reason).await {
+            warn!(error = %se, "could not record the lost connection");
+        }
+    } else {
+        warn!(page_id, code = ?e.code, status = e.status, kind = ?e.kind, "Graph call failed");
+    }
+    let code = e.code.map(|c| format!(" (code {c})")).unwrap_or_default();
+    ApiError::BadGateway("graph_error", format!("Facebook refused the request: {}{code}", e.message))
+}
+
+/// `POST /api/pages/{page_id}/connect`: subscribe the app to the Page's webhooks, and only when
+/// Meta accepted, make the Page receive for this shop.
+pub async fn connect(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    Path(page_id): Path<String>,
+    body: Result<Json<ConnectBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    manager(&me)?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let mode = match ChatMode::parse(&body.chat_mode) {
+        Some(ChatMode::OnlyMe) => ChatMode::OnlyMe,
+        Some(ChatMode::Shared) => {
+            let _ = (&body.rule_id, &body.new_rule);
+            return Err(ApiError::Unprocessable(
+                "rules_not_available",
+                "sharing rules are not available yet; connect the Page in only_me mode".into(),
+            ));
+        }
+        None => {
+            return Err(ApiError::BadRequest(
+                "invalid_chat_mode",
+                "chat_mode must be only_me or shared".into(),
+            ));
+        }
+    };
+    let Some((page, token)) = api.stores.pages.page(&me.tenant_id, &page_id).await? else {
+        return Err(ApiError::NotFound("page not found; bring it in through Facebook Login first"));
+    };
+    let token = token.ok_or(ApiError::Conflict(
+        "reconnect_required",
+        "this Page has no token; run Facebook Login again".into(),
+    ))?;
+    if let Some(route) = api.stores.pages.page_route(&page_id).await?
+        && route.tenant_id != me.tenant_id
+    {
+        return Err(ApiError::Conflict("page_taken", "this Page is connected to another shop".into()));
+    }
+    let token = api.facebook.cipher.decrypt(&me.tenant_id, &page_id, &token).map_err(|e| {
+        warn!(page_id = %page_id, error = %e, "stored Page token unreadable");
+        ApiError::Conflict(
+            "reconnect_required",
+            "the stored Page token cannot be used; run Facebook Login again".into(),
+        )
+    })?;
+    if let Err(e) = api.facebook.graph.subscribe_page(&page_id, &token, SUBSCRIBED_FIELDS).await {
+        return Err(graph_failure(&api, &me.tenant_id, &page_id, &e).await);
+    }
+    let connected = PageRecord {
+        status: PageStatus::Connected,
+        chat_mode: Some(mode),
+        rule_id: None,
+        connected_by: Some(me.email.clone()),
+        last_connected_at: Some(rfc3339_ms(now_ms())),
+        lost_reason: None,
+        ..page
+    };
+    let route = PageRoute {
+        page_id: page_id.clone(),
+        tenant_id: me.tenant_id.clone(),
+        status: PageStatus::Connected,
+        chat_mode: mode,
+        rule_id: None,
+        connected_by: me.email.clone(),
+    };
+    match api.stores.pages.connect_page(&connected, &route).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::Conflict("page_taken", "this Page is connected to another shop".into()));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    info!(page_id = %page_id, tenant_id = %me.tenant_id, mode = mode.as_str(), "Page connected");
+    Ok(Json(page_json(&connected)))
+}
+
+/// `POST /api/pages/{page_id}/disconnect`: unsubscribe and stop routing; conversations stay.
+pub async fn disconnect(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    Path(page_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    manager(&me)?;
+    let Some((_, token)) = api.stores.pages.page(&me.tenant_id, &page_id).await? else {
+        return Err(ApiError::NotFound("page not found"));
+    };
+    if let Some(token) = token.and_then(|t| api.facebook.cipher.decrypt(&me.tenant_id, &page_id, &t).ok())
+        && let Err(e) = api.facebook.graph.unsubscribe_page(&page_id, &token).await
+    {
+        // The shop asked to stop: it stops here whatever Meta says; events that still come are
+        // acknowledged and dropped for want of a route.
+        warn!(page_id = %page_id, code = ?e.code, "unsubscribe failed; disconnecting anyway");
+    }
+    api.stores.pages.disconnect_page(&me.tenant_id, &page_id).await?;
+    let (page, _) =
+        api.stores.pages.page(&me.tenant_id, &page_id).await?.ok_or(ApiError::NotFound("page not found"))?;
+    info!(page_id = %page_id, tenant_id = %me.tenant_id, "Page disconnected");
+    Ok(Json(page_json(&page)))
+}

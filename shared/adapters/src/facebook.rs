@@ -1,0 +1,64 @@
+//! What talking to Facebook needs, built once at start-up: the Graph client, the Page-token
+//! cipher, the OAuth state signer and the Login settings.
+
+use std::sync::Arc;
+
+use domain::graph::Graph;
+use domain::oauth::StateSigner;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{ConfigError, optional, required, required_secret};
+use crate::crypto::TokenCipher;
+
+pub const DEFAULT_DIALOG_URL: &str = "https://www.facebook.com/v25.0/dialog/oauth";
+
+pub struct Facebook {
+    pub graph: Arc<dyn Graph>,
+    pub cipher: TokenCipher,
+    pub states: StateSigner,
+    pub app_id: String,
+    /// `FB_DIALOG_URL`
+    pub dialog_url: String,
+    /// `OAUTH_REDIRECT_URI`: must equal the one the code is exchanged with.
+    pub redirect_uri: String,
+    /// `APP_BASE_URL`: where the callback sends the browser back.
+    pub app_base_url: String,
+}
+
+impl Facebook {
+    /// Builds from explicit settings (the token key also keys the state signer, under a
+    /// purpose label so the two uses never share a key).
+    pub fn new(
+        graph: Arc<dyn Graph>,
+        token_key: &SecretString,
+        app_id: String,
+        dialog_url: String,
+        redirect_uri: String,
+        app_base_url: String,
+    ) -> Result<Facebook, ConfigError> {
+        let cipher = TokenCipher::from_base64_key(token_key)
+            .map_err(|e| ConfigError::Invalid { name: "TOKEN_KEY", why: e.to_string() })?;
+        let state_key = SecretString::from(format!("oauth-state\u{0}{}", token_key.expose_secret()));
+        Ok(Facebook {
+            graph,
+            cipher,
+            states: StateSigner::new(&state_key),
+            app_id,
+            dialog_url,
+            redirect_uri,
+            app_base_url,
+        })
+    }
+
+    /// `TOKEN_KEY`, `FB_APP_ID`, `FB_DIALOG_URL`, `OAUTH_REDIRECT_URI`, `APP_BASE_URL`.
+    pub fn from_env(graph: Arc<dyn Graph>) -> Result<Facebook, ConfigError> {
+        Facebook::new(
+            graph,
+            &required_secret("TOKEN_KEY")?,
+            required("FB_APP_ID")?,
+            optional("FB_DIALOG_URL").unwrap_or_else(|| DEFAULT_DIALOG_URL.to_string()),
+            required("OAUTH_REDIRECT_URI")?,
+            required("APP_BASE_URL")?,
+        )
+    }
+}

@@ -1,0 +1,247 @@
+//! Meta's Graph API as the domain needs it (PLATFORM.md "Facebook Login", "Page subscription",
+//! "Conversations API", "Errors"): the port, its records, and how an error is classified.
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+/// The webhook fields every connected Page is subscribed to.
+pub const SUBSCRIBED_FIELDS: &[&str] = &[
+    "messages",
+    "messaging_postbacks",
+    "message_echoes",
+    "message_reads",
+    "message_deliveries",
+    "message_reactions",
+    "standby",
+    "feed",
+];
+
+/// The permissions the product needs (PRODUCT.md "The flow", step 3).
+pub const REQUIRED_PERMISSIONS: &[&str] = &[
+    "pages_messaging",
+    "pages_manage_posts",
+    "pages_manage_engagement",
+    "pages_read_engagement",
+    "pages_manage_metadata",
+    "pages_read_user_content",
+    "pages_show_list",
+];
+
+/// What a Graph failure means for the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphErrorKind {
+    /// 190: the token no longer works; the Page is in lost connection until reconnected.
+    TokenInvalid,
+    /// 10 or 200-299 (but not the messaging-window subcodes): a permission is missing.
+    PermissionMissing,
+    /// 10 with subcode 2018278 / 2534022: outside the messaging window (per conversation).
+    OutsideWindow,
+    /// 551 / 1545041: this customer cannot be reached (per conversation).
+    RecipientUnavailable,
+    /// 4, 17, 32, 613, 80001, 80006: back off and retry; nothing is wrong with the Page.
+    RateLimited,
+    /// 1, 2, HTTP 5xx, timeouts, connection failures: retry with backoff.
+    Transient,
+    /// Anything else (a bad request of ours, an unknown code).
+    Other,
+}
+
+/// A failed Graph call. Its text never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Graph API error {code:?}/{subcode:?} (HTTP {status}): {message}")]
+pub struct GraphError {
+    pub kind: GraphErrorKind,
+    /// HTTP status, or 0 when no answer came (timeout, connection refused).
+    pub status: u16,
+    pub code: Option<i64>,
+    pub subcode: Option<i64>,
+    pub message: String,
+    pub fbtrace_id: Option<String>,
+}
+
+impl GraphError {
+    /// An error from Graph's `{"error":{...}}` body (or from the status alone).
+    pub fn from_parts(
+        status: u16,
+        code: Option<i64>,
+        subcode: Option<i64>,
+        message: String,
+        fbtrace_id: Option<String>,
+    ) -> GraphError {
+        GraphError { kind: classify(status, code, subcode), status, code, subcode, message, fbtrace_id }
+    }
+
+    /// No answer at all (timeout, connection failure).
+    pub fn unreachable(message: impl Into<String>) -> GraphError {
+        GraphError {
+            kind: GraphErrorKind::Transient,
+            status: 0,
+            code: None,
+            subcode: None,
+            message: message.into(),
+            fbtrace_id: None,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind, GraphErrorKind::RateLimited | GraphErrorKind::Transient)
+    }
+
+    /// Whether the Page's connection is lost (token or permission), and why, in words an
+    /// owner can act on.
+    pub fn lost_reason(&self) -> Option<String> {
+        match self.kind {
+            GraphErrorKind::TokenInvalid => Some(
+                match self.subcode {
+                    Some(458) => "the app was removed from the Facebook account",
+                    Some(459) => "the Facebook account is checkpointed; log in to Facebook to resolve it",
+                    Some(460) => "the Facebook password was changed",
+                    Some(463) => "the access token expired",
+                    Some(464) => "the Facebook account is not confirmed",
+                    Some(492) => "the person who connected the Page is no longer its admin",
+                    _ => "the access token is no longer valid",
+                }
+                .to_string()
+                    + "; connect the Page again",
+            ),
+            GraphErrorKind::PermissionMissing => Some(format!(
+                "a permission was revoked or is missing ({}); connect the Page again",
+                self.message
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Classifies a Graph error by PLATFORM.md "Errors".
+pub fn classify(status: u16, code: Option<i64>, subcode: Option<i64>) -> GraphErrorKind {
+    match (code, subcode) {
+        (Some(190), _) => GraphErrorKind::TokenInvalid,
+        (Some(10), Some(2018278 | 2534022)) => GraphErrorKind::OutsideWindow,
+        (Some(551), _) | (_, Some(1545041)) => GraphErrorKind::RecipientUnavailable,
+        (Some(10), _) | (Some(200..=299), _) => GraphErrorKind::PermissionMissing,
+        (Some(4 | 17 | 32 | 613 | 80001 | 80006), _) => GraphErrorKind::RateLimited,
+        (Some(1 | 2), _) => GraphErrorKind::Transient,
+        _ if status >= 500 || status == 0 => GraphErrorKind::Transient,
+        _ if status == 429 => GraphErrorKind::RateLimited,
+        _ => GraphErrorKind::Other,
+    }
+}
+
+/// A Page from `/me/accounts`.
+#[derive(Debug, Clone)]
+pub struct GraphPage {
+    pub id: String,
+    pub name: String,
+    pub access_token: SecretString,
+    pub tasks: Vec<String>,
+}
+
+impl GraphPage {
+    /// Only Page admins (task MANAGE) can connect a Page.
+    pub fn is_admin(&self) -> bool {
+        self.tasks.iter().any(|t| t == "MANAGE")
+    }
+}
+
+/// `/debug_token` data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub is_valid: bool,
+    /// 0 = never.
+    pub expires_at: i64,
+    pub scopes: Vec<String>,
+}
+
+/// One message of the Conversations API (the 20 newest of a thread).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphMessage {
+    pub id: String,
+    pub created_ms: i64,
+    pub from_id: String,
+    pub text: Option<String>,
+}
+
+/// One thread of `/{page}/conversations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphConversation {
+    pub id: String,
+    pub updated_ms: i64,
+    pub participant_ids: Vec<String>,
+    pub messages: Vec<GraphMessage>,
+}
+
+/// One page of `/{page}/conversations`, and the cursor of the next (None at the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationsPage {
+    pub conversations: Vec<GraphConversation>,
+    pub next_after: Option<String>,
+}
+
+/// The Graph API calls the product makes. Implementations retry rate limits and transient
+/// failures with backoff before giving up; a returned error is final for that call.
+#[async_trait]
+pub trait Graph: Send + Sync {
+    /// Dialog code → short-lived user token (`redirect_uri` must equal the dialog's).
+    async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<SecretString, GraphError>;
+    /// Short-lived → long-lived (~60 days) user token.
+    async fn long_lived_token(&self, short_lived: &SecretString) -> Result<SecretString, GraphError>;
+    /// `(permission, status)` pairs of `/me/permissions`.
+    async fn permissions(&self, user_token: &SecretString) -> Result<Vec<(String, String)>, GraphError>;
+    /// Every Page of `/me/accounts`, following `paging.next` to the end.
+    async fn accounts(&self, user_token: &SecretString) -> Result<Vec<GraphPage>, GraphError>;
+    async fn subscribe_page(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+        fields: &[&str],
+    ) -> Result<(), GraphError>;
+    async fn unsubscribe_page(&self, page_id: &str, page_token: &SecretString) -> Result<(), GraphError>;
+    /// The fields the app is subscribed to on the Page (empty when not subscribed).
+    async fn subscribed_fields(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+    ) -> Result<Vec<String>, GraphError>;
+    async fn debug_token(&self, token: &SecretString) -> Result<TokenInfo, GraphError>;
+    /// One page of the Page's Messenger conversations, each with its 20 newest messages.
+    async fn conversations(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+        after: Option<&str>,
+    ) -> Result<ConversationsPage, GraphError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_follows_the_platform_table() {
+        use GraphErrorKind::*;
+        assert_eq!(classify(400, Some(190), Some(460)), TokenInvalid);
+        assert_eq!(classify(400, Some(10), Some(2018278)), OutsideWindow);
+        assert_eq!(classify(400, Some(10), Some(2534022)), OutsideWindow);
+        assert_eq!(classify(400, Some(10), None), PermissionMissing);
+        assert_eq!(classify(403, Some(200), None), PermissionMissing);
+        assert_eq!(classify(403, Some(299), Some(1)), PermissionMissing);
+        assert_eq!(classify(400, Some(551), Some(1545041)), RecipientUnavailable);
+        for c in [4, 17, 32, 613, 80001, 80006] {
+            assert_eq!(classify(400, Some(c), None), RateLimited, "{c}");
+        }
+        assert_eq!(classify(500, Some(2), None), Transient);
+        assert_eq!(classify(503, None, None), Transient);
+        assert_eq!(classify(0, None, None), Transient);
+        assert_eq!(classify(400, Some(100), None), Other);
+    }
+
+    #[test]
+    fn lost_reasons_name_the_cause() {
+        let e = GraphError::from_parts(400, Some(190), Some(460), "x".into(), None);
+        assert!(e.lost_reason().is_some_and(|r| r.contains("password")));
+        let e = GraphError::from_parts(400, Some(4), None, "x".into(), None);
+        assert_eq!(e.lost_reason(), None);
+        assert!(e.is_retryable());
+    }
+}

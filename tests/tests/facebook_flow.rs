@@ -1,0 +1,373 @@
+//! Facebook Login, the Page list, connect and disconnect, lost connection, against a fake Graph
+//! API speaking PLATFORM.md's shapes and errors. Every log line of this test binary is captured
+//! and searched for tokens.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use integration_tests::fake_graph::{FakeFailure, FakeGraph};
+use integration_tests::*;
+use serde_json::{Value, json};
+
+/// Every log line written by this test binary.
+fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,hyper=info,h2=info,reqwest=debug,aws=info")
+            .with_writer(move || CaptureWriter(sink.clone()))
+            .with_ansi(false)
+            .try_init();
+        buf
+    })
+}
+
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map(|mut v| v.extend_from_slice(b)).ok();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct World {
+    stack: local_stack::RunningStack,
+    fake: FakeGraph,
+    owner: String,
+}
+
+async fn world(backend: Backend) -> World {
+    captured();
+    let fake = FakeGraph::start().await;
+    let mut cfg = stack_config(backend, Duration::from_secs(2), 5);
+    cfg.graph_url = fake.base_url();
+    let stack = start_configured(cfg).await;
+    let owner = token("owner@shop-a.vn", "shop-a", "owner");
+    World { stack, fake, owner }
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+/// Asks for the login URL as `token` and returns its `state`.
+async fn login_state(w: &World, token: &str) -> String {
+    let (s, b) = get_json(&w.stack, "/api/facebook/login-url", token).await;
+    assert_eq!(s, 200, "{b}");
+    let url = reqwest::Url::parse(b["url"].as_str().expect("url")).expect("parse");
+    let q: HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q.get("client_id").map(String::as_str), Some("test-app-id"));
+    for p in domain::graph::REQUIRED_PERMISSIONS {
+        assert!(q.get("scope").is_some_and(|s| s.contains(p)), "{p}");
+    }
+    q.get("state").cloned().expect("state")
+}
+
+/// Follows Meta's redirect to the callback; returns the outcome's query pairs.
+async fn callback(w: &World, query: &[(&str, &str)]) -> HashMap<String, String> {
+    let r = no_redirects()
+        .get(w.stack.url("/oauth/facebook/callback"))
+        .query(query)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(r.status().as_u16(), 302);
+    let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location").to_string();
+    assert!(loc.starts_with("https://app.example.vn/facebook/done?"), "{loc}");
+    reqwest::Url::parse(&loc).expect("location url").query_pairs().into_owned().collect()
+}
+
+async fn pages(w: &World) -> Vec<Value> {
+    let (s, b) = get_json(&w.stack, "/api/pages", &w.owner).await;
+    assert_eq!(s, 200, "{b}");
+    b["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn page<'a>(list: &'a [Value], id: &str) -> &'a Value {
+    list.iter().find(|p| p["page_id"] == id).unwrap_or_else(|| panic!("page {id} not in {list:?}"))
+}
+
+async fn login(w: &World, code: &str) -> HashMap<String, String> {
+    let state = login_state(w, &w.owner).await;
+    callback(w, &[("code", code), ("state", &state)]).await
+}
+
+async fn full_flow(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("code-1", "short-user-token-1");
+    w.fake.add_page("501", "Áo Đẹp", "page-token-501-SECRET", &["MANAGE", "MESSAGING"]);
+    w.fake.add_page("502", "Giày Xinh", "page-token-502-SECRET", &["MODERATE", "MESSAGING"]);
+    w.fake.add_page("503", "Túi Hay", "page-token-503-SECRET", &["MANAGE"]);
+    w.fake.set_accounts_page_size(1);
+
+    let out = login(&w, "code-1").await;
+    assert_eq!(out.get("result").map(String::as_str), Some("ok"), "{out:?}");
+    assert_eq!(out.get("imported").map(String::as_str), Some("2"));
+    assert_eq!(out.get("not_admin").map(String::as_str), Some("Giày Xinh"));
+    assert_eq!(w.fake.request_count("accounts"), 3, "all three result pages read");
+
+    let list = pages(&w).await;
+    assert_eq!(list.len(), 2);
+    let p = page(&list, "501");
+    assert_eq!((p["status"].as_str(), p["chat_mode"].is_null()), (Some("not_connected"), true));
+    assert!(!serde_json::to_string(&list).expect("json").contains("SECRET"), "no token in the API");
+
+    let (s, b) =
+        post_json(&w.stack, "/api/pages/501/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "connected");
+    assert_eq!(b["chat_mode"], "only_me");
+    assert_eq!(b["connected_by"], "owner@shop-a.vn");
+    assert!(b["last_connected_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let sub = w.fake.requests_to("subscribe");
+    assert_eq!(sub.len(), 1);
+    assert_eq!(sub[0].param("access_token"), Some("page-token-501-SECRET"));
+    let fields = w.fake.subscribed("501").expect("subscribed");
+    for f in domain::graph::SUBSCRIBED_FIELDS {
+        assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
+    }
+
+    // A customer writes: it lands in the owner's inbox.
+    let body =
+        notification("501", vec![text_item("501", "9001", 1_764_000_000_000, "m-flow", "Còn hàng không?")]);
+    assert_eq!(post_webhook(&w.stack, &body).await, 200);
+    let msgs = eventually(20, "the message in the owner's inbox", || async {
+        let m = try_all_messages(&w.stack, &w.owner, "501_9001").await.ok()?;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    assert_eq!(msgs[0]["text"], "Còn hàng không?");
+
+    // Disconnect: unsubscribed, not receiving, conversations kept.
+    let (s, b) = post_json(&w.stack, "/api/pages/501/disconnect", &w.owner, json!({})).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "not_connected");
+    assert!(w.fake.subscribed("501").is_none_or(|f| f.is_empty()));
+    assert_eq!(all_messages(&w.stack, &w.owner, "501_9001").await.len(), 1);
+    let after = notification("501", vec![text_item("501", "9001", 1_764_000_000_500, "m-after", "alo?")]);
+    assert_eq!(post_webhook(&w.stack, &after).await, 200);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(all_messages(&w.stack, &w.owner, "501_9001").await.len(), 1, "not receiving after disconnect");
+    assert_no_token_in_logs(&[
+        "page-token-501-SECRET",
+        "page-token-503-SECRET",
+        "short-user-token-1",
+        "long-short-user-token-1",
+    ]);
+}
+
+fn assert_no_token_in_logs(tokens: &[&str]) {
+    let logs = captured().lock().map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
+    assert!(logs.len() > 1000, "the logs were captured ({} bytes)", logs.len());
+    for t in tokens.iter().chain([&APP_SECRET]) {
+        assert!(!logs.contains(t), "a secret ({}…) reached a log line", &t[..6.min(t.len())]);
+    }
+}
+
+async fn state_refusals(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c", "short-c");
+    w.fake.add_page("601", "Shop", "page-token-601", &["MANAGE"]);
+    let state = login_state(&w, &w.owner).await;
+    // Forged: the payload changed, the signature kept.
+    let (payload, sig) = state.split_once('.').expect("state form");
+    let forged = format!("{}A.{sig}", &payload[..payload.len() - 1]);
+    let out = callback(&w, &[("code", "c"), ("state", &forged)]).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"), "{out:?}");
+    let out = callback(&w, &[("code", "c"), ("state", "not-a-state")]).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"));
+    let out = callback(&w, &[("code", "c")]).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"));
+    // Used once: fine; replayed: refused.
+    let out = callback(&w, &[("code", "c"), ("state", &state)]).await;
+    assert_eq!(out.get("result").map(String::as_str), Some("ok"), "{out:?}");
+    let out = callback(&w, &[("code", "c"), ("state", &state)]).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"));
+    assert!(out.get("message").is_some_and(|m| m.contains("already used")));
+    // Expired, and another user's (an agent of the shop: not allowed to connect Pages).
+    let fb = adapters::facebook::Facebook::new(
+        Arc::new(
+            adapters::graph::HttpGraph::new(
+                w.fake.base_url(),
+                "test-app-id".into(),
+                APP_SECRET.to_string().into(),
+                Default::default(),
+            )
+            .expect("graph"),
+        ),
+        &stack_config(Backend::Memory, Duration::from_secs(1), 1).token_key,
+        "test-app-id".into(),
+        "https://x/d".into(),
+        "https://x/cb".into(),
+        "https://x/".into(),
+    )
+    .expect("facebook");
+    let mk = |email: &str, exp: i64| {
+        fb.states.sign(&domain::oauth::OAuthState {
+            tenant_id: "shop-a".into(),
+            email: email.into(),
+            sub: "s".into(),
+            expires_ms: exp,
+            nonce: uuid::Uuid::new_v4().to_string(),
+        })
+    };
+    let expired = mk("owner@shop-a.vn", domain::timefmt::now_ms() - 1);
+    let out = callback(&w, &[("code", "c"), ("state", &expired)]).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"));
+    assert!(out.get("message").is_some_and(|m| m.contains("expired")));
+    let (s, _) =
+        post_json(&w.stack, "/api/members", &w.owner, json!({"email":"agent@shop-a.vn","role":"agent"}))
+            .await;
+    assert_eq!(s, 201);
+    let agents = mk("agent@shop-a.vn", domain::timefmt::now_ms() + 60_000);
+    let out = callback(&w, &[("code", "c"), ("state", &agents)]).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("forbidden"));
+    // An agent cannot even ask for a login link.
+    let (s, _) =
+        get_json(&w.stack, "/api/facebook/login-url", &token("agent@shop-a.vn", "shop-a", "agent")).await;
+    assert_eq!(s, 403);
+    // Cancelled on Facebook.
+    let s2 = login_state(&w, &w.owner).await;
+    let out =
+        callback(&w, &[("error", "access_denied"), ("error_reason", "user_denied"), ("state", &s2)]).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("access_denied"));
+}
+
+async fn declined_permissions_import_nothing(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c", "short-c");
+    w.fake.add_page("701", "Shop", "page-token-701", &["MANAGE"]);
+    let mut perms: Vec<(String, String)> =
+        domain::graph::REQUIRED_PERMISSIONS.iter().map(|p| (p.to_string(), "granted".to_string())).collect();
+    perms[0].1 = "declined".into();
+    perms.retain(|(p, _)| p != "pages_manage_metadata");
+    w.fake.set_permissions(perms);
+    let out = login(&w, "c").await;
+    assert_eq!(out.get("error").map(String::as_str), Some("permissions_declined"), "{out:?}");
+    assert_eq!(out.get("missing").map(String::as_str), Some("pages_messaging,pages_manage_metadata"));
+    assert!(pages(&w).await.is_empty());
+    assert_eq!(w.fake.request_count("accounts"), 0);
+}
+
+async fn a_page_another_shop_connected_is_reported_taken(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("a", "short-a");
+    w.fake.add_code("b", "short-b");
+    w.fake.add_page("801", "Shared Page", "page-token-801", &["MANAGE"]);
+    assert_eq!(login(&w, "a").await.get("imported").map(String::as_str), Some("1"));
+    let (s, _) =
+        post_json(&w.stack, "/api/pages/801/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 200);
+    let other = token("owner@shop-b.vn", "shop-b", "owner");
+    let state = login_state(&w, &other).await;
+    let out = callback(&w, &[("code", "b"), ("state", &state)]).await;
+    assert_eq!(out.get("imported").map(String::as_str), Some("0"), "{out:?}");
+    assert_eq!(out.get("taken").map(String::as_str), Some("Shared Page"));
+    let (_, b) = get_json(&w.stack, "/api/pages", &other).await;
+    assert_eq!(b["items"].as_array().map(Vec::len), Some(0));
+}
+
+async fn subscribe_failures_leave_the_page_as_it_was(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c", "short-c");
+    w.fake.add_page("901", "Shop", "page-token-901", &["MANAGE"]);
+    login(&w, "c").await;
+    for _ in 0..3 {
+        w.fake.fail_next("subscribe", FakeFailure::error(500, 2, None, "An unexpected error has occurred."));
+    }
+    let (s, b) =
+        post_json(&w.stack, "/api/pages/901/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 502, "{b}");
+    assert_eq!(b["error"]["code"], "graph_error");
+    assert_eq!(w.fake.request_count("subscribe"), 3, "transient errors retried");
+    assert_eq!(page(&pages(&w).await, "901")["status"], "not_connected");
+    w.fake.fail_next(
+        "subscribe",
+        FakeFailure::error(400, 190, Some(460), "Error validating access token: password changed"),
+    );
+    let (s, b) =
+        post_json(&w.stack, "/api/pages/901/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 502, "{b}");
+    assert!(b["error"]["message"].as_str().is_some_and(|m| m.contains("190")), "{b}");
+    assert_eq!(page(&pages(&w).await, "901")["status"], "not_connected");
+    // Shared mode waits for rules.
+    let (s, b) =
+        post_json(&w.stack, "/api/pages/901/connect", &w.owner, json!({"chat_mode":"shared","rule_id":"r1"}))
+            .await;
+    assert_eq!(s, 422, "{b}");
+    // Unknown Page.
+    let (s, _) =
+        post_json(&w.stack, "/api/pages/999/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 404);
+}
+
+async fn lost_connection_keeps_storing_and_login_restores(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c1", "short-1");
+    w.fake.add_code("c2", "short-2");
+    w.fake.add_page("1001", "Shop", "page-token-1001", &["MANAGE"]);
+    login(&w, "c1").await;
+    let (s, _) =
+        post_json(&w.stack, "/api/pages/1001/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 200);
+    // Meta invalidates the token: the next Page call answers 190/460.
+    w.fake.fail_next("subscribe", FakeFailure::error(400, 190, Some(460), "password changed"));
+    let (s, _) =
+        post_json(&w.stack, "/api/pages/1001/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 502);
+    let p = page(&pages(&w).await, "1001").clone();
+    assert_eq!(p["status"], "lost_connection");
+    assert!(p["lost_reason"].as_str().is_some_and(|r| r.contains("password")), "{p}");
+    // Messages keep being stored.
+    let body =
+        notification("1001", vec![text_item("1001", "77", 1_764_000_000_000, "m-lost", "vẫn nhận chứ?")]);
+    assert_eq!(post_webhook(&w.stack, &body).await, 200);
+    eventually(20, "the message during lost connection", || async {
+        let m = try_all_messages(&w.stack, &w.owner, "1001_77").await.ok()?;
+        (m.len() == 1).then_some(())
+    })
+    .await;
+    // Facebook Login again restores it.
+    let out = login(&w, "c2").await;
+    assert_eq!(out.get("restored").map(String::as_str), Some("Shop"), "{out:?}");
+    let p = page(&pages(&w).await, "1001").clone();
+    assert_eq!(p["status"], "connected");
+    assert!(p["lost_reason"].is_null());
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(integration_tests::Backend::Memory).await;
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(integration_tests::Backend::Moto).await;
+                }
+            )*
+        }
+    };
+}
+
+scenarios!(
+    full_flow,
+    state_refusals,
+    declined_permissions_import_nothing,
+    a_page_another_shop_connected_is_reported_taken,
+    subscribe_failures_leave_the_page_as_it_was,
+    lost_connection_keeps_storing_and_login_restores,
+);
