@@ -183,8 +183,12 @@ pub async fn start_with(
         cfg.redirect_uri.clone().unwrap_or_else(|| format!("http://{addr}{}", oauth_callback::PATH)),
         cfg.app_base_url.clone().unwrap_or_else(|| format!("http://{addr}/")),
     )?);
-    let api = Arc::new(admin_api::AdminApi { stores: stores.clone(), facebook: facebook.clone() });
-    let callback = Arc::new(oauth_callback::Callback { stores: stores.clone(), facebook });
+    let api = Arc::new(admin_api::AdminApi {
+        stores: stores.clone(),
+        facebook: facebook.clone(),
+        queue: queues.producer.clone(),
+    });
+    let callback = Arc::new(oauth_callback::Callback { stores: stores.clone(), facebook: facebook.clone() });
     let jwt = Arc::new(auth::LocalAuthorizer::new(&cfg.jwt_secret));
     let authed = admin_api::router(api.clone())
         .merge(Router::new().route("/_local/pages", post(seed_page)).with_state(api))
@@ -200,7 +204,10 @@ pub async fn start_with(
             error!(error = %e, "local stack HTTP server stopped");
         }
     }));
-    let worker = Arc::new(assignment::Worker::new(stores.clone()));
+    let worker = Arc::new(assignment::Worker::with_sync(
+        stores.clone(),
+        assignment::SyncDeps { facebook, queue: queues.producer.clone() },
+    ));
     for _ in 0..cfg.pollers.max(1) {
         tasks.push(tokio::spawn(poll(queues.consumer.clone(), worker.clone())));
     }

@@ -342,6 +342,77 @@ async fn lost_connection_keeps_storing_and_login_restores(backend: Backend) {
     assert!(p["lost_reason"].is_null());
 }
 
+async fn history_sync_brings_old_conversations_once(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c", "short-c");
+    w.fake.add_page("1101", "Shop", "page-token-1101", &["MANAGE"]);
+    let base = 1_763_000_000_000i64;
+    for i in 0..5i64 {
+        let customer = format!("300{i}");
+        let msgs = [
+            (format!("h-{i}-0"), base + i * 60_000, customer.clone(), format!("hỏi {i}")),
+            (format!("h-{i}-1"), base + i * 60_000 + 1000, "1101".to_string(), format!("đáp {i}")),
+            (format!("h-{i}-2"), base + i * 60_000 + 2000, customer.clone(), String::new()),
+        ];
+        w.fake.add_conversation(
+            "1101",
+            &format!("t_{i}"),
+            base + i * 60_000 + 2000,
+            &customer,
+            msgs.iter().map(|(a, b, c, d)| (a.as_str(), *b, c.as_str(), d.as_str())).collect(),
+        );
+    }
+    w.fake.set_conversations_page_size(2);
+    // The second result page fails for a while: the step is retried from where it stopped.
+    for _ in 0..3 {
+        w.fake.fail_next("conversations", FakeFailure::error(500, 1, None, "An unknown error occurred"));
+    }
+    login(&w, "c").await;
+    let (s, b) =
+        post_json(&w.stack, "/api/pages/1101/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["history_sync"], "queued");
+    // Meanwhile a webhook brings a message the history also holds, and a new one.
+    let live = notification(
+        "1101",
+        vec![
+            text_item("1101", "3003", base + 3 * 60_000 + 2000, "h-3-2", "same message via webhook"),
+            text_item("1101", "3003", base + 10 * 60_000, "w-new", "tin mới"),
+        ],
+    );
+    assert_eq!(post_webhook(&w.stack, &live).await, 200);
+    let convs = eventually(30, "five synced conversations with all their messages", || async {
+        let (_, b) = get_json(&w.stack, "/api/conversations?view=all&limit=50", &w.owner).await;
+        let items = b["items"].as_array()?.clone();
+        if items.len() < 5 {
+            return None;
+        }
+        for c in &items {
+            let n = try_all_messages(&w.stack, &w.owner, c["id"].as_str()?).await.ok()?.len();
+            let want = if c["id"] == "1101_3003" { 4 } else { 3 };
+            if n < want {
+                return None;
+            }
+        }
+        Some(items)
+    })
+    .await;
+    assert_eq!(convs.len(), 5);
+    assert!(
+        convs.iter().all(|c| c["assignee"] == "owner@shop-a.vn"),
+        "only-me: the owner holds old conversations"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let m = all_messages(&w.stack, &w.owner, "1101_3003").await;
+    let ids: Vec<_> = m.iter().map(|m| m["id"].as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(ids, ["w-new", "h-3-2", "h-3-1", "h-3-0"], "nothing stored twice");
+    assert_eq!(m[2]["direction"], "out");
+    assert_eq!(m[3]["text"], "hỏi 3");
+    let c0 = all_messages(&w.stack, &w.owner, "1101_3000").await;
+    assert_eq!(c0[0]["kind"], "attachment");
+    assert!(w.fake.request_count("conversations") >= 3 + 3, "three result pages plus the failed tries");
+}
+
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -370,4 +441,5 @@ scenarios!(
     a_page_another_shop_connected_is_reported_taken,
     subscribe_failures_leave_the_page_as_it_was,
     lost_connection_keeps_storing_and_login_restores,
+    history_sync_brings_old_conversations_once,
 );

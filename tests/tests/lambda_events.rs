@@ -93,7 +93,9 @@ async fn a_poison_record_fails_alone_and_holds_back_only_its_own_group() {
 async fn admin_call(stores: Stores, event_json: &str) -> (u16, serde_json::Value) {
     let req = lambda_http::request::from_str(event_json).expect("API Gateway event");
     let req = req.map(|b| Body::from(b.to_vec()));
-    let api = Arc::new(admin_api::AdminApi { stores, facebook: integration_tests::offline_facebook() });
+    let queue = Arc::new(adapters::memory::MemoryQueue::new(std::time::Duration::from_secs(30), 5));
+    let api =
+        Arc::new(admin_api::AdminApi { stores, facebook: integration_tests::offline_facebook(), queue });
     let app =
         admin_api::router(api).layer(axum::middleware::from_fn(admin_api::identity::from_lambda_context));
     let resp = app.oneshot(req).await.expect("response");

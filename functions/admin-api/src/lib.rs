@@ -25,6 +25,8 @@ pub use error::ApiError;
 pub struct AdminApi {
     pub stores: Stores,
     pub facebook: Arc<adapters::facebook::Facebook>,
+    /// Where connecting a Page queues its history sync.
+    pub queue: Arc<dyn domain::ports::EventQueue>,
 }
 
 pub fn router(api: Arc<AdminApi>) -> Router {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use domain::access::Identity;
+use domain::event::SyncJob;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
 use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
 use domain::oauth::{OAuthState, STATE_TTL_MS, dialog_url};
@@ -140,7 +141,21 @@ pub async fn connect(
         Err(e) => return Err(e.into()),
     }
     info!(page_id = %page_id, tenant_id = %me.tenant_id, mode = mode.as_str(), "Page connected");
-    Ok(Json(page_json(&connected)))
+    // The Page's earlier conversations come through the Conversations API, step by step.
+    let job = SyncJob { tenant_id: me.tenant_id.clone(), page_id: page_id.clone(), after: None, step: 0 };
+    let history_sync = match job.to_queue_message() {
+        Ok(m) => match api.queue.send_batch(&[m]).await {
+            Ok(()) => "queued",
+            Err(e) => {
+                warn!(page_id = %page_id, error = %e, "history sync could not be queued");
+                "not_started"
+            }
+        },
+        Err(_) => "not_started",
+    };
+    let mut body = page_json(&connected);
+    body["history_sync"] = json!(history_sync);
+    Ok(Json(body))
 }
 
 /// `POST /api/pages/{page_id}/disconnect`: unsubscribe and stop routing; conversations stay.

@@ -7,6 +7,8 @@
 //! being pending. So the same event delivered three times by Meta, or a batch redelivered by
 //! the queue after a crash, changes nothing the second time.
 
+pub mod history;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,6 +34,9 @@ pub enum RecordError {
     Poison(String),
     #[error("store failed")]
     Store(#[from] StoreError),
+    /// A passing failure outside the store (the Graph API, the queue): redeliver later.
+    #[error("{0}")]
+    Retry(String),
 }
 
 /// What one record did.
@@ -64,13 +69,26 @@ pub struct BatchOutcome {
 #[derive(Clone)]
 pub struct Worker {
     stores: Stores,
+    sync: Option<SyncDeps>,
+}
+
+/// What history sync needs beyond the store.
+#[derive(Clone)]
+pub struct SyncDeps {
+    pub facebook: Arc<adapters::facebook::Facebook>,
+    pub queue: Arc<dyn domain::ports::EventQueue>,
 }
 
 type RouteCache = HashMap<String, Option<PageRoute>>;
 
 impl Worker {
     pub fn new(stores: Stores) -> Worker {
-        Worker { stores }
+        Worker { stores, sync: None }
+    }
+
+    /// A worker that also runs history sync steps.
+    pub fn with_sync(stores: Stores, sync: SyncDeps) -> Worker {
+        Worker { stores, sync: Some(sync) }
     }
 
     /// Processes a batch. Records of one message group run in order and, once one fails, the
@@ -152,6 +170,9 @@ impl Worker {
             return Err(RecordError::Poison(format!("unknown format version {}", batch.v)));
         }
         let mut out = RecordOutcome::default();
+        if let Some(job) = &batch.sync {
+            self.sync_step(job, &mut out).await?;
+        }
         for ev in &batch.events {
             self.apply(ev, routes, &mut out).await?;
         }

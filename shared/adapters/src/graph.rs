@@ -315,9 +315,10 @@ fn transport_error(call: &Call<'_>, e: reqwest::Error) -> GraphError {
 fn api_error(call: &Call<'_>, status: u16, err: &serde_json::Value) -> GraphError {
     let code = err.get("code").and_then(serde_json::Value::as_i64);
     let subcode = err.get("error_subcode").and_then(serde_json::Value::as_i64);
+    // Graph's own words, unprefixed: `lost_reason` shows them to the owner (the op is logged).
     let message = match err.get("message").and_then(serde_json::Value::as_str) {
-        Some(m) if !m.is_empty() => format!("{}: {m}", call.op),
-        _ => format!("{}: HTTP {status}", call.op),
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => format!("HTTP {status}"),
     };
     let fbtrace_id = err.get("fbtrace_id").and_then(serde_json::Value::as_str).map(str::to_string);
     GraphError::from_parts(status, code, subcode, scrub(message, &call.secrets), fbtrace_id)

@@ -231,11 +231,42 @@ fn insert_opt(d: &mut serde_json::Map<String, serde_json::Value>, k: &str, v: &O
     }
 }
 
-/// The body of one queue message: events of one conversation, oldest first.
+/// The body of one queue message: events of one conversation, oldest first; or one step of a
+/// Page's history sync.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueuedBatch {
     pub v: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<InboundEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncJob>,
+}
+
+/// One step of a Page's history sync through the Conversations API: fetch the page of threads
+/// after `after`, store them, queue the next step. Each step is its own queue message, so an
+/// interrupted sync resumes where it stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncJob {
+    pub tenant_id: String,
+    pub page_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// How many result pages earlier steps fetched.
+    #[serde(default)]
+    pub step: u32,
+}
+
+impl SyncJob {
+    /// The queue message for this step: in its own message group (one per Page), so steps run
+    /// one after another and never hold back a conversation.
+    pub fn to_queue_message(&self) -> Result<OutboundQueueMessage, serde_json::Error> {
+        let body = serde_json::to_string(&QueuedBatch {
+            v: QUEUE_FORMAT_VERSION,
+            events: Vec::new(),
+            sync: Some(self.clone()),
+        })?;
+        Ok(make_message(format!("sync_{}", self.page_id), body, 0))
+    }
 }
 
 /// One message to put on the queue.
@@ -282,7 +313,7 @@ pub fn plan_queue_messages(
     for (group_id, mut evs) in groups {
         // Stable: events with equal timestamps keep Meta's order.
         evs.sort_by_key(|e| e.timestamp_ms);
-        let whole = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: evs };
+        let whole = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: evs, sync: None };
         let body = serde_json::to_string(&whole)?;
         if body.len() <= max_body {
             out.push(make_message(group_id, body, whole.events.len()));
@@ -301,7 +332,8 @@ pub fn plan_queue_messages(
                 });
             }
             if chunk_len + ev_len > max_body && !chunk.is_empty() {
-                let batch = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: std::mem::take(&mut chunk) };
+                let batch =
+                    QueuedBatch { v: QUEUE_FORMAT_VERSION, events: std::mem::take(&mut chunk), sync: None };
                 let n = batch.events.len();
                 out.push(make_message(group_id.clone(), serde_json::to_string(&batch)?, n));
                 chunk_len = 16;
@@ -311,7 +343,7 @@ pub fn plan_queue_messages(
         }
         if !chunk.is_empty() {
             let n = chunk.len();
-            let batch = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: chunk };
+            let batch = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: chunk, sync: None };
             out.push(make_message(group_id, serde_json::to_string(&batch)?, n));
         }
     }

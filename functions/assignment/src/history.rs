@@ -1,0 +1,126 @@
+//! History sync: the conversations a Page had before it was connected, read through the
+//! Conversations API one result page per queue message (resumable), at most two Graph calls per
+//! second per Page, stored like webhook events so nothing is stored twice (a message's id is
+//! Meta's `mid` in both).
+
+use std::time::{Duration, Instant};
+
+use domain::event::SyncJob;
+use domain::graph::GraphConversation;
+use domain::model::{Direction, Message, PageStatus, conversation_id};
+use domain::ports::ConversationTouch;
+use tracing::{info, warn};
+
+use crate::{RecordError, RecordOutcome, Worker, decide_assignment};
+
+/// Meta allows about two Conversations API calls per second per Page.
+pub const MIN_CALL_INTERVAL: Duration = Duration::from_millis(500);
+
+impl Worker {
+    /// Runs one step of a sync; a retryable failure is returned so the queue redelivers the
+    /// step, anything final (Page gone, token dead) ends the sync with a log line.
+    pub async fn sync_step(&self, job: &SyncJob, out: &mut RecordOutcome) -> Result<(), RecordError> {
+        let Some(sync) = &self.sync else {
+            warn!(page_id = %job.page_id, "history sync step received but this worker has no Graph access; dropped");
+            return Ok(());
+        };
+        let fb = &sync.facebook;
+        let route = self.stores.pages.page_route(&job.page_id).await?;
+        let route = match route {
+            Some(r) if r.tenant_id == job.tenant_id && r.status == PageStatus::Connected => r,
+            _ => {
+                info!(page_id = %job.page_id, "Page no longer connected to the shop; history sync stops");
+                return Ok(());
+            }
+        };
+        let Some((_, Some(sealed))) = self.stores.pages.page(&job.tenant_id, &job.page_id).await? else {
+            warn!(page_id = %job.page_id, "no stored Page token; history sync stops");
+            return Ok(());
+        };
+        let Ok(token) = fb.cipher.decrypt(&job.tenant_id, &job.page_id, &sealed) else {
+            warn!(page_id = %job.page_id, "stored Page token unreadable; history sync stops");
+            return Ok(());
+        };
+        let started = Instant::now();
+        let page = match fb.graph.conversations(&job.page_id, &token, job.after.as_deref()).await {
+            Ok(p) => p,
+            Err(e) if e.is_retryable() => {
+                return Err(RecordError::Retry(format!("Conversations API: {e}")));
+            }
+            Err(e) => {
+                if let Some(reason) = e.lost_reason() {
+                    self.stores.pages.mark_lost(&job.tenant_id, &job.page_id, &reason).await?;
+                }
+                warn!(page_id = %job.page_id, code = ?e.code, "history sync stopped by a Graph error");
+                return Ok(());
+            }
+        };
+        for c in &page.conversations {
+            self.store_thread(&route, c, out).await?;
+        }
+        if let Some(after) = page.next_after {
+            let next = SyncJob { after: Some(after), step: job.step + 1, ..job.clone() };
+            let msg = next.to_queue_message().map_err(|e| RecordError::Poison(e.to_string()))?;
+            sync.queue
+                .send_batch(&[msg])
+                .await
+                .map_err(|e| RecordError::Retry(format!("queueing the next step: {e}")))?;
+        } else {
+            info!(page_id = %job.page_id, steps = job.step + 1, "history sync complete");
+        }
+        // Pace the Page's calls: the next step starts no sooner than the interval.
+        if let Some(rest) = MIN_CALL_INTERVAL.checked_sub(started.elapsed()) {
+            tokio::time::sleep(rest).await;
+        }
+        Ok(())
+    }
+
+    async fn store_thread(
+        &self,
+        route: &domain::model::PageRoute,
+        c: &GraphConversation,
+        out: &mut RecordOutcome,
+    ) -> Result<(), RecordError> {
+        let page_id = route.page_id.as_str();
+        let Some(customer) = c.participant_ids.iter().find(|p| p.as_str() != page_id) else { return Ok(()) };
+        let conv_id = conversation_id(page_id, customer);
+        let newest = c.messages.iter().map(|m| m.created_ms).max().unwrap_or(c.updated_ms);
+        let newest_in = c.messages.iter().filter(|m| m.from_id != page_id).map(|m| m.created_ms).max();
+        let touch = ConversationTouch {
+            tenant_id: route.tenant_id.clone(),
+            conversation_id: conv_id.clone(),
+            page_id: page_id.to_string(),
+            customer_id: customer.clone(),
+            activity_ms: newest,
+            customer_ms: newest_in,
+        };
+        let conv = self.stores.conversations.touch_conversation(&touch).await?;
+        if conv.assignment_pending
+            && self
+                .stores
+                .conversations
+                .complete_assignment(&route.tenant_id, &conv_id, &decide_assignment(route))
+                .await?
+        {
+            out.assigned += 1;
+        }
+        for m in &c.messages {
+            let message = Message {
+                id: m.id.clone(),
+                conversation_id: conv_id.clone(),
+                direction: if m.from_id == page_id { Direction::Out } else { Direction::In },
+                kind: if m.text.as_deref().is_some_and(|t| !t.is_empty()) { "text" } else { "attachment" }
+                    .into(),
+                text: m.text.clone().filter(|t| !t.is_empty()),
+                sent_ms: m.created_ms,
+                detail: Some(serde_json::json!({"source": "history"})),
+            };
+            if self.stores.conversations.put_message(&route.tenant_id, &message).await? {
+                out.stored += 1;
+            } else {
+                out.duplicates += 1;
+            }
+        }
+        Ok(())
+    }
+}
