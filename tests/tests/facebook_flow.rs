@@ -413,6 +413,83 @@ async fn history_sync_brings_old_conversations_once(backend: Backend) {
     assert!(w.fake.request_count("conversations") >= 3 + 3, "three result pages plus the failed tries");
 }
 
+fn facebook_for(w: &World) -> Arc<adapters::facebook::Facebook> {
+    let cfg = stack_config(Backend::Memory, Duration::from_secs(1), 1);
+    let graph = adapters::graph::HttpGraph::new(
+        w.fake.base_url(),
+        cfg.app_id.clone(),
+        APP_SECRET.to_string().into(),
+        cfg.graph_policy,
+    )
+    .expect("graph");
+    Arc::new(
+        adapters::facebook::Facebook::new(
+            Arc::new(graph),
+            &cfg.token_key,
+            cfg.app_id,
+            cfg.dialog_url,
+            "https://x/cb".into(),
+            "https://x/".into(),
+        )
+        .expect("facebook"),
+    )
+}
+
+async fn health(w: &World, silence: Duration) -> page_health::HealthReport {
+    page_health::HealthCheck { stores: w.stack.stores.clone(), facebook: facebook_for(w), silence }
+        .run()
+        .await
+        .expect("health run")
+}
+
+async fn the_health_check_restores_subscriptions_flags_silence_and_marks_dead_tokens(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c", "short-c");
+    w.fake.add_page("1201", "Healthy", "page-token-1201", &["MANAGE"]);
+    w.fake.add_page("1202", "Dropped", "page-token-1202", &["MANAGE"]);
+    w.fake.add_page("1203", "Dead", "page-token-1203", &["MANAGE"]);
+    w.fake.add_page("1204", "Imported only", "page-token-1204", &["MANAGE"]);
+    login(&w, "c").await;
+    for p in ["1201", "1202", "1203"] {
+        let (s, b) =
+            post_json(&w.stack, &format!("/api/pages/{p}/connect"), &w.owner, json!({"chat_mode":"only_me"}))
+                .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    for t in ["page-token-1201", "page-token-1202"] {
+        w.fake.set_token_info(t, true, 0, &["pages_messaging"]);
+    }
+    w.fake.set_token_info("page-token-1203", false, 0, &[]);
+    // Meta dropped 1202's subscription (as it does after an hour of failed deliveries).
+    let fb = facebook_for(&w);
+    fb.graph.unsubscribe_page("1202", &"page-token-1202".to_string().into()).await.expect("unsubscribe");
+    // 1201 delivers a webhook.
+    let body = notification("1201", vec![text_item("1201", "5", 1_764_000_000_000, "m-h", "hi")]);
+    assert_eq!(post_webhook(&w.stack, &body).await, 200);
+    eventually(20, "the delivery", || async {
+        let r = w.stack.stores.pages.list_routes().await.ok()?;
+        r.iter().find(|r| r.route.page_id == "1201")?.last_event_ms.map(|_| ())
+    })
+    .await;
+
+    let report = health(&w, Duration::from_secs(3600)).await;
+    assert_eq!(report.checked, 3, "{report:?}");
+    assert_eq!(report.marked_lost, ["1203"]);
+    assert_eq!(report.resubscribed, ["1202"]);
+    assert!(report.silent.is_empty());
+    assert!(w.fake.subscribed("1202").is_some_and(|f| f.len() == domain::graph::SUBSCRIBED_FIELDS.len()));
+    let list = pages(&w).await;
+    assert_eq!(page(&list, "1203")["status"], "lost_connection");
+    assert!(page(&list, "1203")["lost_reason"].as_str().is_some_and(|r| r.contains("no longer valid")));
+    assert_eq!(page(&list, "1201")["status"], "connected");
+    assert_eq!(page(&list, "1204")["status"], "not_connected");
+
+    // With a zero threshold every connected Page counts as silent; lost ones are not checked.
+    let report = health(&w, Duration::ZERO).await;
+    assert_eq!(report.checked, 2);
+    assert_eq!(report.silent, ["1201", "1202"]);
+}
+
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -442,4 +519,5 @@ scenarios!(
     subscribe_failures_leave_the_page_as_it_was,
     lost_connection_keeps_storing_and_login_restores,
     history_sync_brings_old_conversations_once,
+    the_health_check_restores_subscriptions_flags_silence_and_marks_dead_tokens,
 );

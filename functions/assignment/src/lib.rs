@@ -70,6 +70,9 @@ pub struct BatchOutcome {
 pub struct Worker {
     stores: Stores,
     sync: Option<SyncDeps>,
+    /// When this instance last recorded a delivery per Page, so a warm worker writes the
+    /// delivery time about once a minute per Page, not once per message.
+    deliveries: Arc<std::sync::Mutex<HashMap<String, i64>>>,
 }
 
 /// What history sync needs beyond the store.
@@ -83,12 +86,12 @@ type RouteCache = HashMap<String, Option<PageRoute>>;
 
 impl Worker {
     pub fn new(stores: Stores) -> Worker {
-        Worker { stores, sync: None }
+        Worker { stores, sync: None, deliveries: Default::default() }
     }
 
     /// A worker that also runs history sync steps.
     pub fn with_sync(stores: Stores, sync: SyncDeps) -> Worker {
-        Worker { stores, sync: Some(sync) }
+        Worker { stores, sync: Some(sync), deliveries: Default::default() }
     }
 
     /// Processes a batch. Records of one message group run in order and, once one fails, the
@@ -176,7 +179,25 @@ impl Worker {
         for ev in &batch.events {
             self.apply(ev, routes, &mut out).await?;
         }
+        if let Some(ev) = batch.events.first()
+            && routes.get(&ev.page_id).is_some_and(Option::is_some)
+        {
+            self.record_delivery(&ev.page_id).await?;
+        }
         Ok(out)
+    }
+
+    /// Notes that the Page delivers webhooks (the health check flags Pages that stop).
+    async fn record_delivery(&self, page_id: &str) -> Result<(), StoreError> {
+        let now = domain::timefmt::now_ms();
+        {
+            let mut seen = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+            if seen.get(page_id).is_some_and(|t| now - t < domain::ports::DELIVERY_TOUCH_INTERVAL_MS) {
+                return Ok(());
+            }
+            seen.insert(page_id.to_string(), now);
+        }
+        self.stores.pages.touch_delivery(page_id, now).await
     }
 
     async fn route(&self, page_id: &str, routes: &mut RouteCache) -> Result<Option<PageRoute>, StoreError> {

@@ -368,6 +368,10 @@ impl PageStore for DynamoStore {
         if let Some(r) = &route.rule_id {
             route_item.insert("rule_id".into(), s(r));
         }
+        // Every route in one index partition: the health check's worklist without a scan.
+        route_item.insert("gsi1pk".into(), s("ROUTES"));
+        route_item.insert("gsi1sk".into(), s(&route.page_id));
+        route_item.insert("connected_ms".into(), n(domain::timefmt::now_ms()));
         // The shop's Page item is updated, not replaced, so its stored token stays.
         let mut set = vec![
             "page_id = :id",
@@ -536,6 +540,59 @@ impl PageStore for DynamoStore {
                 }
             }
             Err(e) => Err(backend("TransactWriteItems")(e)),
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn list_routes(&self) -> Result<Vec<RouteHealth>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let r = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", s("ROUTES"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend("Query"))?;
+            for item in r.items.unwrap_or_default() {
+                out.push(RouteHealth {
+                    route: route_from(&item)?,
+                    last_event_ms: get_n(&item, "last_event_ms"),
+                    connected_ms: get_n(&item, "connected_ms"),
+                });
+            }
+            match r.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn touch_delivery(&self, page_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("PAGE#{page_id}")))
+            .key("sk", s("ROUTE"))
+            .update_expression("SET last_event_ms = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(last_event_ms) OR last_event_ms < :cutoff)",
+            )
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":cutoff", n(now_ms - DELIVERY_TOUCH_INTERVAL_MS))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(backend("UpdateItem")(e)),
         }
     }
 

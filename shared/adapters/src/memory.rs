@@ -21,6 +21,8 @@ struct StoreState {
     pages: BTreeMap<(String, String), PageRecord>,
     routes: HashMap<String, PageRoute>,
     page_tokens: HashMap<(String, String), String>,
+    /// page → (last event, connected at)
+    deliveries: HashMap<String, (Option<i64>, i64)>,
     nonces: HashMap<String, i64>,
     conversations: HashMap<(String, String), Conversation>,
     /// (tenant, conversation) → message id → message
@@ -59,6 +61,9 @@ impl PageStore for MemoryStore {
             return Err(StoreError::Conflict(format!("page {} is connected to another shop", page.page_id)));
         }
         s.routes.insert(page.page_id.clone(), route.clone());
+        let now = domain::timefmt::now_ms();
+        let d = s.deliveries.entry(page.page_id.clone()).or_insert((None, now));
+        d.1 = now;
         // The record is replaced; the stored token, kept apart, stays.
         s.pages.insert((route.tenant_id.clone(), page.page_id.clone()), page.clone());
         Ok(())
@@ -106,6 +111,36 @@ impl PageStore for MemoryStore {
         if let Some(p) = s.pages.get_mut(&(tenant_id.to_string(), page_id.to_string())) {
             p.status = PageStatus::NotConnected;
             p.lost_reason = None;
+        }
+        Ok(())
+    }
+
+    async fn list_routes(&self) -> Result<Vec<RouteHealth>, StoreError> {
+        let s = self.lock();
+        let mut out: Vec<RouteHealth> = s
+            .routes
+            .values()
+            .map(|r| {
+                let d = s.deliveries.get(&r.page_id);
+                RouteHealth {
+                    route: r.clone(),
+                    last_event_ms: d.and_then(|d| d.0),
+                    connected_ms: d.map(|d| d.1),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.route.page_id.cmp(&b.route.page_id));
+        Ok(out)
+    }
+
+    async fn touch_delivery(&self, page_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if !s.routes.contains_key(page_id) {
+            return Ok(());
+        }
+        let d = s.deliveries.entry(page_id.to_string()).or_insert((None, now_ms));
+        if d.0.is_none_or(|last| last < now_ms - DELIVERY_TOUCH_INTERVAL_MS) {
+            d.0 = Some(now_ms);
         }
         Ok(())
     }

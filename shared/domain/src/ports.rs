@@ -61,7 +61,25 @@ pub trait PageStore: Send + Sync {
     /// Marks a connected Page of the shop as in lost connection, with the reason; its events
     /// keep being stored.
     async fn mark_lost(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError>;
+    /// Every route (connected or lost), with when its Page last delivered an event: the
+    /// health check's worklist, read through an index, never a scan.
+    async fn list_routes(&self) -> Result<Vec<RouteHealth>, StoreError>;
+    /// Records that the Page delivered an event at `now_ms`; writes at most about once a
+    /// minute per Page (a conditional update), so it costs next to nothing per message.
+    async fn touch_delivery(&self, page_id: &str, now_ms: i64) -> Result<(), StoreError>;
 }
+
+/// A route and its last delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteHealth {
+    pub route: PageRoute,
+    pub last_event_ms: Option<i64>,
+    /// When the route was written (connect), Unix ms.
+    pub connected_ms: Option<i64>,
+}
+
+/// How stale a delivery timestamp may get before `touch_delivery` writes again.
+pub const DELIVERY_TOUCH_INTERVAL_MS: i64 = 60_000;
 
 /// A Page from `/me/accounts`, token already encrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
