@@ -370,11 +370,11 @@ pub async fn backends(
     }
 }
 
-/// Facebook settings whose Graph API is a closed loopback port: for tests that must not call it.
-pub fn offline_facebook() -> Arc<adapters::facebook::Facebook> {
+/// Facebook settings like the test stack's, with the Graph API at `graph_url`.
+pub fn facebook_at(graph_url: &str) -> Arc<adapters::facebook::Facebook> {
     let cfg = stack_config(Backend::Memory, Duration::from_secs(1), 1);
     let graph = adapters::graph::HttpGraph::new(
-        cfg.graph_url.clone(),
+        graph_url.to_string(),
         cfg.app_id.clone(),
         SecretString::from(APP_SECRET.to_string()),
         cfg.graph_policy,
@@ -391,4 +391,33 @@ pub fn offline_facebook() -> Arc<adapters::facebook::Facebook> {
         )
         .expect("facebook settings"),
     )
+}
+
+/// Facebook settings whose Graph API is a closed loopback port: for tests that must not call it.
+pub fn offline_facebook() -> Arc<adapters::facebook::Facebook> {
+    facebook_at(&stack_config(Backend::Memory, Duration::from_secs(1), 1).graph_url)
+}
+
+/// Runs each named `async fn(Backend)` scenario as two tests: on the in-memory twins
+/// (`memory::name`) and on moto server (`moto::name`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Memory).await;
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Moto).await;
+                }
+            )*
+        }
+    };
 }

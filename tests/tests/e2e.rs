@@ -214,28 +214,7 @@ async fn events_for_a_page_no_shop_connected_are_dropped(backend: Backend) {
     assert_eq!(stack.queues.consumer.dead_letter_depth().await.expect("dlq"), 0);
 }
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(integration_tests::Backend::Memory).await;
-                }
-            )*
-        }
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(integration_tests::Backend::Moto).await;
-                }
-            )*
-        }
-    };
-}
-
-scenarios!(
+integration_tests::on_both_backends!(
     a_customer_message_reaches_the_owner_and_no_one_else,
     a_meta_retry_storm_stores_each_message_once,
     two_hundred_items_for_twenty_customers_in_one_post,

@@ -410,25 +410,7 @@ async fn history_sync_brings_old_conversations_once(backend: Backend) {
 }
 
 fn facebook_for(w: &World) -> Arc<adapters::facebook::Facebook> {
-    let cfg = stack_config(Backend::Memory, Duration::from_secs(1), 1);
-    let graph = adapters::graph::HttpGraph::new(
-        w.fake.base_url(),
-        cfg.app_id.clone(),
-        APP_SECRET.to_string().into(),
-        cfg.graph_policy,
-    )
-    .expect("graph");
-    Arc::new(
-        adapters::facebook::Facebook::new(
-            Arc::new(graph),
-            &cfg.token_key,
-            cfg.app_id,
-            cfg.dialog_url,
-            "https://x/cb".into(),
-            "https://x/".into(),
-        )
-        .expect("facebook"),
-    )
+    facebook_at(&w.fake.base_url())
 }
 
 async fn health(w: &World, silence: Duration) -> page_health::HealthReport {
@@ -497,28 +479,7 @@ async fn the_health_check_restores_subscriptions_flags_silence_and_marks_dead_to
     assert!(lost["lost_reason"].as_str().is_some_and(|r| r.contains("no longer its admin")), "{lost}");
 }
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(integration_tests::Backend::Memory).await;
-                }
-            )*
-        }
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(integration_tests::Backend::Moto).await;
-                }
-            )*
-        }
-    };
-}
-
-scenarios!(
+integration_tests::on_both_backends!(
     full_flow,
     state_refusals,
     declined_permissions_import_nothing,

@@ -157,6 +157,19 @@ where
     e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// Whether a conditional write was applied (`false`: its condition did not hold).
+fn conditional<T, E, R>(r: Result<T, SdkError<E, R>>, op: &'static str) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) if is_conditional_failure(&e) => Ok(false),
+        Err(e) => Err(backend(op)(e)),
+    }
+}
+
 fn transaction_condition_failed<R>(
     e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
 ) -> bool {
@@ -533,11 +546,7 @@ impl PageStore for DynamoStore {
                     .expression_attribute_values(":nc", s(PageStatus::NotConnected.as_str()))
                     .send()
                     .await;
-                match r {
-                    Ok(_) => Ok(()),
-                    Err(e) if is_conditional_failure(&e) => Ok(()),
-                    Err(e) => Err(backend("UpdateItem")(e)),
-                }
+                conditional(r, "UpdateItem").map(|_| ())
             }
             Err(e) => Err(backend("TransactWriteItems")(e)),
         }
@@ -589,11 +598,7 @@ impl PageStore for DynamoStore {
             .expression_attribute_values(":cutoff", n(now_ms - DELIVERY_TOUCH_INTERVAL_MS))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        conditional(r, "UpdateItem").map(|_| ())
     }
 
     #[instrument(skip(self, reason), err)]
@@ -631,11 +636,7 @@ impl PageStore for DynamoStore {
             .expression_attribute_values(":t", s(tenant_id))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        conditional(r, "UpdateItem").map(|_| ())
     }
 }
 
@@ -669,11 +670,7 @@ impl MemberStore for DynamoStore {
             .condition_expression("attribute_not_exists(sk)")
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(backend("PutItem")(e)),
-        }
+        conditional(r, "PutItem")
     }
 
     #[instrument(skip(self), err)]
@@ -788,11 +785,7 @@ impl ConversationStore for DynamoStore {
                 .expression_attribute_values(":v", s(r)),
             Assignment::Unassigned => req.update_expression("SET assign_state = :done, gsi1pk = :g1"),
         };
-        match req.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        conditional(req.send().await, "UpdateItem")
     }
 
     #[instrument(skip(self, m), fields(mid = %m.id, conversation_id = %m.conversation_id), err)]
@@ -816,11 +809,7 @@ impl ConversationStore for DynamoStore {
         if let Some(d) = &m.detail {
             req = req.item("detail", s(d.to_string()));
         }
-        match req.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(backend("PutItem")(e)),
-        }
+        conditional(req.send().await, "PutItem")
     }
 
     #[instrument(skip(self), err)]
@@ -847,11 +836,7 @@ impl ConversationStore for DynamoStore {
             .expression_attribute_values(":w", n(watermark_ms))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        conditional(r, "UpdateItem").map(|_| ())
     }
 
     #[instrument(skip(self), err)]
@@ -943,10 +928,6 @@ impl NonceStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(backend("PutItem")(e)),
-        }
+        conditional(r, "PutItem")
     }
 }
