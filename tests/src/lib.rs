@@ -269,6 +269,7 @@ impl FlakyStore {
             pages: self.inner.pages.clone(),
             members: self.inner.members.clone(),
             nonces: self.inner.nonces.clone(),
+            rules: self.inner.rules.clone(),
             conversations: self.clone(),
         }
     }
@@ -289,6 +290,15 @@ impl domain::ports::ConversationStore for FlakyStore {
         a: &domain::ports::Assignment,
     ) -> Result<bool, domain::ports::StoreError> {
         self.inner.conversations.complete_assignment(tenant_id, conversation_id, a).await
+    }
+    async fn claim(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        rule_id: &str,
+        email: &str,
+    ) -> Result<domain::ports::ClaimOutcome, domain::ports::StoreError> {
+        self.inner.conversations.claim(tenant_id, conversation_id, rule_id, email).await
     }
     async fn put_message(
         &self,

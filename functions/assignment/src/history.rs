@@ -11,7 +11,7 @@ use domain::model::{Direction, Message, PageStatus, conversation_id};
 use domain::ports::ConversationTouch;
 use tracing::{info, warn};
 
-use crate::{RecordError, RecordOutcome, Worker, decide_assignment};
+use crate::{RecordError, RecordOutcome, Worker};
 
 /// Meta allows about two Conversations API calls per second per Page.
 pub const MIN_CALL_INTERVAL: Duration = Duration::from_millis(500);
@@ -99,7 +99,7 @@ impl Worker {
             && self
                 .stores
                 .conversations
-                .complete_assignment(&route.tenant_id, &conv_id, &decide_assignment(route))
+                .complete_assignment(&route.tenant_id, &conv_id, &self.assignment_for(route).await?)
                 .await?
         {
             out.assigned += 1;

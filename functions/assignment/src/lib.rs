@@ -15,7 +15,7 @@ use std::sync::Arc;
 use adapters::Stores;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use domain::event::{EventBody, InboundEvent, QUEUE_FORMAT_VERSION, QueuedBatch};
-use domain::model::{ChatMode, PageRoute, PageStatus};
+use domain::model::{ChatMode, Method, PageRoute, PageStatus};
 use domain::ports::{Assignment, ConversationTouch, StoreError, WatermarkKind};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -255,7 +255,7 @@ impl Worker {
         };
         let conv = self.stores.conversations.touch_conversation(&touch).await?;
         if conv.assignment_pending {
-            let assignment = decide_assignment(&route);
+            let assignment = self.assignment_for(&route).await?;
             if self.stores.conversations.complete_assignment(tenant, &conversation_id, &assignment).await? {
                 info!(conversation_id = %conversation_id, assignment = ?assignment, "new conversation assigned");
                 out.assigned += 1;
@@ -267,6 +267,28 @@ impl Worker {
             out.duplicates += 1;
         }
         Ok(())
+    }
+
+    /// Where a new conversation of this Page goes: the owner (only me), the next agent in turn
+    /// (round robin: the rule's atomic counter), or the rule's pool (self claim).
+    pub async fn assignment_for(&self, route: &PageRoute) -> Result<Assignment, StoreError> {
+        let rule_id = match (route.chat_mode, &route.rule_id) {
+            (ChatMode::Shared, Some(r)) => r,
+            _ => return Ok(decide_assignment(route)),
+        };
+        let Some(rule) = self.stores.rules.rule(&route.tenant_id, rule_id).await? else {
+            warn!(rule_id = %rule_id, "the Page's rule is gone; conversation left unassigned");
+            return Ok(Assignment::Unassigned);
+        };
+        match rule.method {
+            Method::SelfClaim => Ok(Assignment::Pool(rule.id.clone())),
+            Method::RoundRobin => {
+                let turn = self.stores.rules.next_turn(&route.tenant_id, &rule.id).await?;
+                Ok(rule
+                    .agent_for_turn(turn)
+                    .map_or(Assignment::Unassigned, |a| Assignment::Agent(a.to_string())))
+            }
+        }
     }
 
     /// The Lambda entry: an SQS event in, the failed records out.

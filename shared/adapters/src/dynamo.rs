@@ -13,7 +13,8 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use domain::model::{
-    ChatMode, Conversation, Direction, Member, Message, PageRecord, PageRoute, PageStatus, Paged, Role,
+    ChatMode, Conversation, Direction, Member, Message, Method, OldConversations, PageRecord, PageRoute,
+    PageStatus, Paged, Role, Rule,
 };
 use domain::ports::*;
 use tracing::instrument;
@@ -788,6 +789,39 @@ impl ConversationStore for DynamoStore {
         conditional(req.send().await, "UpdateItem")
     }
 
+    #[instrument(skip(self), err)]
+    async fn claim(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        rule_id: &str,
+        email: &str,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conv_pk(tenant_id, conversation_id)))
+            .key("sk", s(META))
+            .update_expression("SET assignee = :me, gsi1pk = :inbox REMOVE pool_rule_id")
+            .condition_expression("pool_rule_id = :rule AND attribute_not_exists(assignee)")
+            .expression_attribute_values(":me", s(email))
+            .expression_attribute_values(
+                ":inbox",
+                s(inbox_pk(tenant_id, &Assignment::Agent(email.to_string()))),
+            )
+            .expression_attribute_values(":rule", s(rule_id))
+            .send()
+            .await;
+        if conditional(r, "UpdateItem")? {
+            return Ok(ClaimOutcome::Won);
+        }
+        Ok(match self.conversation(tenant_id, conversation_id).await? {
+            Some(c) if c.assignee.is_some() => ClaimOutcome::AlreadyClaimed(c.assignee),
+            _ => ClaimOutcome::NotInPool,
+        })
+    }
+
     #[instrument(skip(self, m), fields(mid = %m.id, conversation_id = %m.conversation_id), err)]
     async fn put_message(&self, tenant_id: &str, m: &Message) -> Result<bool, StoreError> {
         let mut req = self
@@ -873,6 +907,9 @@ impl ConversationStore for DynamoStore {
             ConversationFilter::All { page_id: Some(p) } => {
                 (format!("T#{tenant_id}#P#{p}"), "gsi3", "conversations:all", None)
             }
+            ConversationFilter::Pool { rule_id } => {
+                (inbox_pk(tenant_id, &Assignment::Pool(rule_id.clone())), "gsi1", "conversations:pool", None)
+            }
             ConversationFilter::AssignedTo { email, page_id } => (
                 inbox_pk(tenant_id, &Assignment::Agent(email.clone())),
                 "gsi1",
@@ -929,5 +966,121 @@ impl NonceStore for DynamoStore {
             .send()
             .await;
         conditional(r, "PutItem")
+    }
+}
+
+fn strings(item: &Item, k: &str) -> Vec<String> {
+    match item.get(k) {
+        Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn rule_from(item: &Item) -> Result<Rule, StoreError> {
+    Ok(Rule {
+        id: req_s(item, "rule_id")?,
+        name: req_s(item, "name")?,
+        page_ids: strings(item, "page_ids"),
+        agent_emails: strings(item, "agent_emails"),
+        method: get_s(item, "method")
+            .as_deref()
+            .and_then(Method::parse)
+            .ok_or_else(|| StoreError::Corrupt("rule method".into()))?,
+        old_conversations: get_s(item, "old_conversations")
+            .as_deref()
+            .and_then(OldConversations::parse)
+            .ok_or_else(|| StoreError::Corrupt("rule old_conversations".into()))?,
+    })
+}
+
+#[async_trait]
+impl RuleStore for DynamoStore {
+    #[instrument(skip(self, rule), fields(rule_id = %rule.id), err)]
+    async fn create_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError> {
+        let list = |v: &[String]| AttributeValue::L(v.iter().map(s).collect());
+        // The name is claimed by its own item, so two rules can never share it.
+        let name_put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("T#{tenant_id}")))
+            .item("sk", s(format!("RULENAME#{}", rule.name.to_lowercase())))
+            .item("rule_id", s(&rule.id))
+            .condition_expression("attribute_not_exists(sk)")
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        let rule_put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("T#{tenant_id}")))
+            .item("sk", s(format!("RULE#{}", rule.id)))
+            .item("rule_id", s(&rule.id))
+            .item("name", s(&rule.name))
+            .item("page_ids", list(&rule.page_ids))
+            .item("agent_emails", list(&rule.agent_emails))
+            .item("method", s(rule.method.as_str()))
+            .item("old_conversations", s(rule.old_conversations.as_str()))
+            .item("rr_turn", n(0))
+            .condition_expression("attribute_not_exists(sk)")
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        let r = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(name_put).build())
+            .transact_items(TransactWriteItem::builder().put(rule_put).build())
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_condition_failed(&e) => {
+                Err(StoreError::Conflict(format!("a rule named {:?} exists", rule.name)))
+            }
+            Err(e) => Err(backend("TransactWriteItems")(e)),
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn rule(&self, tenant_id: &str, rule_id: &str) -> Result<Option<Rule>, StoreError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("RULE#{rule_id}")))
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        r.item.as_ref().map(rule_from).transpose()
+    }
+
+    #[instrument(skip(self), err)]
+    async fn list_rules(&self, tenant_id: &str) -> Result<Vec<Rule>, StoreError> {
+        self.query_all_prefix(&format!("T#{tenant_id}"), "RULE#").await?.iter().map(rule_from).collect()
+    }
+
+    #[instrument(skip(self), err)]
+    async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("RULE#{rule_id}")))
+            .update_expression("ADD rr_turn :one")
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match out {
+            Ok(o) => o
+                .attributes
+                .as_ref()
+                .and_then(|a| get_n(a, "rr_turn"))
+                .and_then(|t| u64::try_from(t).ok())
+                .ok_or_else(|| StoreError::Corrupt("rr_turn".into())),
+            Err(e) if is_conditional_failure(&e) => {
+                Err(StoreError::Conflict(format!("rule {rule_id} does not exist")))
+            }
+            Err(e) => Err(backend("UpdateItem")(e)),
+        }
     }
 }

@@ -13,7 +13,9 @@ pub mod telemetry;
 
 use std::sync::Arc;
 
-use domain::ports::{ConversationStore, EventQueue, MemberStore, NonceStore, PageStore, QueueConsumer};
+use domain::ports::{
+    ConversationStore, EventQueue, MemberStore, NonceStore, PageStore, QueueConsumer, RuleStore,
+};
 
 /// Every store port, backed by one implementation.
 #[derive(Clone)]
@@ -22,14 +24,15 @@ pub struct Stores {
     pub members: Arc<dyn MemberStore>,
     pub conversations: Arc<dyn ConversationStore>,
     pub nonces: Arc<dyn NonceStore>,
+    pub rules: Arc<dyn RuleStore>,
 }
 
 impl Stores {
     pub fn from_one<S>(s: Arc<S>) -> Stores
     where
-        S: PageStore + MemberStore + ConversationStore + NonceStore + 'static,
+        S: PageStore + MemberStore + ConversationStore + NonceStore + RuleStore + 'static,
     {
-        Stores { pages: s.clone(), members: s.clone(), nonces: s.clone(), conversations: s }
+        Stores { pages: s.clone(), members: s.clone(), nonces: s.clone(), rules: s.clone(), conversations: s }
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use domain::event::OutboundQueueMessage;
-use domain::model::{Conversation, Member, Message, PageRecord, PageRoute, PageStatus, Paged};
+use domain::model::{Conversation, Member, Message, PageRecord, PageRoute, PageStatus, Paged, Rule};
 use domain::ports::*;
 
 use crate::cursor;
@@ -24,6 +24,9 @@ struct StoreState {
     /// page → (last event, connected at)
     deliveries: HashMap<String, (Option<i64>, i64)>,
     nonces: HashMap<String, i64>,
+    rules: BTreeMap<(String, String), Rule>,
+    /// (tenant, rule) → turns taken
+    turns: HashMap<(String, String), u64>,
     conversations: HashMap<(String, String), Conversation>,
     /// (tenant, conversation) → message id → message
     messages: HashMap<(String, String), HashMap<String, Message>>,
@@ -278,6 +281,28 @@ impl ConversationStore for MemoryStore {
         Ok(true)
     }
 
+    async fn claim(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        rule_id: &str,
+        email: &str,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let mut s = self.lock();
+        let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string())) else {
+            return Ok(ClaimOutcome::NotInPool);
+        };
+        if let Some(holder) = &c.assignee {
+            return Ok(ClaimOutcome::AlreadyClaimed(Some(holder.clone())));
+        }
+        if c.pool_rule_id.as_deref() != Some(rule_id) {
+            return Ok(ClaimOutcome::NotInPool);
+        }
+        c.assignee = Some(email.to_string());
+        c.pool_rule_id = None;
+        Ok(ClaimOutcome::Won)
+    }
+
     async fn put_message(&self, tenant_id: &str, m: &Message) -> Result<bool, StoreError> {
         let mut s = self.lock();
         let msgs = s.messages.entry((tenant_id.to_string(), m.conversation_id.clone())).or_default();
@@ -327,6 +352,7 @@ impl ConversationStore for MemoryStore {
         let (listing, page) = match filter {
             ConversationFilter::All { page_id } => ("conversations:all", page_id),
             ConversationFilter::AssignedTo { page_id, .. } => ("conversations:mine", page_id),
+            ConversationFilter::Pool { .. } => ("conversations:pool", &None),
         };
         let items: Vec<_> = s
             .conversations
@@ -335,6 +361,9 @@ impl ConversationStore for MemoryStore {
             .filter(|c| page.as_ref().is_none_or(|p| &c.page_id == p))
             .filter(|c| match filter {
                 ConversationFilter::AssignedTo { email, .. } => c.assignee.as_ref() == Some(email),
+                ConversationFilter::Pool { rule_id } => {
+                    c.assignee.is_none() && c.pool_rule_id.as_ref() == Some(rule_id)
+                }
                 ConversationFilter::All { .. } => true,
             })
             .map(|c| (c.last_activity_ms, c.id.clone(), c.clone()))
@@ -356,6 +385,42 @@ impl ConversationStore for MemoryStore {
             .map(|m| m.values().map(|m| (m.sent_ms, m.id.clone(), m.clone())).collect())
             .unwrap_or_default();
         page_after(items, "messages", cursor, limit)
+    }
+}
+
+#[async_trait]
+impl RuleStore for MemoryStore {
+    async fn create_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let lower = rule.name.to_lowercase();
+        if s.rules.iter().any(|((t, _), r)| t == tenant_id && r.name.to_lowercase() == lower) {
+            return Err(StoreError::Conflict(format!("a rule named {:?} exists", rule.name)));
+        }
+        if s.rules.contains_key(&(tenant_id.to_string(), rule.id.clone())) {
+            return Err(StoreError::Conflict(format!("rule {} exists", rule.id)));
+        }
+        s.rules.insert((tenant_id.to_string(), rule.id.clone()), rule.clone());
+        Ok(())
+    }
+
+    async fn rule(&self, tenant_id: &str, rule_id: &str) -> Result<Option<Rule>, StoreError> {
+        Ok(self.lock().rules.get(&(tenant_id.to_string(), rule_id.to_string())).cloned())
+    }
+
+    async fn list_rules(&self, tenant_id: &str) -> Result<Vec<Rule>, StoreError> {
+        let s = self.lock();
+        Ok(s.rules.iter().filter(|((t, _), _)| t == tenant_id).map(|(_, r)| r.clone()).collect())
+    }
+
+    async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError> {
+        let mut s = self.lock();
+        let key = (tenant_id.to_string(), rule_id.to_string());
+        if !s.rules.contains_key(&key) {
+            return Err(StoreError::Conflict(format!("rule {rule_id} does not exist")));
+        }
+        let t = s.turns.entry(key).or_insert(0);
+        *t += 1;
+        Ok(*t)
     }
 }
 

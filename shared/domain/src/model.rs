@@ -178,3 +178,101 @@ pub struct Paged<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
+
+/// How a sharing rule hands out new conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    RoundRobin,
+    SelfClaim,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::RoundRobin => "round_robin",
+            Method::SelfClaim => "self_claim",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "round_robin" => Some(Method::RoundRobin),
+            "self_claim" => Some(Method::SelfClaim),
+            _ => None,
+        }
+    }
+}
+
+/// What happens to conversations that predate the rule or lost their agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OldConversations {
+    None,
+    Available,
+    All,
+}
+
+impl OldConversations {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OldConversations::None => "none",
+            OldConversations::Available => "available",
+            OldConversations::All => "all",
+        }
+    }
+    pub fn parse(s: &str) -> Option<OldConversations> {
+        match s {
+            "none" => Some(OldConversations::None),
+            "available" => Some(OldConversations::Available),
+            "all" => Some(OldConversations::All),
+            _ => None,
+        }
+    }
+}
+
+/// A sharing rule (*quy tắc chia hội thoại*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub id: String,
+    pub name: String,
+    pub page_ids: Vec<String>,
+    pub agent_emails: Vec<String>,
+    pub method: Method,
+    pub old_conversations: OldConversations,
+}
+
+impl Rule {
+    /// The agent whose turn `turn` (1-based, from the rule's atomic counter) is: turns cycle
+    /// through the agents in order, so N consecutive turns give each of K agents floor(N/K) or
+    /// ceil(N/K) conversations.
+    pub fn agent_for_turn(&self, turn: u64) -> Option<&str> {
+        let k = self.agent_emails.len() as u64;
+        if k == 0 || turn == 0 {
+            return None;
+        }
+        self.agent_emails.get(((turn - 1) % k) as usize).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn turns_cycle_fairly() {
+        let r = Rule {
+            id: "r".into(),
+            name: "n".into(),
+            page_ids: vec!["p".into()],
+            agent_emails: (0..7).map(|i| format!("a{i}")).collect(),
+            method: Method::RoundRobin,
+            old_conversations: OldConversations::None,
+        };
+        let mut counts = std::collections::HashMap::new();
+        for t in 1..=300 {
+            *counts.entry(r.agent_for_turn(t).expect("agent")).or_insert(0) += 1;
+        }
+        assert!(counts.values().all(|c| *c == 42 || *c == 43), "{counts:?}");
+        assert_eq!(r.agent_for_turn(0), None);
+    }
+}

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use crate::event::OutboundQueueMessage;
-use crate::model::{Conversation, Member, Message, PageRecord, PageRoute, Paged};
+use crate::model::{Conversation, Member, Message, PageRecord, PageRoute, Paged, Rule};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -139,6 +139,31 @@ pub enum ConversationFilter {
     All { page_id: Option<String> },
     /// Those held by one member.
     AssignedTo { email: String, page_id: Option<String> },
+    /// Those waiting in a self-claim rule's pool.
+    Pool { rule_id: String },
+}
+
+/// The result of pressing *Nhận chat*.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Won,
+    /// Someone was first (their email, when the conversation could be read back).
+    AlreadyClaimed(Option<String>),
+    /// Not in that pool at all.
+    NotInPool,
+}
+
+/// Sharing rules and their round-robin turn counters.
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Creates a rule; refused with [`StoreError::Conflict`] when the shop has a rule of that
+    /// name (case-insensitive).
+    async fn create_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError>;
+    async fn rule(&self, tenant_id: &str, rule_id: &str) -> Result<Option<Rule>, StoreError>;
+    async fn list_rules(&self, tenant_id: &str) -> Result<Vec<Rule>, StoreError>;
+    /// Atomically takes the rule's next round-robin turn (1, 2, 3, ...): concurrent callers
+    /// never get the same turn.
+    async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -154,6 +179,15 @@ pub trait ConversationStore: Send + Sync {
         conversation_id: &str,
         assignment: &Assignment,
     ) -> Result<bool, StoreError>;
+    /// Gives a pooled conversation to the first claimer: a write conditional on it still being
+    /// in `rule_id`'s pool, so exactly one of any number of concurrent claims wins.
+    async fn claim(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        rule_id: &str,
+        email: &str,
+    ) -> Result<ClaimOutcome, StoreError>;
     /// Stores a message unless one with its id is already stored; returns whether it was new.
     async fn put_message(&self, tenant_id: &str, message: &Message) -> Result<bool, StoreError>;
     /// Moves a read or delivery watermark forward on an existing conversation.

@@ -1,0 +1,184 @@
+//! Sharing rules under concurrency, on the in-memory twin and on DynamoDB (moto): round robin
+//! from the rule's atomic counter, and self-claim decided by a conditional write.
+
+use std::collections::HashMap;
+
+use adapters::Stores;
+use domain::model::{ChatMode, Method, OldConversations, PageRecord, PageRoute, PageStatus, Rule};
+use domain::ports::{ClaimOutcome, ConversationFilter, StoreError};
+use integration_tests::Backend;
+
+async fn stores(backend: Backend) -> Stores {
+    integration_tests::backends(backend, 30, 5).await.0
+}
+
+fn rule(id: &str, name: &str, agents: usize, method: Method) -> Rule {
+    Rule {
+        id: id.into(),
+        name: name.into(),
+        page_ids: vec!["P".into()],
+        agent_emails: (0..agents).map(|i| format!("agent{i}@shop-a.vn")).collect(),
+        method,
+        old_conversations: OldConversations::None,
+    }
+}
+
+/// Page P of shop-a, connected in shared mode under `rule_id`.
+async fn shared_page(s: &Stores, rule_id: &str) {
+    let page = PageRecord {
+        page_id: "P".into(),
+        name: "Shop".into(),
+        status: PageStatus::Connected,
+        chat_mode: Some(ChatMode::Shared),
+        rule_id: Some(rule_id.into()),
+        connected_by: Some("owner@shop-a.vn".into()),
+        last_connected_at: None,
+        lost_reason: None,
+    };
+    let route = PageRoute {
+        page_id: "P".into(),
+        tenant_id: "shop-a".into(),
+        status: PageStatus::Connected,
+        chat_mode: ChatMode::Shared,
+        rule_id: Some(rule_id.into()),
+        connected_by: "owner@shop-a.vn".into(),
+    };
+    s.pages.connect_page(&page, &route).await.expect("connect");
+}
+
+fn record(i: usize) -> assignment::Record {
+    let body = integration_tests::notification(
+        "P",
+        vec![integration_tests::text_item(
+            "P",
+            &format!("C{i:03}"),
+            1_000 + i as i64,
+            &format!("m{i}"),
+            "xin chào",
+        )],
+    );
+    let parsed = domain::meta::parse_notification(body.as_bytes()).expect("parse");
+    let plan =
+        domain::event::plan_queue_messages(parsed.events, domain::event::MAX_QUEUE_BODY_BYTES).expect("plan");
+    assignment::Record {
+        message_id: format!("r{i}"),
+        group_id: Some(plan[0].group_id.clone()),
+        body: plan[0].body.clone(),
+    }
+}
+
+async fn all_conversations(s: &Stores) -> Vec<domain::model::Conversation> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let p = s
+            .conversations
+            .list_conversations("shop-a", &ConversationFilter::All { page_id: None }, cursor.as_deref(), 100)
+            .await
+            .expect("list");
+        out.extend(p.items);
+        match p.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+async fn round_robin_spreads_300_conversations_over_7_agents_with_8_workers(backend: Backend) {
+    let s = stores(backend).await;
+    s.rules.create_rule("shop-a", &rule("rr", "Bán hàng", 7, Method::RoundRobin)).await.expect("rule");
+    shared_page(&s, "rr").await;
+    // Eight workers, each its own instance (as eight Lambda sandboxes), all at once.
+    let chunks: Vec<Vec<assignment::Record>> =
+        (0..8).map(|w| (0..300).filter(|i| i % 8 == w).map(record).collect()).collect();
+    let runs = chunks.into_iter().map(|chunk| {
+        let worker = assignment::Worker::new(s.clone());
+        async move {
+            for batch in chunk.chunks(10) {
+                let out = worker.handle_batch(batch.to_vec()).await;
+                assert!(out.failed.is_empty(), "{:?}", out.failed);
+            }
+        }
+    });
+    futures::future::join_all(runs).await;
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs.len(), 300);
+    let mut per_agent: HashMap<String, usize> = HashMap::new();
+    for c in &convs {
+        *per_agent.entry(c.assignee.clone().expect("assigned")).or_default() += 1;
+    }
+    assert_eq!(per_agent.len(), 7);
+    assert!(per_agent.values().all(|n| *n == 42 || *n == 43), "{per_agent:?}");
+}
+
+async fn twenty_concurrent_claims_have_exactly_one_winner(backend: Backend) {
+    let s = stores(backend).await;
+    s.rules.create_rule("shop-a", &rule("pool", "Tự nhận", 5, Method::SelfClaim)).await.expect("rule");
+    shared_page(&s, "pool").await;
+    let out = assignment::Worker::new(s.clone()).handle_batch(vec![record(1)]).await;
+    assert!(out.failed.is_empty());
+    let pool = ConversationFilter::Pool { rule_id: "pool".into() };
+    let waiting = s.conversations.list_conversations("shop-a", &pool, None, 10).await.expect("pool");
+    assert_eq!(waiting.items.len(), 1);
+    assert_eq!(waiting.items[0].assignee, None);
+    let claims = (0..20).map(|i| {
+        let s = s.clone();
+        async move {
+            let who = format!("agent{}@shop-a.vn", i % 5);
+            let r = s.conversations.claim("shop-a", "P_C001", "pool", &who).await.expect("claim");
+            (who, r)
+        }
+    });
+    let results = futures::future::join_all(claims).await;
+    let winners: Vec<_> =
+        results.iter().filter(|(_, r)| *r == ClaimOutcome::Won).map(|(w, _)| w.clone()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let winner = winners[0].clone();
+    assert!(
+        results
+            .iter()
+            .filter(|(_, r)| *r != ClaimOutcome::Won)
+            .all(|(_, r)| *r == ClaimOutcome::AlreadyClaimed(Some(winner.clone()))),
+        "{results:?}"
+    );
+    let c = s.conversations.conversation("shop-a", "P_C001").await.expect("get").expect("conversation");
+    assert_eq!(c.assignee.as_deref(), Some(winner.as_str()));
+    assert!(
+        s.conversations.list_conversations("shop-a", &pool, None, 10).await.expect("pool").items.is_empty()
+    );
+    let mine = ConversationFilter::AssignedTo { email: winner.clone(), page_id: None };
+    assert_eq!(
+        s.conversations.list_conversations("shop-a", &mine, None, 10).await.expect("mine").items.len(),
+        1
+    );
+    // Not in that pool: refused without a winner.
+    assert_eq!(
+        s.conversations.claim("shop-a", "P_nobody", "pool", "agent0@shop-a.vn").await.expect("claim"),
+        ClaimOutcome::NotInPool
+    );
+}
+
+async fn rule_names_are_unique_per_shop_and_turns_are_atomic(backend: Backend) {
+    let s = stores(backend).await;
+    s.rules.create_rule("shop-a", &rule("r1", "Bán Hàng", 2, Method::RoundRobin)).await.expect("rule");
+    let dup = s.rules.create_rule("shop-a", &rule("r2", "bán hàng", 2, Method::RoundRobin)).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    s.rules.create_rule("shop-b", &rule("r2", "Bán Hàng", 2, Method::RoundRobin)).await.expect("other shop");
+    assert_eq!(s.rules.list_rules("shop-a").await.expect("list").len(), 1);
+    assert_eq!(s.rules.rule("shop-a", "r1").await.expect("get").map(|r| r.agent_emails.len()), Some(2));
+    assert!(s.rules.rule("shop-b", "r1").await.expect("get").is_none());
+    let turns = (0..40).map(|_| {
+        let s = s.clone();
+        async move { s.rules.next_turn("shop-a", "r1").await.expect("turn") }
+    });
+    let mut got = futures::future::join_all(turns).await;
+    got.sort_unstable();
+    assert_eq!(got, (1..=40).collect::<Vec<u64>>());
+    assert!(matches!(s.rules.next_turn("shop-a", "missing").await, Err(StoreError::Conflict(_))));
+}
+
+integration_tests::on_both_backends!(
+    round_robin_spreads_300_conversations_over_7_agents_with_8_workers,
+    twenty_concurrent_claims_have_exactly_one_winner,
+    rule_names_are_unique_per_shop_and_turns_are_atomic,
+);
