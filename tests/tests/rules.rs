@@ -177,8 +177,85 @@ async fn rule_names_are_unique_per_shop_and_turns_are_atomic(backend: Backend) {
     assert!(matches!(s.rules.next_turn("shop-a", "missing").await, Err(StoreError::Conflict(_))));
 }
 
+async fn claims_through_the_api_have_one_winner_and_only_the_winner_reads(backend: Backend) {
+    use integration_tests::{
+        eventually, get_json, http, notification, post_json, post_webhook, start_stack, text_item, token,
+    };
+    let stack = start_stack(backend).await;
+    let owner = token("owner@shop-a.vn", "shop-a", "owner");
+    for i in 0..6 {
+        let (s, b) = post_json(
+            &stack,
+            "/api/members",
+            &owner,
+            serde_json::json!({"email": format!("agent{i}@shop-a.vn"), "role": "agent"}),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    // agent5 is a member but not in the rule.
+    stack
+        .stores
+        .rules
+        .create_rule("shop-a", &rule("pool", "Tự nhận", 5, Method::SelfClaim))
+        .await
+        .expect("rule");
+    shared_page(&stack.stores, "pool").await;
+    assert_eq!(
+        post_webhook(
+            &stack,
+            &notification("P", vec![text_item("P", "C9", 5, "m-pool", "ai tư vấn giúp em?")])
+        )
+        .await,
+        200
+    );
+    let agent = |i: usize| token(&format!("agent{i}@shop-a.vn"), "shop-a", "agent");
+    let pooled = eventually(20, "the conversation in the pool", || async {
+        let (_, b) = get_json(&stack, "/api/conversations?view=pool", &agent(0)).await;
+        b["items"].as_array().filter(|a| !a.is_empty()).cloned()
+    })
+    .await;
+    assert_eq!(pooled[0]["id"], "P_C9");
+    assert!(pooled[0]["assignee"].is_null());
+    // Rule agents may read it while it waits; others may not.
+    assert_eq!(get_json(&stack, "/api/conversations/P_C9/messages", &agent(3)).await.0, 200);
+    assert_eq!(get_json(&stack, "/api/conversations/P_C9/messages", &agent(5)).await.0, 404);
+    let (_, b) = get_json(&stack, "/api/conversations?view=pool", &agent(5)).await;
+    assert_eq!(b["items"].as_array().map(Vec::len), Some(0));
+
+    let claims = (0..20).map(|i| {
+        let t = agent(i % 5);
+        let url = stack.url("/api/conversations/P_C9/claim");
+        async move {
+            let r = http().post(url).bearer_auth(t).send().await.expect("claim");
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    });
+    let results = futures::future::join_all(claims).await;
+    let won: Vec<_> = results.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    let winner = won[0].1["assignee"].as_str().expect("winner").to_string();
+    for (s, b) in results.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!(*s, 409, "{b}");
+        assert_eq!(b["error"]["code"], "already_claimed");
+        assert!(b["error"]["message"].as_str().is_some_and(|m| m.contains(&winner)), "{b}");
+    }
+    let winner_idx: usize =
+        winner.trim_start_matches("agent").split('@').next().and_then(|n| n.parse().ok()).expect("index");
+    let loser = (winner_idx + 1) % 5;
+    assert_eq!(get_json(&stack, "/api/conversations/P_C9/messages", &agent(winner_idx)).await.0, 200);
+    assert_eq!(get_json(&stack, "/api/conversations/P_C9/messages", &agent(loser)).await.0, 404);
+    assert_eq!(get_json(&stack, "/api/conversations/P_C9/messages", &owner).await.0, 200);
+    let (_, b) = get_json(&stack, "/api/conversations?view=pool", &agent(0)).await;
+    assert_eq!(b["items"].as_array().map(Vec::len), Some(0));
+    let (_, b) = get_json(&stack, "/api/conversations?view=mine", &agent(winner_idx)).await;
+    assert_eq!(b["items"][0]["id"], "P_C9");
+}
+
 integration_tests::on_both_backends!(
     round_robin_spreads_300_conversations_over_7_agents_with_8_workers,
     twenty_concurrent_claims_have_exactly_one_winner,
     rule_names_are_unique_per_shop_and_turns_are_atomic,
+    claims_through_the_api_have_one_winner_and_only_the_winner_reads,
 );

@@ -38,6 +38,7 @@ pub fn router(api: Arc<AdminApi>) -> Router {
         .route("/api/facebook/login-url", get(pages::login_url))
         .route("/api/conversations", get(list_conversations))
         .route("/api/conversations/{id}", get(get_conversation))
+        .route("/api/conversations/{id}/claim", axum::routing::post(claim))
         .route("/api/conversations/{id}/messages", get(list_messages))
         .fallback(|| async { ApiError::NotFound("no such route") })
         .with_state(api)
@@ -160,6 +161,8 @@ async fn list_pages(
 #[derive(Deserialize)]
 struct ListQuery {
     view: Option<String>,
+    /// With `view=pool`: one pool (a self-claim rule) to page through.
+    rule_id: Option<String>,
     page_id: Option<String>,
     cursor: Option<String>,
     limit: Option<usize>,
@@ -192,8 +195,7 @@ async fn list_conversations(
             return Err(ApiError::Forbidden("forbidden", "only owners and admins see every conversation"));
         }
         "mine" => ConversationFilter::AssignedTo { email: me.email.clone(), page_id },
-        // Pools belong to self-claim rules; a member of no such rule has an empty pool view.
-        "pool" => return Ok(Json(json!({"items": [], "next_cursor": null}))),
+        "pool" => return pool_view(&api, &me, q.rule_id.as_deref(), q.cursor.as_deref(), limit).await,
         _ => return Err(ApiError::BadRequest("invalid_view", "view must be mine, pool or all".into())),
     };
     let page = api
@@ -212,7 +214,116 @@ async fn list_conversations(
 async fn readable(api: &AdminApi, me: &Caller, conversation_id: &str) -> Result<Conversation, ApiError> {
     match api.stores.conversations.conversation(&me.tenant_id, conversation_id).await? {
         Some(c) if me.can_read(&c) => Ok(c),
+        // A pooled conversation is visible to the agents of its rule.
+        Some(c) if c.assignee.is_none() && c.pool_rule_id.is_some() => {
+            let rule = c.pool_rule_id.as_deref().unwrap_or_default();
+            match api.stores.rules.rule(&me.tenant_id, rule).await? {
+                Some(r) if r.agent_emails.contains(&me.email) => Ok(c),
+                _ => Err(ApiError::NotFound("conversation not found")),
+            }
+        }
         _ => Err(ApiError::NotFound("conversation not found")),
+    }
+}
+
+/// The self-claim pools the caller belongs to (all of the shop's for owners and admins),
+/// newest activity first. With several pools and no `rule_id`, the first page of each is
+/// merged; pass `rule_id` to page through one pool.
+async fn pool_view(
+    api: &AdminApi,
+    me: &Caller,
+    rule_id: Option<&str>,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Json<Value>, ApiError> {
+    let rules: Vec<_> = api
+        .stores
+        .rules
+        .list_rules(&me.tenant_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.method == domain::model::Method::SelfClaim)
+        .filter(|r| me.role.is_manager() || r.agent_emails.contains(&me.email))
+        .filter(|r| rule_id.is_none_or(|id| r.id == id))
+        .collect();
+    if rule_id.is_some() && rules.is_empty() {
+        return Err(ApiError::NotFound("no such pool"));
+    }
+    if cursor.is_some() && rules.len() != 1 {
+        return Err(ApiError::BadRequest("invalid_cursor", "a pool cursor needs its rule_id".into()));
+    }
+    let mut items = Vec::new();
+    let mut next_cursor = None;
+    for r in &rules {
+        let filter = ConversationFilter::Pool { rule_id: r.id.clone() };
+        let page = api.stores.conversations.list_conversations(&me.tenant_id, &filter, cursor, limit).await?;
+        if rules.len() == 1 {
+            next_cursor = page.next_cursor;
+        }
+        items.extend(page.items);
+    }
+    items.sort_by(|a, b| (b.last_activity_ms, &b.id).cmp(&(a.last_activity_ms, &a.id)));
+    items.truncate(limit);
+    Ok(Json(json!({
+        "items": items.iter().map(conversation_json).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+/// `POST /api/conversations/{id}/claim` (*Nhận chat*): the first agent of the rule wins,
+/// whatever the concurrency; the others get 409 `already_claimed`.
+async fn claim(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    Path(conversation_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    let Some(c) = api.stores.conversations.conversation(&me.tenant_id, &conversation_id).await? else {
+        return Err(ApiError::NotFound("conversation not found"));
+    };
+    let Some(rule_id) = c.pool_rule_id.clone() else {
+        let Some(holder) = c.assignee else { return Err(ApiError::NotFound("conversation not found")) };
+        // The agents of the Page's rule (who could have claimed it) learn who was first.
+        let route_rule = api
+            .stores
+            .pages
+            .page_route(&c.page_id)
+            .await?
+            .filter(|r| r.tenant_id == me.tenant_id)
+            .and_then(|r| r.rule_id);
+        let in_rule = match route_rule {
+            Some(r) => api
+                .stores
+                .rules
+                .rule(&me.tenant_id, &r)
+                .await?
+                .is_some_and(|r| r.agent_emails.contains(&me.email)),
+            None => false,
+        };
+        return if me.role.is_manager() || in_rule || holder == me.email {
+            Err(ApiError::Conflict("already_claimed", format!("{holder} claimed this conversation first")))
+        } else {
+            Err(ApiError::NotFound("conversation not found"))
+        };
+    };
+    let rule = api.stores.rules.rule(&me.tenant_id, &rule_id).await?;
+    if !rule.is_some_and(|r| r.agent_emails.contains(&me.email)) {
+        return Err(ApiError::NotFound("conversation not found"));
+    }
+    match api.stores.conversations.claim(&me.tenant_id, &conversation_id, &rule_id, &me.email).await? {
+        domain::ports::ClaimOutcome::Won => {
+            tracing::info!(conversation_id = %conversation_id, "conversation claimed");
+            let c = readable(&api, &me, &conversation_id).await?;
+            Ok(Json(conversation_json(&c)))
+        }
+        domain::ports::ClaimOutcome::AlreadyClaimed(winner) => Err(ApiError::Conflict(
+            "already_claimed",
+            match winner {
+                Some(w) => format!("{w} claimed this conversation first"),
+                None => "someone claimed this conversation first".into(),
+            },
+        )),
+        domain::ports::ClaimOutcome::NotInPool => Err(ApiError::NotFound("conversation not found")),
     }
 }
 
