@@ -23,14 +23,15 @@ fn rule(id: &str, name: &str, agents: usize, method: Method) -> Rule {
     }
 }
 
-/// Page P of shop-a, connected in shared mode under `rule_id`.
-async fn shared_page(s: &Stores, rule_id: &str) {
+/// Page P of shop-a connected (only me), then `rule` created over it: P switches to shared
+/// mode under the rule, as a shop owner would do it.
+async fn shared_page(s: &Stores, rule: &Rule) {
     let page = PageRecord {
         page_id: "P".into(),
         name: "Shop".into(),
         status: PageStatus::Connected,
-        chat_mode: Some(ChatMode::Shared),
-        rule_id: Some(rule_id.into()),
+        chat_mode: Some(ChatMode::OnlyMe),
+        rule_id: None,
         connected_by: Some("owner@shop-a.vn".into()),
         last_connected_at: None,
         lost_reason: None,
@@ -39,11 +40,16 @@ async fn shared_page(s: &Stores, rule_id: &str) {
         page_id: "P".into(),
         tenant_id: "shop-a".into(),
         status: PageStatus::Connected,
-        chat_mode: ChatMode::Shared,
-        rule_id: Some(rule_id.into()),
+        chat_mode: ChatMode::OnlyMe,
+        rule_id: None,
         connected_by: "owner@shop-a.vn".into(),
     };
     s.pages.connect_page(&page, &route).await.expect("connect");
+    s.rules.create_rule("shop-a", rule, &["P".to_string()]).await.expect("rule");
+    let r = s.pages.page_route("P").await.expect("route").expect("route exists");
+    assert_eq!((r.chat_mode, r.rule_id.as_deref()), (ChatMode::Shared, Some(rule.id.as_str())));
+    let (p, _) = s.pages.page("shop-a", "P").await.expect("page").expect("page exists");
+    assert_eq!((p.chat_mode, p.rule_id.as_deref()), (Some(ChatMode::Shared), Some(rule.id.as_str())));
 }
 
 fn record(i: usize) -> assignment::Record {
@@ -86,8 +92,7 @@ async fn all_conversations(s: &Stores) -> Vec<domain::model::Conversation> {
 
 async fn round_robin_spreads_300_conversations_over_7_agents_with_8_workers(backend: Backend) {
     let s = stores(backend).await;
-    s.rules.create_rule("shop-a", &rule("rr", "Bán hàng", 7, Method::RoundRobin)).await.expect("rule");
-    shared_page(&s, "rr").await;
+    shared_page(&s, &rule("rr", "Bán hàng", 7, Method::RoundRobin)).await;
     // Eight workers, each its own instance (as eight Lambda sandboxes), all at once.
     let chunks: Vec<Vec<assignment::Record>> =
         (0..8).map(|w| (0..300).filter(|i| i % 8 == w).map(record).collect()).collect();
@@ -113,8 +118,7 @@ async fn round_robin_spreads_300_conversations_over_7_agents_with_8_workers(back
 
 async fn twenty_concurrent_claims_have_exactly_one_winner(backend: Backend) {
     let s = stores(backend).await;
-    s.rules.create_rule("shop-a", &rule("pool", "Tự nhận", 5, Method::SelfClaim)).await.expect("rule");
-    shared_page(&s, "pool").await;
+    shared_page(&s, &rule("pool", "Tự nhận", 5, Method::SelfClaim)).await;
     let out = assignment::Worker::new(s.clone()).handle_batch(vec![record(1)]).await;
     assert!(out.failed.is_empty());
     let pool = ConversationFilter::Pool { rule_id: "pool".into() };
@@ -160,12 +164,43 @@ async fn twenty_concurrent_claims_have_exactly_one_winner(backend: Backend) {
 
 async fn rule_names_are_unique_per_shop_and_turns_are_atomic(backend: Backend) {
     let s = stores(backend).await;
-    s.rules.create_rule("shop-a", &rule("r1", "Bán Hàng", 2, Method::RoundRobin)).await.expect("rule");
-    let dup = s.rules.create_rule("shop-a", &rule("r2", "bán hàng", 2, Method::RoundRobin)).await;
-    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-    s.rules.create_rule("shop-b", &rule("r2", "Bán Hàng", 2, Method::RoundRobin)).await.expect("other shop");
+    let import = |tenant: &'static str, page: &'static str| {
+        let s = s.clone();
+        async move {
+            let p = domain::ports::ImportedPage {
+                page_id: page.into(),
+                name: page.into(),
+                token_enc: "v1:x".into(),
+                imported_by: "o@x.vn".into(),
+            };
+            s.pages.import_page(tenant, &p).await.expect("import");
+        }
+    };
+    import("shop-a", "P").await;
+    import("shop-a", "Q").await;
+    import("shop-b", "P").await;
+    s.rules.create_rule("shop-a", &rule("r1", "Bán Hàng", 2, Method::RoundRobin), &[]).await.expect("rule");
+    // The same name (any case) again: refused, and Q stays free.
+    let mut dup = rule("r2", "bán hàng", 2, Method::RoundRobin);
+    dup.page_ids = vec!["Q".into()];
+    assert!(matches!(s.rules.create_rule("shop-a", &dup, &[]).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.pages.page("shop-a", "Q").await.expect("page").and_then(|p| p.0.rule_id), None);
+    // A Page already in a rule, or not the shop's: refused.
+    let mut taken = rule("r3", "Khác", 2, Method::RoundRobin);
+    assert!(matches!(s.rules.create_rule("shop-a", &taken, &[]).await, Err(StoreError::Conflict(_))));
+    taken.page_ids = vec!["ZZ".into()];
+    assert!(matches!(s.rules.create_rule("shop-a", &taken, &[]).await, Err(StoreError::Conflict(_))));
+    assert!(s.rules.rule("shop-a", "r3").await.expect("get").is_none(), "nothing half-written");
+    s.rules
+        .create_rule("shop-b", &rule("r2", "Bán Hàng", 2, Method::RoundRobin), &[])
+        .await
+        .expect("other shop");
     assert_eq!(s.rules.list_rules("shop-a").await.expect("list").len(), 1);
     assert_eq!(s.rules.rule("shop-a", "r1").await.expect("get").map(|r| r.agent_emails.len()), Some(2));
+    assert_eq!(
+        s.pages.page("shop-a", "P").await.expect("page").and_then(|p| p.0.rule_id).as_deref(),
+        Some("r1")
+    );
     assert!(s.rules.rule("shop-b", "r1").await.expect("get").is_none());
     let turns = (0..40).map(|_| {
         let s = s.clone();
@@ -194,13 +229,7 @@ async fn claims_through_the_api_have_one_winner_and_only_the_winner_reads(backen
         assert_eq!(s, 201, "{b}");
     }
     // agent5 is a member but not in the rule.
-    stack
-        .stores
-        .rules
-        .create_rule("shop-a", &rule("pool", "Tự nhận", 5, Method::SelfClaim))
-        .await
-        .expect("rule");
-    shared_page(&stack.stores, "pool").await;
+    shared_page(&stack.stores, &rule("pool", "Tự nhận", 5, Method::SelfClaim)).await;
     assert_eq!(
         post_webhook(
             &stack,

@@ -253,6 +253,111 @@ impl DynamoStore {
         }
     }
 
+    /// The route Put and the shop's Page Update of a connection; with a rule, the Page must not
+    /// be in another rule.
+    fn connect_items(
+        &self,
+        page: &PageRecord,
+        route: &PageRoute,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut route_item: Item = HashMap::new();
+        route_item.insert("pk".into(), s(format!("PAGE#{}", route.page_id)));
+        route_item.insert("sk".into(), s("ROUTE"));
+        route_item.insert("page_id".into(), s(&route.page_id));
+        route_item.insert("tenant_id".into(), s(&route.tenant_id));
+        route_item.insert("status".into(), s(route.status.as_str()));
+        route_item.insert("chat_mode".into(), s(route.chat_mode.as_str()));
+        route_item.insert("connected_by".into(), s(&route.connected_by));
+        if let Some(r) = &route.rule_id {
+            route_item.insert("rule_id".into(), s(r));
+        }
+        // Every route in one index partition: the health check's worklist without a scan.
+        route_item.insert("gsi1pk".into(), s("ROUTES"));
+        route_item.insert("gsi1sk".into(), s(&route.page_id));
+        route_item.insert("connected_ms".into(), n(domain::timefmt::now_ms()));
+        // The shop's Page item is updated, not replaced, so its stored token stays.
+        let mut set = vec![
+            "page_id = :id",
+            "#name = :name",
+            "#status = :status",
+            "chat_mode = :mode",
+            "connected_by = :by",
+            "last_connected_at = :at",
+        ];
+        let mut remove = vec!["lost_reason"];
+        let mut values: Item = HashMap::new();
+        values.insert(":id".into(), s(&page.page_id));
+        values.insert(":name".into(), s(&page.name));
+        values.insert(":status".into(), s(page.status.as_str()));
+        values.insert(":mode".into(), s(page.chat_mode.unwrap_or(route.chat_mode).as_str()));
+        values
+            .insert(":by".into(), s(page.connected_by.clone().unwrap_or_else(|| route.connected_by.clone())));
+        values.insert(":at".into(), s(page.last_connected_at.clone().unwrap_or_default()));
+        match &page.rule_id {
+            Some(r) => {
+                set.push("rule_id = :rule");
+                values.insert(":rule".into(), s(r));
+            }
+            None => remove.push("rule_id"),
+        }
+        let mut page_update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{}", route.tenant_id)))
+            .key("sk", s(format!("PAGE#{}", page.page_id)))
+            .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values));
+        if page.rule_id.is_some() {
+            page_update =
+                page_update.condition_expression("attribute_not_exists(rule_id) OR rule_id = :rule");
+        }
+        let page_update = page_update.build().map_err(backend("TransactWriteItems"))?;
+        let route_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(route_item))
+            .condition_expression("attribute_not_exists(pk) OR tenant_id = :t")
+            .expression_attribute_values(":t", s(&route.tenant_id))
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        Ok(vec![
+            TransactWriteItem::builder().put(route_put).build(),
+            TransactWriteItem::builder().update(page_update).build(),
+        ])
+    }
+
+    /// A new rule: its name claimed by its own item, then the rule, both only if absent.
+    fn rule_items(&self, tenant_id: &str, rule: &Rule) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let list = |v: &[String]| AttributeValue::L(v.iter().map(s).collect());
+        // The name is claimed by its own item, so two rules can never share it.
+        let name_put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("T#{tenant_id}")))
+            .item("sk", s(format!("RULENAME#{}", rule.name.to_lowercase())))
+            .item("rule_id", s(&rule.id))
+            .condition_expression("attribute_not_exists(sk)")
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        let rule_put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("T#{tenant_id}")))
+            .item("sk", s(format!("RULE#{}", rule.id)))
+            .item("rule_id", s(&rule.id))
+            .item("name", s(&rule.name))
+            .item("page_ids", list(&rule.page_ids))
+            .item("agent_emails", list(&rule.agent_emails))
+            .item("method", s(rule.method.as_str()))
+            .item("old_conversations", s(rule.old_conversations.as_str()))
+            .item("rr_turn", n(0))
+            .condition_expression("attribute_not_exists(sk)")
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        Ok(vec![
+            TransactWriteItem::builder().put(name_put).build(),
+            TransactWriteItem::builder().put(rule_put).build(),
+        ])
+    }
+
     /// One page of a Query, newest first, with a cursor built from the last returned item.
     async fn query_page(
         &self,
@@ -371,70 +476,8 @@ impl PageStore for DynamoStore {
 
     #[instrument(skip(self, page, route), fields(page_id = %page.page_id, tenant_id = %route.tenant_id), err)]
     async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError> {
-        let mut route_item: Item = HashMap::new();
-        route_item.insert("pk".into(), s(format!("PAGE#{}", route.page_id)));
-        route_item.insert("sk".into(), s("ROUTE"));
-        route_item.insert("page_id".into(), s(&route.page_id));
-        route_item.insert("tenant_id".into(), s(&route.tenant_id));
-        route_item.insert("status".into(), s(route.status.as_str()));
-        route_item.insert("chat_mode".into(), s(route.chat_mode.as_str()));
-        route_item.insert("connected_by".into(), s(&route.connected_by));
-        if let Some(r) = &route.rule_id {
-            route_item.insert("rule_id".into(), s(r));
-        }
-        // Every route in one index partition: the health check's worklist without a scan.
-        route_item.insert("gsi1pk".into(), s("ROUTES"));
-        route_item.insert("gsi1sk".into(), s(&route.page_id));
-        route_item.insert("connected_ms".into(), n(domain::timefmt::now_ms()));
-        // The shop's Page item is updated, not replaced, so its stored token stays.
-        let mut set = vec![
-            "page_id = :id",
-            "#name = :name",
-            "#status = :status",
-            "chat_mode = :mode",
-            "connected_by = :by",
-            "last_connected_at = :at",
-        ];
-        let mut remove = vec!["lost_reason"];
-        let mut values: Item = HashMap::new();
-        values.insert(":id".into(), s(&page.page_id));
-        values.insert(":name".into(), s(&page.name));
-        values.insert(":status".into(), s(page.status.as_str()));
-        values.insert(":mode".into(), s(page.chat_mode.unwrap_or(route.chat_mode).as_str()));
-        values
-            .insert(":by".into(), s(page.connected_by.clone().unwrap_or_else(|| route.connected_by.clone())));
-        values.insert(":at".into(), s(page.last_connected_at.clone().unwrap_or_default()));
-        match &page.rule_id {
-            Some(r) => {
-                set.push("rule_id = :rule");
-                values.insert(":rule".into(), s(r));
-            }
-            None => remove.push("rule_id"),
-        }
-        let page_update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(format!("T#{}", route.tenant_id)))
-            .key("sk", s(format!("PAGE#{}", page.page_id)))
-            .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
-            .expression_attribute_names("#name", "name")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(backend("TransactWriteItems"))?;
-        let route_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(route_item))
-            .condition_expression("attribute_not_exists(pk) OR tenant_id = :t")
-            .expression_attribute_values(":t", s(&route.tenant_id))
-            .build()
-            .map_err(backend("TransactWriteItems"))?;
-        let r = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(route_put).build())
-            .transact_items(TransactWriteItem::builder().update(page_update).build())
-            .send()
-            .await;
+        let items = self.connect_items(page, route)?;
+        let r = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match r {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -996,43 +1039,54 @@ fn rule_from(item: &Item) -> Result<Rule, StoreError> {
 #[async_trait]
 impl RuleStore for DynamoStore {
     #[instrument(skip(self, rule), fields(rule_id = %rule.id), err)]
-    async fn create_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError> {
-        let list = |v: &[String]| AttributeValue::L(v.iter().map(s).collect());
-        // The name is claimed by its own item, so two rules can never share it.
-        let name_put = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(format!("T#{tenant_id}")))
-            .item("sk", s(format!("RULENAME#{}", rule.name.to_lowercase())))
-            .item("rule_id", s(&rule.id))
-            .condition_expression("attribute_not_exists(sk)")
-            .build()
-            .map_err(backend("TransactWriteItems"))?;
-        let rule_put = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(format!("T#{tenant_id}")))
-            .item("sk", s(format!("RULE#{}", rule.id)))
-            .item("rule_id", s(&rule.id))
-            .item("name", s(&rule.name))
-            .item("page_ids", list(&rule.page_ids))
-            .item("agent_emails", list(&rule.agent_emails))
-            .item("method", s(rule.method.as_str()))
-            .item("old_conversations", s(rule.old_conversations.as_str()))
-            .item("rr_turn", n(0))
-            .condition_expression("attribute_not_exists(sk)")
-            .build()
-            .map_err(backend("TransactWriteItems"))?;
-        let r = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(name_put).build())
-            .transact_items(TransactWriteItem::builder().put(rule_put).build())
-            .send()
-            .await;
+    async fn create_rule(
+        &self,
+        tenant_id: &str,
+        rule: &Rule,
+        connected: &[String],
+    ) -> Result<(), StoreError> {
+        let mut items = self.rule_items(tenant_id, rule)?;
+        for p in &rule.page_ids {
+            let shared = connected.contains(p);
+            let mut u = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("T#{tenant_id}")))
+                .key("sk", s(format!("PAGE#{p}")))
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(rule_id)")
+                .expression_attribute_values(":r", s(&rule.id));
+            u = if shared {
+                u.update_expression("SET rule_id = :r, chat_mode = :shared")
+                    .expression_attribute_values(":shared", s(ChatMode::Shared.as_str()))
+            } else {
+                u.update_expression("SET rule_id = :r")
+            };
+            items.push(
+                TransactWriteItem::builder()
+                    .update(u.build().map_err(backend("TransactWriteItems"))?)
+                    .build(),
+            );
+            if shared {
+                let route = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("PAGE#{p}")))
+                    .key("sk", s("ROUTE"))
+                    .update_expression("SET chat_mode = :shared, rule_id = :r")
+                    .condition_expression("tenant_id = :t")
+                    .expression_attribute_values(":shared", s(ChatMode::Shared.as_str()))
+                    .expression_attribute_values(":r", s(&rule.id))
+                    .expression_attribute_values(":t", s(tenant_id))
+                    .build()
+                    .map_err(backend("TransactWriteItems"))?;
+                items.push(TransactWriteItem::builder().update(route).build());
+            }
+        }
+        let r = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match r {
             Ok(_) => Ok(()),
-            Err(e) if transaction_condition_failed(&e) => {
-                Err(StoreError::Conflict(format!("a rule named {:?} exists", rule.name)))
-            }
+            Err(e) if transaction_condition_failed(&e) => Err(StoreError::Conflict(format!(
+                "the rule {:?} could not be created: its name is taken, a Page is in another rule, or a connection changed",
+                rule.name
+            ))),
             Err(e) => Err(backend("TransactWriteItems")(e)),
         }
     }
@@ -1054,6 +1108,53 @@ impl RuleStore for DynamoStore {
     #[instrument(skip(self), err)]
     async fn list_rules(&self, tenant_id: &str) -> Result<Vec<Rule>, StoreError> {
         self.query_all_prefix(&format!("T#{tenant_id}"), "RULE#").await?.iter().map(rule_from).collect()
+    }
+
+    #[instrument(skip(self, page, route, link), fields(page_id = %page.page_id), err)]
+    async fn connect_shared(
+        &self,
+        page: &PageRecord,
+        route: &PageRoute,
+        link: &RuleLink,
+    ) -> Result<(), StoreError> {
+        let tenant = &route.tenant_id;
+        let mut items = self.connect_items(page, route)?;
+        match link {
+            RuleLink::Existing { rule_id, add_page: true } => {
+                let u = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("T#{tenant}")))
+                    .key("sk", s(format!("RULE#{rule_id}")))
+                    .update_expression("SET page_ids = list_append(page_ids, :p)")
+                    .condition_expression("attribute_exists(sk) AND NOT contains(page_ids, :pid)")
+                    .expression_attribute_values(":p", AttributeValue::L(vec![s(&page.page_id)]))
+                    .expression_attribute_values(":pid", s(&page.page_id))
+                    .build()
+                    .map_err(backend("TransactWriteItems"))?;
+                items.push(TransactWriteItem::builder().update(u).build());
+            }
+            RuleLink::Existing { rule_id, add_page: false } => {
+                let c = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("T#{tenant}")))
+                    .key("sk", s(format!("RULE#{rule_id}")))
+                    .condition_expression("contains(page_ids, :pid)")
+                    .expression_attribute_values(":pid", s(&page.page_id))
+                    .build()
+                    .map_err(backend("TransactWriteItems"))?;
+                items.push(TransactWriteItem::builder().condition_check(c).build());
+            }
+            RuleLink::New(rule) => items.extend(self.rule_items(tenant, rule)?),
+        }
+        let r = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_condition_failed(&e) => Err(StoreError::Conflict(format!(
+                "page {} could not join the rule: another shop holds it, it is in another rule, or the rule changed",
+                page.page_id
+            ))),
+            Err(e) => Err(backend("TransactWriteItems")(e)),
+        }
     }
 
     #[instrument(skip(self), err)]

@@ -390,8 +390,24 @@ impl ConversationStore for MemoryStore {
 
 #[async_trait]
 impl RuleStore for MemoryStore {
-    async fn create_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError> {
+    async fn create_rule(
+        &self,
+        tenant_id: &str,
+        rule: &Rule,
+        connected: &[String],
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
+        for p in &rule.page_ids {
+            match s.pages.get(&(tenant_id.to_string(), p.clone())) {
+                Some(page) if page.rule_id.is_none() => {}
+                _ => return Err(StoreError::Conflict(format!("page {p} is unknown or in another rule"))),
+            }
+        }
+        for p in connected {
+            if !s.routes.get(p).is_some_and(|r| r.tenant_id == tenant_id) {
+                return Err(StoreError::Conflict(format!("page {p} is no longer connected to the shop")));
+            }
+        }
         let lower = rule.name.to_lowercase();
         if s.rules.iter().any(|((t, _), r)| t == tenant_id && r.name.to_lowercase() == lower) {
             return Err(StoreError::Conflict(format!("a rule named {:?} exists", rule.name)));
@@ -400,6 +416,20 @@ impl RuleStore for MemoryStore {
             return Err(StoreError::Conflict(format!("rule {} exists", rule.id)));
         }
         s.rules.insert((tenant_id.to_string(), rule.id.clone()), rule.clone());
+        for p in &rule.page_ids {
+            if let Some(page) = s.pages.get_mut(&(tenant_id.to_string(), p.clone())) {
+                page.rule_id = Some(rule.id.clone());
+                if connected.contains(p) {
+                    page.chat_mode = Some(domain::model::ChatMode::Shared);
+                }
+            }
+        }
+        for p in connected {
+            if let Some(r) = s.routes.get_mut(p) {
+                r.chat_mode = domain::model::ChatMode::Shared;
+                r.rule_id = Some(rule.id.clone());
+            }
+        }
         Ok(())
     }
 
@@ -410,6 +440,50 @@ impl RuleStore for MemoryStore {
     async fn list_rules(&self, tenant_id: &str) -> Result<Vec<Rule>, StoreError> {
         let s = self.lock();
         Ok(s.rules.iter().filter(|((t, _), _)| t == tenant_id).map(|(_, r)| r.clone()).collect())
+    }
+
+    async fn connect_shared(
+        &self,
+        page: &PageRecord,
+        route: &PageRoute,
+        link: &RuleLink,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let tenant = route.tenant_id.clone();
+        let rule_id = match link {
+            RuleLink::Existing { rule_id, .. } => rule_id.clone(),
+            RuleLink::New(r) => r.id.clone(),
+        };
+        if s.routes.get(&page.page_id).is_some_and(|r| r.tenant_id != tenant) {
+            return Err(StoreError::Conflict(format!("page {} is connected to another shop", page.page_id)));
+        }
+        let current = s.pages.get(&(tenant.clone(), page.page_id.clone())).and_then(|p| p.rule_id.clone());
+        if current.as_ref().is_some_and(|r| *r != rule_id) {
+            return Err(StoreError::Conflict(format!("page {} is in another rule", page.page_id)));
+        }
+        match link {
+            RuleLink::Existing { rule_id, add_page } => {
+                let Some(rule) = s.rules.get_mut(&(tenant.clone(), rule_id.clone())) else {
+                    return Err(StoreError::Conflict(format!("rule {rule_id} does not exist")));
+                };
+                if *add_page {
+                    if rule.page_ids.contains(&page.page_id) {
+                        return Err(StoreError::Conflict("the rule changed meanwhile".into()));
+                    }
+                    rule.page_ids.push(page.page_id.clone());
+                }
+            }
+            RuleLink::New(rule) => {
+                let lower = rule.name.to_lowercase();
+                if s.rules.iter().any(|((t, _), r)| *t == tenant && r.name.to_lowercase() == lower) {
+                    return Err(StoreError::Conflict(format!("a rule named {:?} exists", rule.name)));
+                }
+                s.rules.insert((tenant.clone(), rule.id.clone()), rule.clone());
+            }
+        }
+        s.routes.insert(page.page_id.clone(), route.clone());
+        s.pages.insert((tenant, page.page_id.clone()), page.clone());
+        Ok(())
     }
 
     async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError> {

@@ -153,14 +153,33 @@ pub enum ClaimOutcome {
     NotInPool,
 }
 
+/// The rule side of a shared connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleLink {
+    Existing { rule_id: String, add_page: bool },
+    New(Rule),
+}
+
 /// Sharing rules and their round-robin turn counters.
 #[async_trait]
 pub trait RuleStore: Send + Sync {
-    /// Creates a rule; refused with [`StoreError::Conflict`] when the shop has a rule of that
-    /// name (case-insensitive).
-    async fn create_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError>;
+    /// Creates a rule and links its Pages to it (each must be the shop's and in no other
+    /// rule); the Pages listed in `connected` (connected to this shop) switch to shared mode
+    /// under the rule. All or nothing: refused with [`StoreError::Conflict`] when the name is
+    /// taken (case-insensitive), a Page is in another rule, or a connection changed meanwhile.
+    async fn create_rule(&self, tenant_id: &str, rule: &Rule, connected: &[String])
+    -> Result<(), StoreError>;
     async fn rule(&self, tenant_id: &str, rule_id: &str) -> Result<Option<Rule>, StoreError>;
     async fn list_rules(&self, tenant_id: &str) -> Result<Vec<Rule>, StoreError>;
+    /// Connects a Page in shared mode under a rule, atomically with the rule change: the route
+    /// and the shop's Page (which must not be in another rule) and either the existing rule
+    /// (gaining the Page if it lacks it) or a new rule (name claimed). All or nothing.
+    async fn connect_shared(
+        &self,
+        page: &PageRecord,
+        route: &PageRoute,
+        link: &RuleLink,
+    ) -> Result<(), StoreError>;
     /// Atomically takes the rule's next round-robin turn (1, 2, 3, ...): concurrent callers
     /// never get the same turn.
     async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError>;
