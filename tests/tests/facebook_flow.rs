@@ -293,11 +293,12 @@ async fn subscribe_failures_leave_the_page_as_it_was(backend: Backend) {
     assert_eq!(s, 502, "{b}");
     assert!(b["error"]["message"].as_str().is_some_and(|m| m.contains("190")), "{b}");
     assert_eq!(page(&pages(&w).await, "901")["status"], "not_connected");
-    // Shared mode waits for rules.
+    // Shared mode with a rule that does not exist.
     let (s, b) =
         post_json(&w.stack, "/api/pages/901/connect", &w.owner, json!({"chat_mode":"shared","rule_id":"r1"}))
             .await;
-    assert_eq!(s, 422, "{b}");
+    assert_eq!(s, 404, "{b}");
+    assert_eq!(page(&pages(&w).await, "901")["status"], "not_connected");
     // Unknown Page.
     let (s, _) =
         post_json(&w.stack, "/api/pages/999/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
@@ -409,6 +410,152 @@ async fn history_sync_brings_old_conversations_once(backend: Backend) {
     assert!(w.fake.request_count("conversations") >= 3 + 3, "three result pages plus the failed tries");
 }
 
+async fn rules_through_the_api(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c", "short-c");
+    for p in ["1301", "1302", "1303"] {
+        w.fake.add_page(p, &format!("Shop {p}"), &format!("page-token-{p}"), &["MANAGE"]);
+    }
+    login(&w, "c").await;
+    for i in 0..3 {
+        let (s, _) = post_json(
+            &w.stack,
+            "/api/members",
+            &w.owner,
+            json!({"email": format!("agent{i}@shop-a.vn"), "role": "agent"}),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    let rule = |name: &str, pages: Vec<&str>, agents: Vec<&str>, method: &str| json!({"name": name, "page_ids": pages, "agent_emails": agents, "method": method, "old_conversations": "none"});
+    // Refusals, each clear.
+    for (body, status, code) in [
+        (rule("A", vec![], vec!["agent0@shop-a.vn"], "round_robin"), 422, "no_pages"),
+        (rule("A", vec!["1303"], vec![], "round_robin"), 422, "no_agents"),
+        (
+            rule("A", vec!["1303"], vec!["agent0@shop-a.vn", "x@y.vn", "z@y.vn"], "round_robin"),
+            422,
+            "unknown_emails",
+        ),
+        (rule("A", vec!["9999"], vec!["agent0@shop-a.vn"], "round_robin"), 422, "unknown_pages"),
+        (rule("A", vec!["1303"], vec!["agent0@shop-a.vn"], "lottery"), 422, "invalid_method"),
+        (rule(" ", vec!["1303"], vec!["agent0@shop-a.vn"], "round_robin"), 422, "invalid_name"),
+    ] {
+        let (s, b) = post_json(&w.stack, "/api/rules", &w.owner, body).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (status, Some(code)), "{b}");
+        if code == "unknown_emails" {
+            let m = b["error"]["message"].as_str().unwrap_or_default();
+            assert!(m.contains("x@y.vn") && m.contains("z@y.vn") && !m.contains("agent0"), "{m}");
+        }
+    }
+    // Connect 1301 shared with a new rule, atomically.
+    let new_rule = json!({"name": "Bán hàng", "agent_emails": ["agent0@shop-a.vn", "Agent1@Shop-A.vn"], "method": "round_robin"});
+    let (s, b) = post_json(
+        &w.stack,
+        "/api/pages/1301/connect",
+        &w.owner,
+        json!({"chat_mode": "shared", "new_rule": new_rule}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["chat_mode"], "shared");
+    let rule_id = b["rule_id"].as_str().expect("rule id").to_string();
+    let (s, r) = get_json(&w.stack, &format!("/api/rules/{rule_id}"), &w.owner).await;
+    assert_eq!(s, 200);
+    assert_eq!(r["page_ids"], json!(["1301"]));
+    assert_eq!(r["agent_emails"], json!(["agent0@shop-a.vn", "agent1@shop-a.vn"]));
+    // The same name in another case; a Page already in a rule.
+    let (s, b) = post_json(
+        &w.stack,
+        "/api/rules",
+        &w.owner,
+        rule("BÁN HÀNG", vec!["1303"], vec!["agent2@shop-a.vn"], "self_claim"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("rule_name_taken")), "{b}");
+    let (s, b) = post_json(
+        &w.stack,
+        "/api/rules",
+        &w.owner,
+        rule("Tự nhận", vec!["1301"], vec!["agent2@shop-a.vn"], "self_claim"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("page_in_other_rule")), "{b}");
+    assert!(b["error"]["message"].as_str().is_some_and(|m| m.contains("Bán hàng")), "{b}");
+    // 1302 joins the existing rule.
+    let (s, b) = post_json(
+        &w.stack,
+        "/api/pages/1302/connect",
+        &w.owner,
+        json!({"chat_mode": "shared", "rule_id": rule_id}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, r) = get_json(&w.stack, &format!("/api/rules/{rule_id}"), &w.owner).await;
+    assert_eq!(r["page_ids"], json!(["1301", "1302"]));
+    // Four new customers: two each, in turn.
+    for (i, p) in ["1301", "1302", "1301", "1302"].iter().enumerate() {
+        let body = notification(
+            p,
+            vec![text_item(p, &format!("77{i}"), 1_764_000_000_000 + i as i64, &format!("rr-{i}"), "alo")],
+        );
+        assert_eq!(post_webhook(&w.stack, &body).await, 200);
+    }
+    let per_agent = eventually(20, "four assigned conversations", || async {
+        let (_, b) = get_json(&w.stack, "/api/conversations?view=all", &w.owner).await;
+        let items = b["items"].as_array()?.clone();
+        if items.len() < 4 || items.iter().any(|c| c["assignee"].is_null()) {
+            return None;
+        }
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for c in items {
+            *m.entry(c["assignee"].as_str()?.to_string()).or_default() += 1;
+        }
+        Some(m)
+    })
+    .await;
+    assert_eq!(per_agent.get("agent0@shop-a.vn"), Some(&2), "{per_agent:?}");
+    assert_eq!(per_agent.get("agent1@shop-a.vn"), Some(&2), "{per_agent:?}");
+    // An agent is refused on every management route.
+    let agent = token("agent0@shop-a.vn", "shop-a", "agent");
+    assert_eq!(get_json(&w.stack, "/api/rules", &agent).await.0, 403);
+    assert_eq!(get_json(&w.stack, &format!("/api/rules/{rule_id}"), &agent).await.0, 403);
+    assert_eq!(
+        post_json(
+            &w.stack,
+            "/api/rules",
+            &agent,
+            rule("X", vec!["1303"], vec!["agent0@shop-a.vn"], "self_claim")
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        post_json(&w.stack, "/api/pages/1303/connect", &agent, json!({"chat_mode":"only_me"})).await.0,
+        403
+    );
+    assert_eq!(post_json(&w.stack, "/api/pages/1303/disconnect", &agent, json!({})).await.0, 403);
+    assert_eq!(
+        post_json(&w.stack, "/api/members", &agent, json!({"email":"n@x.vn","role":"agent"})).await.0,
+        403
+    );
+    assert_eq!(get_json(&w.stack, "/api/facebook/login-url", &agent).await.0, 403);
+    // Another shop sees none of it.
+    let other = token("owner@shop-b.vn", "shop-b", "owner");
+    assert_eq!(get_json(&w.stack, &format!("/api/rules/{rule_id}"), &other).await.0, 404);
+    assert_eq!(get_json(&w.stack, "/api/rules", &other).await.1["items"], json!([]));
+    let (s, _) = post_json(
+        &w.stack,
+        "/api/pages/1303/connect",
+        &other,
+        json!({"chat_mode":"shared","rule_id": rule_id}),
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_eq!(get_json(&w.stack, "/api/conversations/1301_770/messages", &other).await.0, 404);
+}
+
 fn facebook_for(w: &World) -> Arc<adapters::facebook::Facebook> {
     facebook_at(&w.fake.base_url())
 }
@@ -488,4 +635,5 @@ integration_tests::on_both_backends!(
     lost_connection_keeps_storing_and_login_restores,
     history_sync_brings_old_conversations_once,
     the_health_check_restores_subscriptions_flags_silence_and_marks_dead_tokens,
+    rules_through_the_api,
 );

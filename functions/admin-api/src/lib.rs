@@ -5,6 +5,7 @@
 pub mod error;
 pub mod identity;
 pub mod pages;
+pub mod rules;
 
 use std::sync::Arc;
 
@@ -36,6 +37,8 @@ pub fn router(api: Arc<AdminApi>) -> Router {
         .route("/api/pages/{page_id}/connect", axum::routing::post(pages::connect))
         .route("/api/pages/{page_id}/disconnect", axum::routing::post(pages::disconnect))
         .route("/api/facebook/login-url", get(pages::login_url))
+        .route("/api/rules", get(rules::list).post(rules::create))
+        .route("/api/rules/{rule_id}", get(rules::get_one))
         .route("/api/conversations", get(list_conversations))
         .route("/api/conversations/{id}", get(get_conversation))
         .route("/api/conversations/{id}/claim", axum::routing::post(claim))

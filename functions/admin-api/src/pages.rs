@@ -9,7 +9,7 @@ use domain::event::SyncJob;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
 use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
 use domain::oauth::{OAuthState, STATE_TTL_MS, dialog_url};
-use domain::ports::StoreError;
+use domain::ports::{RuleLink, StoreError};
 use domain::timefmt::{now_ms, rfc3339_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -50,7 +50,7 @@ pub async fn login_url(
 pub struct ConnectBody {
     chat_mode: String,
     rule_id: Option<String>,
-    new_rule: Option<Value>,
+    new_rule: Option<crate::rules::NewRule>,
 }
 
 /// What a Graph failure on a Page call does to the Page, and the caller's answer.
@@ -78,25 +78,63 @@ pub async fn connect(
     let me = caller(&api, &id).await?;
     manager(&me)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
-    let mode = match ChatMode::parse(&body.chat_mode) {
-        Some(ChatMode::OnlyMe) => ChatMode::OnlyMe,
-        Some(ChatMode::Shared) => {
-            let _ = (&body.rule_id, &body.new_rule);
-            return Err(ApiError::Unprocessable(
-                "rules_not_available",
-                "sharing rules are not available yet; connect the Page in only_me mode".into(),
-            ));
-        }
-        None => {
-            return Err(ApiError::BadRequest(
-                "invalid_chat_mode",
-                "chat_mode must be only_me or shared".into(),
-            ));
-        }
-    };
+    let mode = ChatMode::parse(&body.chat_mode).ok_or_else(|| {
+        ApiError::BadRequest("invalid_chat_mode", "chat_mode must be only_me or shared".into())
+    })?;
     let Some((page, token)) = api.stores.pages.page(&me.tenant_id, &page_id).await? else {
         return Err(ApiError::NotFound("page not found; bring it in through Facebook Login first"));
     };
+    // The rule side, checked before Meta is asked anything.
+    let link = match (mode, body.rule_id, body.new_rule) {
+        (ChatMode::OnlyMe, None, None) => {
+            if let Some(r) = &page.rule_id {
+                return Err(ApiError::Conflict(
+                    "page_in_rule",
+                    format!(
+                        "the Page belongs to rule {r}; move it out of the rule before connecting it only_me"
+                    ),
+                ));
+            }
+            None
+        }
+        (ChatMode::OnlyMe, _, _) => {
+            return Err(ApiError::BadRequest("invalid_body", "only_me takes no rule_id or new_rule".into()));
+        }
+        (ChatMode::Shared, Some(rule_id), None) => {
+            let rule = api
+                .stores
+                .rules
+                .rule(&me.tenant_id, &rule_id)
+                .await?
+                .ok_or(ApiError::NotFound("rule not found"))?;
+            if page.rule_id.as_ref().is_some_and(|r| *r != rule.id) {
+                return Err(ApiError::Conflict(
+                    "page_in_other_rule",
+                    "the Page belongs to another rule".into(),
+                ));
+            }
+            Some(RuleLink::Existing { add_page: !rule.page_ids.contains(&page_id), rule_id: rule.id })
+        }
+        (ChatMode::Shared, None, Some(new_rule)) => {
+            if page.rule_id.is_some() {
+                return Err(ApiError::Conflict(
+                    "page_in_other_rule",
+                    "the Page belongs to another rule".into(),
+                ));
+            }
+            Some(RuleLink::New(crate::rules::validate(&api, &me, new_rule, Some(&page_id)).await?))
+        }
+        (ChatMode::Shared, _, _) => {
+            return Err(ApiError::BadRequest(
+                "invalid_body",
+                "shared takes exactly one of rule_id and new_rule".into(),
+            ));
+        }
+    };
+    let rule_id = link.as_ref().map(|l| match l {
+        RuleLink::Existing { rule_id, .. } => rule_id.clone(),
+        RuleLink::New(r) => r.id.clone(),
+    });
     let token = token.ok_or(ApiError::Conflict(
         "reconnect_required",
         "this Page has no token; run Facebook Login again".into(),
@@ -119,7 +157,7 @@ pub async fn connect(
     let connected = PageRecord {
         status: PageStatus::Connected,
         chat_mode: Some(mode),
-        rule_id: None,
+        rule_id: rule_id.clone(),
         connected_by: Some(me.email.clone()),
         last_connected_at: Some(rfc3339_ms(now_ms())),
         lost_reason: None,
@@ -130,13 +168,17 @@ pub async fn connect(
         tenant_id: me.tenant_id.clone(),
         status: PageStatus::Connected,
         chat_mode: mode,
-        rule_id: None,
+        rule_id,
         connected_by: me.email.clone(),
     };
-    match api.stores.pages.connect_page(&connected, &route).await {
+    let written = match &link {
+        None => api.stores.pages.connect_page(&connected, &route).await,
+        Some(link) => api.stores.rules.connect_shared(&connected, &route, link).await,
+    };
+    match written {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::Conflict("page_taken", "this Page is connected to another shop".into()));
+        Err(StoreError::Conflict(m)) => {
+            return Err(ApiError::Conflict("page_taken", format!("the Page could not be connected: {m}")));
         }
         Err(e) => return Err(e.into()),
     }

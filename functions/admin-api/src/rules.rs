@@ -1,0 +1,207 @@
+//! Sharing rules (*quy tắc chia hội thoại*): list, read, create; and the shared mode of connect.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use domain::access::{Identity, Member as Caller, normalize_email};
+use domain::model::{Method, OldConversations, Rule};
+use domain::ports::StoreError;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{AdminApi, ApiError, caller};
+
+pub fn rule_json(r: &Rule) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "page_ids": r.page_ids,
+        "agent_emails": r.agent_emails,
+        "method": r.method.as_str(),
+        "old_conversations": r.old_conversations.as_str(),
+    })
+}
+
+fn manager(me: &Caller) -> Result<(), ApiError> {
+    if me.role.is_manager() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("forbidden", "only owners and admins manage rules"))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewRule {
+    name: String,
+    #[serde(default)]
+    page_ids: Vec<String>,
+    #[serde(default)]
+    agent_emails: Vec<String>,
+    method: String,
+    #[serde(default = "default_old")]
+    old_conversations: String,
+}
+
+fn default_old() -> String {
+    "none".into()
+}
+
+/// Validates a rule against the shop: every refusal a clear 4xx. `joining_page` is a Page being
+/// connected into the rule (it need not be free of rules yet: the connect decides).
+pub async fn validate(
+    api: &AdminApi,
+    me: &Caller,
+    body: NewRule,
+    joining_page: Option<&str>,
+) -> Result<Rule, ApiError> {
+    let name = body.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::Unprocessable(
+            "invalid_name",
+            "the rule needs a name of 1 to 100 characters".into(),
+        ));
+    }
+    let method = Method::parse(&body.method).ok_or_else(|| {
+        ApiError::Unprocessable("invalid_method", "method must be round_robin or self_claim".into())
+    })?;
+    let old_conversations = OldConversations::parse(&body.old_conversations).ok_or_else(|| {
+        ApiError::Unprocessable(
+            "invalid_old_conversations",
+            "old_conversations must be none, available or all".into(),
+        )
+    })?;
+    let mut page_ids: Vec<String> = Vec::new();
+    for p in body.page_ids.iter().map(|p| p.trim().to_string()).chain(joining_page.map(String::from)) {
+        if !p.is_empty() && !page_ids.contains(&p) {
+            page_ids.push(p);
+        }
+    }
+    let mut agents: Vec<String> = Vec::new();
+    for e in body.agent_emails.iter().map(|e| normalize_email(e)) {
+        if !agents.contains(&e) {
+            agents.push(e);
+        }
+    }
+    if page_ids.is_empty() {
+        return Err(ApiError::Unprocessable("no_pages", "a rule needs at least one Page".into()));
+    }
+    if agents.is_empty() {
+        return Err(ApiError::Unprocessable("no_agents", "a rule needs at least one agent".into()));
+    }
+    if page_ids.len() > 90 {
+        return Err(ApiError::Unprocessable("too_many_pages", "a rule takes at most 90 Pages".into()));
+    }
+    let mut unknown_pages = Vec::new();
+    for p in &page_ids {
+        match api.stores.pages.page(&me.tenant_id, p).await? {
+            None => unknown_pages.push(p.clone()),
+            Some((page, _)) => {
+                if let Some(other) = page.rule_id.filter(|_| Some(p.as_str()) != joining_page) {
+                    let other_name =
+                        api.stores.rules.rule(&me.tenant_id, &other).await?.map(|r| r.name).unwrap_or(other);
+                    return Err(ApiError::Conflict(
+                        "page_in_other_rule",
+                        format!(
+                            "Page {p} already belongs to the rule {other_name:?}; move it from there first"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if !unknown_pages.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "unknown_pages",
+            format!("not Pages of this shop: {}", unknown_pages.join(", ")),
+        ));
+    }
+    let mut unknown = Vec::new();
+    for e in &agents {
+        if api.stores.members.member(&me.tenant_id, e).await?.is_none() {
+            unknown.push(e.clone());
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "unknown_emails",
+            format!("these people have no account in the shop: {}", unknown.join(", ")),
+        ));
+    }
+    if api
+        .stores
+        .rules
+        .list_rules(&me.tenant_id)
+        .await?
+        .iter()
+        .any(|r| r.name.to_lowercase() == name.to_lowercase())
+    {
+        return Err(ApiError::Conflict(
+            "rule_name_taken",
+            format!("the shop already has a rule named {name:?}"),
+        ));
+    }
+    if old_conversations != OldConversations::None {
+        tracing::info!(tenant_id = %me.tenant_id, policy = old_conversations.as_str(), chosen_by = %me.email,
+            "old conversations will be shared with the rule's agents (history and customer data included)");
+    }
+    Ok(Rule {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        name,
+        page_ids,
+        agent_emails: agents,
+        method,
+        old_conversations,
+    })
+}
+
+pub async fn list(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    manager(&me)?;
+    let mut rules = api.stores.rules.list_rules(&me.tenant_id).await?;
+    rules.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(json!({"items": rules.iter().map(rule_json).collect::<Vec<_>>()})))
+}
+
+pub async fn get_one(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    Path(rule_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    manager(&me)?;
+    let rule =
+        api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
+    Ok(Json(rule_json(&rule)))
+}
+
+pub async fn create(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    body: Result<Json<NewRule>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let me = caller(&api, &id).await?;
+    manager(&me)?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let rule = validate(&api, &me, body, None).await?;
+    // Connected Pages of the shop switch to shared mode under the new rule.
+    let mut connected = Vec::new();
+    for p in &rule.page_ids {
+        if api.stores.pages.page_route(p).await?.is_some_and(|r| r.tenant_id == me.tenant_id) {
+            connected.push(p.clone());
+        }
+    }
+    match api.stores.rules.create_rule(&me.tenant_id, &rule, &connected).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(m)) => {
+            return Err(ApiError::Conflict("conflict", format!("{m}; try again")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule.id, "rule created");
+    Ok((StatusCode::CREATED, Json(rule_json(&rule))))
+}
