@@ -404,7 +404,7 @@ impl RuleStore for MemoryStore {
             }
         }
         for p in connected {
-            if !s.routes.get(p).is_some_and(|r| r.tenant_id == tenant_id) {
+            if s.routes.get(p).is_none_or(|r| r.tenant_id != tenant_id) {
                 return Err(StoreError::Conflict(format!("page {p} is no longer connected to the shop")));
             }
         }
