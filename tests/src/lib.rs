@@ -173,6 +173,12 @@ pub async fn get_json(stack: &local_stack::RunningStack, path: &str, token: &str
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+pub async fn delete(stack: &local_stack::RunningStack, path: &str, token: &str) -> (u16, Value) {
+    let r = http().delete(stack.url(path)).bearer_auth(token).send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 pub async fn post_json(
     stack: &local_stack::RunningStack,
     path: &str,
@@ -299,6 +305,15 @@ impl domain::ports::ConversationStore for FlakyStore {
         email: &str,
     ) -> Result<domain::ports::ClaimOutcome, domain::ports::StoreError> {
         self.inner.conversations.claim(tenant_id, conversation_id, rule_id, email).await
+    }
+    async fn reassign(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        from: &str,
+        to: &domain::ports::Assignment,
+    ) -> Result<bool, domain::ports::StoreError> {
+        self.inner.conversations.reassign(tenant_id, conversation_id, from, to).await
     }
     async fn put_message(
         &self,

@@ -282,9 +282,135 @@ async fn claims_through_the_api_have_one_winner_and_only_the_winner_reads(backen
     assert_eq!(b["items"][0]["id"], "P_C9");
 }
 
+async fn assignees(stack: &local_stack::RunningStack, owner: &str) -> HashMap<String, Option<String>> {
+    let mut out = HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/api/conversations?view=all&limit=100".to_string();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (s, b) = integration_tests::get_json(stack, &path, owner).await;
+        assert_eq!(s, 200, "{b}");
+        for c in b["items"].as_array().cloned().unwrap_or_default() {
+            out.insert(
+                c["id"].as_str().unwrap_or_default().to_string(),
+                c["assignee"].as_str().map(String::from),
+            );
+        }
+        match b["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+/// 150 conversations over agents x, y, z (50 each, round robin), odd customers last wrote two
+/// days ago; then x is removed. Returns (before, after) assignments.
+async fn remove_agent_under(
+    backend: Backend,
+    policy: OldConversations,
+) -> (HashMap<String, Option<String>>, HashMap<String, Option<String>>, HashMap<String, bool>) {
+    use integration_tests::{delete, eventually, notification, post_json, post_webhook, text_item, token};
+    // A visibility timeout that outlasts a step on a slow moto (production: 180 s), so a step is
+    // not redelivered while it still runs (a duplicate step would take extra turns).
+    let stack = integration_tests::start_configured(integration_tests::stack_config(
+        backend,
+        std::time::Duration::from_secs(20),
+        5,
+    ))
+    .await;
+    let owner = token("owner@shop-a.vn", "shop-a", "owner");
+    for a in ["x", "y", "z"] {
+        let (s, _) = post_json(
+            &stack,
+            "/api/members",
+            &owner,
+            serde_json::json!({"email": format!("{a}@shop-a.vn"), "role": "agent"}),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    let mut r = rule("rr", "Bán hàng", 0, Method::RoundRobin);
+    r.agent_emails = vec!["x@shop-a.vn".into(), "y@shop-a.vn".into(), "z@shop-a.vn".into()];
+    r.old_conversations = policy;
+    shared_page(&stack.stores, &r).await;
+    let now = domain::timefmt::now_ms();
+    let mut recent = HashMap::new();
+    let items: Vec<_> = (0..150)
+        .map(|i| {
+            let ts = if i % 2 == 1 { now - 2 * 24 * 3600 * 1000 } else { now - 1000 };
+            recent.insert(format!("P_K{i:03}"), i % 2 == 0);
+            text_item("P", &format!("K{i:03}"), ts + i as i64, &format!("k{i}"), "alo")
+        })
+        .collect();
+    assert_eq!(post_webhook(&stack, &notification("P", items)).await, 200);
+    let before = eventually(60, "150 assigned conversations", || async {
+        let a = assignees(&stack, &owner).await;
+        (a.len() == 150 && a.values().all(Option::is_some)).then_some(a)
+    })
+    .await;
+    let (s, b) = delete(&stack, "/api/members/x@shop-a.vn", &owner).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["reassignment"], "queued");
+    let after = eventually(60, "x's conversations re-homed", || async {
+        let a = assignees(&stack, &owner).await;
+        (a.len() == 150 && !a.values().any(|v| v.as_deref() == Some("x@shop-a.vn"))).then_some(a)
+    })
+    .await;
+    let (_, rule_now) = integration_tests::get_json(&stack, "/api/rules/rr", &owner).await;
+    assert_eq!(rule_now["agent_emails"], serde_json::json!(["y@shop-a.vn", "z@shop-a.vn"]));
+    (before, after, recent)
+}
+
+fn held_by(m: &HashMap<String, Option<String>>, who: &str) -> Vec<String> {
+    let mut v: Vec<_> = m.iter().filter(|(_, a)| a.as_deref() == Some(who)).map(|(k, _)| k.clone()).collect();
+    v.sort();
+    v
+}
+
+async fn removing_an_agent_under_all_spreads_their_conversations_evenly(backend: Backend) {
+    let (before, after, _) = remove_agent_under(backend, OldConversations::All).await;
+    let xs = held_by(&before, "x@shop-a.vn");
+    assert_eq!(xs.len(), 50);
+    let to_y = xs.iter().filter(|c| after[*c].as_deref() == Some("y@shop-a.vn")).count();
+    let to_z = xs.iter().filter(|c| after[*c].as_deref() == Some("z@shop-a.vn")).count();
+    assert_eq!((to_y, to_z), (25, 25), "all 50 reassigned evenly");
+    // Nobody else's conversations moved.
+    for (c, a) in &before {
+        if a.as_deref() != Some("x@shop-a.vn") {
+            assert_eq!(&after[c], a, "{c}");
+        }
+    }
+}
+
+async fn removing_an_agent_under_available_moves_only_recent_ones(backend: Backend) {
+    let (before, after, recent) = remove_agent_under(backend, OldConversations::Available).await;
+    let xs = held_by(&before, "x@shop-a.vn");
+    assert_eq!(xs.len(), 50);
+    for c in &xs {
+        match (recent[c], after[c].as_deref()) {
+            (true, Some("y@shop-a.vn" | "z@shop-a.vn")) | (false, None) => {}
+            other => panic!("{c}: {other:?}"),
+        }
+    }
+    assert!(xs.iter().any(|c| recent[c]) && xs.iter().any(|c| !recent[c]));
+}
+
+async fn removing_an_agent_under_none_leaves_their_conversations_unassigned(backend: Backend) {
+    let (before, after, _) = remove_agent_under(backend, OldConversations::None).await;
+    let xs = held_by(&before, "x@shop-a.vn");
+    assert_eq!(xs.len(), 50);
+    assert!(xs.iter().all(|c| after[c].is_none()), "none reassigned");
+    assert_eq!(held_by(&after, "y@shop-a.vn").len(), 50);
+}
+
 integration_tests::on_both_backends!(
     round_robin_spreads_300_conversations_over_7_agents_with_8_workers,
     twenty_concurrent_claims_have_exactly_one_winner,
     rule_names_are_unique_per_shop_and_turns_are_atomic,
     claims_through_the_api_have_one_winner_and_only_the_winner_reads,
+    removing_an_agent_under_all_spreads_their_conversations_evenly,
+    removing_an_agent_under_available_moves_only_recent_ones,
+    removing_an_agent_under_none_leaves_their_conversations_unassigned,
 );

@@ -33,6 +33,7 @@ pub struct AdminApi {
 pub fn router(api: Arc<AdminApi>) -> Router {
     Router::new()
         .route("/api/members", get(list_members).post(add_member))
+        .route("/api/members/{email}", axum::routing::delete(remove_member))
         .route("/api/pages", get(list_pages))
         .route("/api/pages/{page_id}/connect", axum::routing::post(pages::connect))
         .route("/api/pages/{page_id}/disconnect", axum::routing::post(pages::disconnect))
@@ -149,6 +150,72 @@ async fn add_member(
     }
     tracing::info!(tenant_id = %me.tenant_id, role = role.as_str(), "member added");
     Ok((StatusCode::CREATED, Json(member_json(&member))))
+}
+
+/// `DELETE /api/members/{email}`: the member leaves every rule and the shop; the
+/// conversations they held are re-homed by each rule's old-conversation policy, through queued
+/// steps.
+async fn remove_member(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    Path(email): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    if !me.role.is_manager() {
+        return Err(ApiError::Forbidden("forbidden", "only owners and admins manage members"));
+    }
+    let email = normalize_email(&email);
+    let Some(target) = api.stores.members.member(&me.tenant_id, &email).await? else {
+        return Err(ApiError::NotFound("member not found"));
+    };
+    if target.role == Role::Owner {
+        if me.role != Role::Owner {
+            return Err(ApiError::Forbidden("forbidden", "admins cannot remove owners"));
+        }
+        let owners = api
+            .stores
+            .members
+            .list_members(&me.tenant_id)
+            .await?
+            .iter()
+            .filter(|m| m.role == Role::Owner)
+            .count();
+        if owners <= 1 {
+            return Err(ApiError::Conflict("last_owner", "a shop keeps at least one owner".into()));
+        }
+    }
+    // Out of every rule first (a conditional write per rule; retried on a concurrent change).
+    for _ in 0..5 {
+        let rules = api.stores.rules.list_rules(&me.tenant_id).await?;
+        let holding: Vec<_> = rules.into_iter().filter(|r| r.agent_emails.contains(&email)).collect();
+        if let Some(r) = holding.iter().find(|r| r.agent_emails.len() == 1) {
+            return Err(ApiError::Conflict(
+                "last_agent_of_rule",
+                format!("{email} is the only agent of the rule {:?}; add another agent first", r.name),
+            ));
+        }
+        let mut all_done = true;
+        for r in &holding {
+            let left: Vec<String> = r.agent_emails.iter().filter(|a| **a != email).cloned().collect();
+            if !api.stores.rules.set_rule_agents(&me.tenant_id, &r.id, &r.agent_emails, &left).await? {
+                all_done = false;
+            }
+        }
+        if all_done {
+            break;
+        }
+    }
+    api.stores.members.remove_member(&me.tenant_id, &email).await?;
+    let job = domain::event::OrphanJob { tenant_id: me.tenant_id.clone(), email: email.clone(), step: 0 };
+    let queued = match job.to_queue_message() {
+        Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
+        Err(_) => false,
+    };
+    if !queued {
+        tracing::error!(tenant_id = %me.tenant_id, "re-homing of a removed member's conversations could not be queued");
+    }
+    tracing::info!(tenant_id = %me.tenant_id, "member removed");
+    Ok(Json(json!({"removed": email, "reassignment": if queued { "queued" } else { "not_started" }})))
 }
 
 async fn list_pages(

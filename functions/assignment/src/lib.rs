@@ -8,6 +8,7 @@
 //! the queue after a crash, changes nothing the second time.
 
 pub mod history;
+pub mod orphans;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -175,6 +176,9 @@ impl Worker {
         let mut out = RecordOutcome::default();
         if let Some(job) = &batch.sync {
             self.sync_step(job, &mut out).await?;
+        }
+        if let Some(job) = &batch.orphans {
+            self.orphan_step(job, &mut out).await?;
         }
         for ev in &batch.events {
             self.apply(ev, routes, &mut out).await?;

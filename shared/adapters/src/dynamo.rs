@@ -718,6 +718,20 @@ impl MemberStore for DynamoStore {
     }
 
     #[instrument(skip(self), err)]
+    async fn remove_member(&self, tenant_id: &str, email: &str) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("MEMBER#{email}")))
+            .condition_expression("attribute_exists(sk)")
+            .send()
+            .await;
+        conditional(r, "DeleteItem")
+    }
+
+    #[instrument(skip(self), err)]
     async fn list_members(&self, tenant_id: &str) -> Result<Vec<Member>, StoreError> {
         self.query_all_prefix(&format!("T#{tenant_id}"), "MEMBER#").await?.iter().map(member_from).collect()
     }
@@ -863,6 +877,35 @@ impl ConversationStore for DynamoStore {
             Some(c) if c.assignee.is_some() => ClaimOutcome::AlreadyClaimed(c.assignee),
             _ => ClaimOutcome::NotInPool,
         })
+    }
+
+    #[instrument(skip(self), err)]
+    async fn reassign(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        from: &str,
+        to: &Assignment,
+    ) -> Result<bool, StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conv_pk(tenant_id, conversation_id)))
+            .key("sk", s(META))
+            .condition_expression("assignee = :from")
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":g1", s(inbox_pk(tenant_id, to)));
+        req = match to {
+            Assignment::Agent(e) => req
+                .update_expression("SET assignee = :v, gsi1pk = :g1 REMOVE pool_rule_id")
+                .expression_attribute_values(":v", s(e)),
+            Assignment::Pool(r) => req
+                .update_expression("SET pool_rule_id = :v, gsi1pk = :g1 REMOVE assignee")
+                .expression_attribute_values(":v", s(r)),
+            Assignment::Unassigned => req.update_expression("SET gsi1pk = :g1 REMOVE assignee, pool_rule_id"),
+        };
+        conditional(req.send().await, "UpdateItem")
     }
 
     #[instrument(skip(self, m), fields(mid = %m.id, conversation_id = %m.conversation_id), err)]
@@ -1155,6 +1198,30 @@ impl RuleStore for DynamoStore {
             ))),
             Err(e) => Err(backend("TransactWriteItems")(e)),
         }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn set_rule_agents(
+        &self,
+        tenant_id: &str,
+        rule_id: &str,
+        expected: &[String],
+        agents: &[String],
+    ) -> Result<bool, StoreError> {
+        let list = |v: &[String]| AttributeValue::L(v.iter().map(s).collect());
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("RULE#{rule_id}")))
+            .update_expression("SET agent_emails = :new")
+            .condition_expression("agent_emails = :old")
+            .expression_attribute_values(":new", list(agents))
+            .expression_attribute_values(":old", list(expected))
+            .send()
+            .await;
+        conditional(r, "UpdateItem")
     }
 
     #[instrument(skip(self), err)]

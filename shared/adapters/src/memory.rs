@@ -193,6 +193,10 @@ impl MemberStore for MemoryStore {
         Ok(true)
     }
 
+    async fn remove_member(&self, tenant_id: &str, email: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().members.remove(&(tenant_id.to_string(), email.to_string())).is_some())
+    }
+
     async fn list_members(&self, tenant_id: &str) -> Result<Vec<Member>, StoreError> {
         let s = self.lock();
         Ok(s.members.iter().filter(|((t, _), _)| t == tenant_id).map(|(_, m)| m.clone()).collect())
@@ -301,6 +305,37 @@ impl ConversationStore for MemoryStore {
         c.assignee = Some(email.to_string());
         c.pool_rule_id = None;
         Ok(ClaimOutcome::Won)
+    }
+
+    async fn reassign(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        from: &str,
+        to: &Assignment,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string())) else {
+            return Ok(false);
+        };
+        if c.assignee.as_deref() != Some(from) {
+            return Ok(false);
+        }
+        match to {
+            Assignment::Agent(e) => {
+                c.assignee = Some(e.clone());
+                c.pool_rule_id = None;
+            }
+            Assignment::Pool(r) => {
+                c.assignee = None;
+                c.pool_rule_id = Some(r.clone());
+            }
+            Assignment::Unassigned => {
+                c.assignee = None;
+                c.pool_rule_id = None;
+            }
+        }
+        Ok(true)
     }
 
     async fn put_message(&self, tenant_id: &str, m: &Message) -> Result<bool, StoreError> {
@@ -484,6 +519,23 @@ impl RuleStore for MemoryStore {
         s.routes.insert(page.page_id.clone(), route.clone());
         s.pages.insert((tenant, page.page_id.clone()), page.clone());
         Ok(())
+    }
+
+    async fn set_rule_agents(
+        &self,
+        tenant_id: &str,
+        rule_id: &str,
+        expected: &[String],
+        agents: &[String],
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        match s.rules.get_mut(&(tenant_id.to_string(), rule_id.to_string())) {
+            Some(r) if r.agent_emails == expected => {
+                r.agent_emails = agents.to_vec();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError> {

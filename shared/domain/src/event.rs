@@ -240,6 +240,31 @@ pub struct QueuedBatch {
     pub events: Vec<InboundEvent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<SyncJob>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphans: Option<OrphanJob>,
+}
+
+/// Re-homes the conversations a removed member held, by each conversation's rule policy. Each
+/// step moves up to a page of them; a moved conversation leaves the member's inbox, so the
+/// next step simply starts again from the top of it (resumable, idempotent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanJob {
+    pub tenant_id: String,
+    pub email: String,
+    #[serde(default)]
+    pub step: u32,
+}
+
+impl OrphanJob {
+    pub fn to_queue_message(&self) -> Result<OutboundQueueMessage, serde_json::Error> {
+        let body = serde_json::to_string(&QueuedBatch {
+            v: QUEUE_FORMAT_VERSION,
+            events: Vec::new(),
+            sync: None,
+            orphans: Some(self.clone()),
+        })?;
+        Ok(make_message(format!("orphans_{}_{}", self.tenant_id, self.email.replace('@', "_at_")), body, 0))
+    }
 }
 
 /// One step of a Page's history sync through the Conversations API: fetch the page of threads
@@ -264,6 +289,7 @@ impl SyncJob {
             v: QUEUE_FORMAT_VERSION,
             events: Vec::new(),
             sync: Some(self.clone()),
+            orphans: None,
         })?;
         Ok(make_message(format!("sync_{}", self.page_id), body, 0))
     }
@@ -313,7 +339,7 @@ pub fn plan_queue_messages(
     for (group_id, mut evs) in groups {
         // Stable: events with equal timestamps keep Meta's order.
         evs.sort_by_key(|e| e.timestamp_ms);
-        let whole = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: evs, sync: None };
+        let whole = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: evs, sync: None, orphans: None };
         let body = serde_json::to_string(&whole)?;
         if body.len() <= max_body {
             out.push(make_message(group_id, body, whole.events.len()));
@@ -332,8 +358,12 @@ pub fn plan_queue_messages(
                 });
             }
             if chunk_len + ev_len > max_body && !chunk.is_empty() {
-                let batch =
-                    QueuedBatch { v: QUEUE_FORMAT_VERSION, events: std::mem::take(&mut chunk), sync: None };
+                let batch = QueuedBatch {
+                    v: QUEUE_FORMAT_VERSION,
+                    events: std::mem::take(&mut chunk),
+                    sync: None,
+                    orphans: None,
+                };
                 let n = batch.events.len();
                 out.push(make_message(group_id.clone(), serde_json::to_string(&batch)?, n));
                 chunk_len = 16;
@@ -343,7 +373,7 @@ pub fn plan_queue_messages(
         }
         if !chunk.is_empty() {
             let n = chunk.len();
-            let batch = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: chunk, sync: None };
+            let batch = QueuedBatch { v: QUEUE_FORMAT_VERSION, events: chunk, sync: None, orphans: None };
             out.push(make_message(group_id, serde_json::to_string(&batch)?, n));
         }
     }

@@ -103,6 +103,8 @@ pub trait MemberStore: Send + Sync {
     /// Adds a member unless one with that email exists; returns whether it was added.
     async fn add_member(&self, tenant_id: &str, member: &Member) -> Result<bool, StoreError>;
     async fn list_members(&self, tenant_id: &str) -> Result<Vec<Member>, StoreError>;
+    /// Removes a member; returns whether there was one.
+    async fn remove_member(&self, tenant_id: &str, email: &str) -> Result<bool, StoreError>;
 }
 
 /// An event's effect on its conversation's header.
@@ -180,6 +182,15 @@ pub trait RuleStore: Send + Sync {
         route: &PageRoute,
         link: &RuleLink,
     ) -> Result<(), StoreError>;
+    /// Replaces a rule's agents, only if they are still `expected` (optimistic: a concurrent
+    /// change makes it return false and the caller reads again).
+    async fn set_rule_agents(
+        &self,
+        tenant_id: &str,
+        rule_id: &str,
+        expected: &[String],
+        agents: &[String],
+    ) -> Result<bool, StoreError>;
     /// Atomically takes the rule's next round-robin turn (1, 2, 3, ...): concurrent callers
     /// never get the same turn.
     async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError>;
@@ -207,6 +218,15 @@ pub trait ConversationStore: Send + Sync {
         rule_id: &str,
         email: &str,
     ) -> Result<ClaimOutcome, StoreError>;
+    /// Moves a conversation from `from` to `to`, only while `from` still holds it; returns
+    /// whether it moved.
+    async fn reassign(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        from: &str,
+        to: &Assignment,
+    ) -> Result<bool, StoreError>;
     /// Stores a message unless one with its id is already stored; returns whether it was new.
     async fn put_message(&self, tenant_id: &str, message: &Message) -> Result<bool, StoreError>;
     /// Moves a read or delivery watermark forward on an existing conversation.

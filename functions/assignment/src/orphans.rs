@@ -1,0 +1,85 @@
+//! Conversations left without a carer when a member is removed: each goes where its rule's
+//! old-conversation policy says (none: unassigned, visible to owners; available: by the rule's
+//! method if the customer wrote within Meta's 24-hour window, else unassigned; all: by the
+//! rule's method). Conversations of Pages without a rule become unassigned.
+
+use std::collections::HashMap;
+
+use domain::event::OrphanJob;
+use domain::model::{Method, OldConversations, Rule};
+use domain::ports::{Assignment, ConversationFilter};
+use tracing::info;
+
+use crate::{RecordError, RecordOutcome, Worker};
+
+/// Conversations moved per step (one queue message).
+pub const STEP_SIZE: usize = 25;
+/// Meta's standard messaging window.
+const WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// A guard against a listing that keeps showing moved conversations (index lag): give up after
+/// this many steps and log it.
+const MAX_STEPS: u32 = 2000;
+
+impl Worker {
+    pub async fn orphan_step(&self, job: &OrphanJob, out: &mut RecordOutcome) -> Result<(), RecordError> {
+        let tenant = job.tenant_id.as_str();
+        let held = ConversationFilter::AssignedTo { email: job.email.clone(), page_id: None };
+        let page = self.stores.conversations.list_conversations(tenant, &held, None, STEP_SIZE).await?;
+        let now = domain::timefmt::now_ms();
+        let mut rules: HashMap<String, Option<Rule>> = HashMap::new();
+        let mut moved = 0;
+        for c in &page.items {
+            let rule = match self.stores.pages.page_route(&c.page_id).await? {
+                Some(r) if r.tenant_id == tenant => match r.rule_id {
+                    Some(id) => {
+                        if !rules.contains_key(&id) {
+                            let loaded = self.stores.rules.rule(tenant, &id).await?;
+                            rules.insert(id.clone(), loaded);
+                        }
+                        rules.get(&id).cloned().flatten()
+                    }
+                    None => None,
+                },
+                _ => None,
+            };
+            let recent = c.last_customer_message_ms.is_some_and(|t| now - t < WINDOW_MS);
+            let target = match &rule {
+                Some(r)
+                    if r.old_conversations == OldConversations::All
+                        || (r.old_conversations == OldConversations::Available && recent) =>
+                {
+                    match r.method {
+                        Method::SelfClaim => Assignment::Pool(r.id.clone()),
+                        Method::RoundRobin => {
+                            let turn = self.stores.rules.next_turn(tenant, &r.id).await?;
+                            match r.agent_for_turn(turn) {
+                                Some(a) if a != job.email => Assignment::Agent(a.to_string()),
+                                _ => Assignment::Unassigned,
+                            }
+                        }
+                    }
+                }
+                _ => Assignment::Unassigned,
+            };
+            if self.stores.conversations.reassign(tenant, &c.id, &job.email, &target).await? {
+                moved += 1;
+                out.assigned += 1;
+            }
+        }
+        info!(tenant_id = %tenant, moved, step = job.step, "orphaned conversations re-homed");
+        if page.items.len() == STEP_SIZE && job.step < MAX_STEPS {
+            let next = OrphanJob { step: job.step + 1, ..job.clone() };
+            let Some(sync) = &self.sync else {
+                return Err(RecordError::Retry("no queue to continue orphan re-homing".into()));
+            };
+            let msg = next.to_queue_message().map_err(|e| RecordError::Poison(e.to_string()))?;
+            sync.queue
+                .send_batch(&[msg])
+                .await
+                .map_err(|e| RecordError::Retry(format!("queueing the next step: {e}")))?;
+        } else if job.step >= MAX_STEPS {
+            tracing::error!(tenant_id = %tenant, "orphan re-homing stopped after too many steps");
+        }
+        Ok(())
+    }
+}
