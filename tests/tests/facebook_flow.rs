@@ -556,6 +556,73 @@ async fn rules_through_the_api(backend: Backend) {
     assert_eq!(get_json(&w.stack, "/api/conversations/1301_770/messages", &other).await.0, 404);
 }
 
+async fn history_of_a_shared_page_follows_the_old_conversation_policy(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c", "short-c");
+    w.fake.add_page("1401", "Shop", "page-token-1401", &["MANAGE"]);
+    let now = domain::timefmt::now_ms() / 1000 * 1000;
+    for i in 0..4i64 {
+        let customer = format!("500{i}");
+        // Even threads: the customer wrote an hour ago; odd: three days ago.
+        let t = if i % 2 == 0 { now - 3_600_000 } else { now - 3 * 86_400_000 } + i * 1000;
+        let mid = format!("old-{i}");
+        w.fake.add_conversation(
+            "1401",
+            &format!("t_{i}"),
+            t,
+            &customer,
+            vec![(mid.as_str(), t, customer.as_str(), "hi")],
+        );
+    }
+    login(&w, "c").await;
+    for a in ["a", "b"] {
+        let (s, _) = post_json(
+            &w.stack,
+            "/api/members",
+            &w.owner,
+            json!({"email": format!("{a}@shop-a.vn"), "role": "agent"}),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    let new_rule = json!({"name": "Ca sáng", "agent_emails": ["a@shop-a.vn", "b@shop-a.vn"], "method": "round_robin", "old_conversations": "available"});
+    let (s, b) = post_json(
+        &w.stack,
+        "/api/pages/1401/connect",
+        &w.owner,
+        json!({"chat_mode": "shared", "new_rule": new_rule}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let rule_id = b["rule_id"].as_str().expect("rule").to_string();
+    let (_, r) = get_json(&w.stack, &format!("/api/rules/{rule_id}"), &w.owner).await;
+    assert_eq!(r["old_conversations"], "available");
+    assert_eq!(r["old_conversations_chosen_by"], "owner@shop-a.vn");
+    assert!(r["old_conversations_chosen_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(r["old_conversations_warning"].as_str().is_some_and(|t| t.contains("customer data")));
+    let convs = eventually(30, "four synced conversations", || async {
+        let (_, b) = get_json(&w.stack, "/api/conversations?view=all", &w.owner).await;
+        let items = b["items"].as_array()?.clone();
+        (items.len() == 4).then_some(items)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, b) = get_json(&w.stack, "/api/conversations?view=all", &w.owner).await;
+    let convs = b["items"].as_array().cloned().unwrap_or(convs);
+    for c in &convs {
+        let i: i64 = c["customer_id"]
+            .as_str()
+            .and_then(|s| s.strip_prefix("500"))
+            .and_then(|s| s.parse().ok())
+            .expect("customer");
+        if i % 2 == 0 {
+            assert!(c["assignee"].as_str().is_some_and(|a| a == "a@shop-a.vn" || a == "b@shop-a.vn"), "{c}");
+        } else {
+            assert!(c["assignee"].is_null(), "an old thread outside the window stays unassigned: {c}");
+        }
+    }
+}
+
 fn facebook_for(w: &World) -> Arc<adapters::facebook::Facebook> {
     facebook_at(&w.fake.base_url())
 }
@@ -636,4 +703,5 @@ integration_tests::on_both_backends!(
     history_sync_brings_old_conversations_once,
     the_health_check_restores_subscriptions_flags_silence_and_marks_dead_tokens,
     rules_through_the_api,
+    history_of_a_shared_page_follows_the_old_conversation_policy,
 );

@@ -20,6 +20,8 @@ fn rule(id: &str, name: &str, agents: usize, method: Method) -> Rule {
         agent_emails: (0..agents).map(|i| format!("agent{i}@shop-a.vn")).collect(),
         method,
         old_conversations: OldConversations::None,
+        policy_chosen_by: None,
+        policy_chosen_at: None,
     }
 }
 

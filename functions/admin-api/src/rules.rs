@@ -21,6 +21,11 @@ pub fn rule_json(r: &Rule) -> Value {
         "agent_emails": r.agent_emails,
         "method": r.method.as_str(),
         "old_conversations": r.old_conversations.as_str(),
+        "old_conversations_chosen_by": r.policy_chosen_by,
+        "old_conversations_chosen_at": r.policy_chosen_at,
+        "old_conversations_warning": (r.old_conversations != OldConversations::None).then_some(
+            "distributing old conversations shares their whole history and customer data with the rule's agents"
+        ),
     })
 }
 
@@ -153,6 +158,8 @@ pub async fn validate(
         agent_emails: agents,
         method,
         old_conversations,
+        policy_chosen_by: Some(me.email.clone()),
+        policy_chosen_at: Some(domain::timefmt::rfc3339_ms(domain::timefmt::now_ms())),
     })
 }
 

@@ -75,6 +75,32 @@ impl Worker {
         Ok(())
     }
 
+    /// Synced threads are old conversations: on an only-me Page they are the owner's; on a
+    /// shared Page the rule's old-conversation policy decides.
+    async fn history_target(
+        &self,
+        route: &domain::model::PageRoute,
+        last_customer_ms: Option<i64>,
+    ) -> Result<domain::ports::Assignment, RecordError> {
+        let rule = match &route.rule_id {
+            Some(id) => self.stores.rules.rule(&route.tenant_id, id).await?,
+            None => None,
+        };
+        Ok(match rule {
+            Some(r) => {
+                self.old_conversation_target(
+                    &route.tenant_id,
+                    &r,
+                    last_customer_ms,
+                    domain::timefmt::now_ms(),
+                    None,
+                )
+                .await?
+            }
+            None => self.assignment_for(route).await?,
+        })
+    }
+
     async fn store_thread(
         &self,
         route: &domain::model::PageRoute,
@@ -99,7 +125,11 @@ impl Worker {
             && self
                 .stores
                 .conversations
-                .complete_assignment(&route.tenant_id, &conv_id, &self.assignment_for(route).await?)
+                .complete_assignment(
+                    &route.tenant_id,
+                    &conv_id,
+                    &self.history_target(route, newest_in).await?,
+                )
                 .await?
         {
             out.assigned += 1;

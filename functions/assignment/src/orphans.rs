@@ -21,6 +21,36 @@ const WINDOW_MS: i64 = 24 * 3600 * 1000;
 const MAX_STEPS: u32 = 2000;
 
 impl Worker {
+    /// Where an old conversation (synced history, or orphaned) goes under `rule`'s policy.
+    pub async fn old_conversation_target(
+        &self,
+        tenant: &str,
+        rule: &Rule,
+        last_customer_ms: Option<i64>,
+        now: i64,
+        exclude: Option<&str>,
+    ) -> Result<Assignment, domain::ports::StoreError> {
+        let recent = last_customer_ms.is_some_and(|t| now - t < WINDOW_MS);
+        let distribute = match rule.old_conversations {
+            OldConversations::All => true,
+            OldConversations::Available => recent,
+            OldConversations::None => false,
+        };
+        if !distribute {
+            return Ok(Assignment::Unassigned);
+        }
+        Ok(match rule.method {
+            Method::SelfClaim => Assignment::Pool(rule.id.clone()),
+            Method::RoundRobin => {
+                let turn = self.stores.rules.next_turn(tenant, &rule.id).await?;
+                match rule.agent_for_turn(turn) {
+                    Some(a) if Some(a) != exclude => Assignment::Agent(a.to_string()),
+                    _ => Assignment::Unassigned,
+                }
+            }
+        })
+    }
+
     pub async fn orphan_step(&self, job: &OrphanJob, out: &mut RecordOutcome) -> Result<(), RecordError> {
         let tenant = job.tenant_id.as_str();
         let held = ConversationFilter::AssignedTo { email: job.email.clone(), page_id: None };
@@ -42,24 +72,12 @@ impl Worker {
                 },
                 _ => None,
             };
-            let recent = c.last_customer_message_ms.is_some_and(|t| now - t < WINDOW_MS);
             let target = match &rule {
-                Some(r)
-                    if r.old_conversations == OldConversations::All
-                        || (r.old_conversations == OldConversations::Available && recent) =>
-                {
-                    match r.method {
-                        Method::SelfClaim => Assignment::Pool(r.id.clone()),
-                        Method::RoundRobin => {
-                            let turn = self.stores.rules.next_turn(tenant, &r.id).await?;
-                            match r.agent_for_turn(turn) {
-                                Some(a) if a != job.email => Assignment::Agent(a.to_string()),
-                                _ => Assignment::Unassigned,
-                            }
-                        }
-                    }
+                Some(r) => {
+                    self.old_conversation_target(tenant, r, c.last_customer_message_ms, now, Some(&job.email))
+                        .await?
                 }
-                _ => Assignment::Unassigned,
+                None => Assignment::Unassigned,
             };
             if self.stores.conversations.reassign(tenant, &c.id, &job.email, &target).await? {
                 moved += 1;

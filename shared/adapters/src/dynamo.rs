@@ -349,6 +349,8 @@ impl DynamoStore {
             .item("method", s(rule.method.as_str()))
             .item("old_conversations", s(rule.old_conversations.as_str()))
             .item("rr_turn", n(0))
+            .item("policy_chosen_by", s(rule.policy_chosen_by.clone().unwrap_or_default()))
+            .item("policy_chosen_at", s(rule.policy_chosen_at.clone().unwrap_or_default()))
             .condition_expression("attribute_not_exists(sk)")
             .build()
             .map_err(backend("TransactWriteItems"))?;
@@ -1076,6 +1078,8 @@ fn rule_from(item: &Item) -> Result<Rule, StoreError> {
             .as_deref()
             .and_then(OldConversations::parse)
             .ok_or_else(|| StoreError::Corrupt("rule old_conversations".into()))?,
+        policy_chosen_by: get_s(item, "policy_chosen_by").filter(|v| !v.is_empty()),
+        policy_chosen_at: get_s(item, "policy_chosen_at").filter(|v| !v.is_empty()),
     })
 }
 

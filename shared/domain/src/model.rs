@@ -239,6 +239,10 @@ pub struct Rule {
     pub agent_emails: Vec<String>,
     pub method: Method,
     pub old_conversations: OldConversations,
+    /// Who chose the old-conversation policy, and when (RFC 3339): sharing old conversations
+    /// shares their history and customer data with the agents.
+    pub policy_chosen_by: Option<String>,
+    pub policy_chosen_at: Option<String>,
 }
 
 impl Rule {
@@ -267,6 +271,8 @@ mod rule_tests {
             agent_emails: (0..7).map(|i| format!("a{i}")).collect(),
             method: Method::RoundRobin,
             old_conversations: OldConversations::None,
+            policy_chosen_by: None,
+            policy_chosen_at: None,
         };
         let mut counts = std::collections::HashMap::new();
         for t in 1..=300 {
