@@ -541,6 +541,47 @@ async fn rules_through_the_api(backend: Backend) {
         403
     );
     assert_eq!(get_json(&w.stack, "/api/facebook/login-url", &agent).await.0, 403);
+    // Replace the rule: 1302 leaves it (back to only-me), agents change, policy recorded.
+    let put = json!({"name": "Bán hàng 2", "page_ids": ["1301"], "agent_emails": ["agent0@shop-a.vn", "agent2@shop-a.vn"],
+        "method": "round_robin", "old_conversations": "all"});
+    let r = http()
+        .put(w.stack.url(&format!("/api/rules/{rule_id}")))
+        .bearer_auth(&w.owner)
+        .json(&put)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, r) = get_json(&w.stack, &format!("/api/rules/{rule_id}"), &w.owner).await;
+    assert_eq!((r["name"].as_str(), r["page_ids"].clone()), (Some("Bán hàng 2"), json!(["1301"])));
+    assert_eq!(r["old_conversations_chosen_by"], "owner@shop-a.vn");
+    let list = pages(&w).await;
+    assert_eq!(
+        (page(&list, "1302")["chat_mode"].as_str(), page(&list, "1302")["rule_id"].is_null()),
+        (Some("only_me"), true)
+    );
+    let body = notification("1302", vec![text_item("1302", "880", 1_764_000_001_000, "after-put", "alo")]);
+    assert_eq!(post_webhook(&w.stack, &body).await, 200);
+    let c = eventually(20, "the only-me conversation", || async {
+        let (s, c) = get_json(&w.stack, "/api/conversations/1302_880", &w.owner).await;
+        (s == 200 && !c["assignee"].is_null()).then_some(c)
+    })
+    .await;
+    assert_eq!(c["assignee"], "owner@shop-a.vn");
+    // Deleting a rule with Pages is refused; once its last Page moves out, it goes.
+    let del = |t: String| {
+        let url = w.stack.url(&format!("/api/rules/{rule_id}"));
+        async move { http().delete(url).bearer_auth(t).send().await.expect("delete").status().as_u16() }
+    };
+    assert_eq!(del(w.owner.clone()).await, 409);
+    let (s, b) =
+        post_json(&w.stack, "/api/pages/1301/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["rule_id"].is_null());
+    assert_eq!(get_json(&w.stack, &format!("/api/rules/{rule_id}"), &w.owner).await.1["page_ids"], json!([]));
+    assert_eq!(del(agent.clone()).await, 403);
+    assert_eq!(del(w.owner.clone()).await, 204);
+    assert_eq!(get_json(&w.stack, &format!("/api/rules/{rule_id}"), &w.owner).await.0, 404);
     // Another shop sees none of it.
     let other = token("owner@shop-b.vn", "shop-b", "owner");
     assert_eq!(get_json(&w.stack, &format!("/api/rules/{rule_id}"), &other).await.0, 404);

@@ -39,7 +39,7 @@ pub fn router(api: Arc<AdminApi>) -> Router {
         .route("/api/pages/{page_id}/disconnect", axum::routing::post(pages::disconnect))
         .route("/api/facebook/login-url", get(pages::login_url))
         .route("/api/rules", get(rules::list).post(rules::create))
-        .route("/api/rules/{rule_id}", get(rules::get_one))
+        .route("/api/rules/{rule_id}", get(rules::get_one).put(rules::replace).delete(rules::delete))
         .route("/api/conversations", get(list_conversations))
         .route("/api/conversations/{id}", get(get_conversation))
         .route("/api/conversations/{id}/claim", axum::routing::post(claim))

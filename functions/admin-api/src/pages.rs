@@ -86,17 +86,7 @@ pub async fn connect(
     };
     // The rule side, checked before Meta is asked anything.
     let link = match (mode, body.rule_id, body.new_rule) {
-        (ChatMode::OnlyMe, None, None) => {
-            if let Some(r) = &page.rule_id {
-                return Err(ApiError::Conflict(
-                    "page_in_rule",
-                    format!(
-                        "the Page belongs to rule {r}; move it out of the rule before connecting it only_me"
-                    ),
-                ));
-            }
-            None
-        }
+        (ChatMode::OnlyMe, None, None) => None,
         (ChatMode::OnlyMe, _, _) => {
             return Err(ApiError::BadRequest("invalid_body", "only_me takes no rule_id or new_rule".into()));
         }
@@ -107,21 +97,9 @@ pub async fn connect(
                 .rule(&me.tenant_id, &rule_id)
                 .await?
                 .ok_or(ApiError::NotFound("rule not found"))?;
-            if page.rule_id.as_ref().is_some_and(|r| *r != rule.id) {
-                return Err(ApiError::Conflict(
-                    "page_in_other_rule",
-                    "the Page belongs to another rule".into(),
-                ));
-            }
             Some(RuleLink::Existing { add_page: !rule.page_ids.contains(&page_id), rule_id: rule.id })
         }
         (ChatMode::Shared, None, Some(new_rule)) => {
-            if page.rule_id.is_some() {
-                return Err(ApiError::Conflict(
-                    "page_in_other_rule",
-                    "the Page belongs to another rule".into(),
-                ));
-            }
             Some(RuleLink::New(crate::rules::validate(&api, &me, new_rule, Some(&page_id)).await?))
         }
         (ChatMode::Shared, _, _) => {
@@ -135,6 +113,13 @@ pub async fn connect(
         RuleLink::Existing { rule_id, .. } => rule_id.clone(),
         RuleLink::New(r) => r.id.clone(),
     });
+    // A Page moving to another rule, or to only-me, leaves its current rule.
+    let leaving = match &page.rule_id {
+        Some(current) if Some(current) != rule_id.as_ref() => {
+            api.stores.rules.rule(&me.tenant_id, current).await?
+        }
+        _ => None,
+    };
     let token = token.ok_or(ApiError::Conflict(
         "reconnect_required",
         "this Page has no token; run Facebook Login again".into(),
@@ -171,6 +156,20 @@ pub async fn connect(
         rule_id,
         connected_by: me.email.clone(),
     };
+    if let Some(old) = &leaving {
+        let mut without = old.clone();
+        without.page_ids.retain(|p| *p != page_id);
+        let was_connected =
+            api.stores.pages.page_route(&page_id).await?.is_some_and(|r| r.tenant_id == me.tenant_id);
+        let connected_now = if was_connected { vec![page_id.clone()] } else { Vec::new() };
+        match api.stores.rules.update_rule(&me.tenant_id, old, &without, &connected_now).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(m)) => {
+                return Err(ApiError::Conflict("conflict", format!("{m}; try again")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let written = match &link {
         None => api.stores.pages.connect_page(&connected, &route).await,
         Some(link) => api.stores.rules.connect_shared(&connected, &route, link).await,

@@ -61,6 +61,18 @@ pub async fn validate(
     body: NewRule,
     joining_page: Option<&str>,
 ) -> Result<Rule, ApiError> {
+    validate_rule(api, me, body, joining_page, None).await
+}
+
+/// [`validate`], for a new rule or for a replacement of `editing`.
+async fn validate_rule(
+    api: &AdminApi,
+    me: &Caller,
+    body: NewRule,
+    joining_page: Option<&str>,
+    editing: Option<&Rule>,
+) -> Result<Rule, ApiError> {
+    let own = editing.map(|r| r.id.as_str());
     let name = body.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::Unprocessable(
@@ -103,7 +115,9 @@ pub async fn validate(
         match api.stores.pages.page(&me.tenant_id, p).await? {
             None => unknown_pages.push(p.clone()),
             Some((page, _)) => {
-                if let Some(other) = page.rule_id.filter(|_| Some(p.as_str()) != joining_page) {
+                if let Some(other) =
+                    page.rule_id.filter(|r| Some(p.as_str()) != joining_page && Some(r.as_str()) != own)
+                {
                     let other_name =
                         api.stores.rules.rule(&me.tenant_id, &other).await?.map(|r| r.name).unwrap_or(other);
                     return Err(ApiError::Conflict(
@@ -140,7 +154,7 @@ pub async fn validate(
         .list_rules(&me.tenant_id)
         .await?
         .iter()
-        .any(|r| r.name.to_lowercase() == name.to_lowercase())
+        .any(|r| Some(r.id.as_str()) != own && r.name.to_lowercase() == name.to_lowercase())
     {
         return Err(ApiError::Conflict(
             "rule_name_taken",
@@ -151,15 +165,22 @@ pub async fn validate(
         tracing::info!(tenant_id = %me.tenant_id, policy = old_conversations.as_str(), chosen_by = %me.email,
             "old conversations will be shared with the rule's agents (history and customer data included)");
     }
+    // The policy's chooser changes only when the policy does.
+    let (chosen_by, chosen_at) = match editing {
+        Some(r) if r.old_conversations == old_conversations => {
+            (r.policy_chosen_by.clone(), r.policy_chosen_at.clone())
+        }
+        _ => (Some(me.email.clone()), Some(domain::timefmt::rfc3339_ms(domain::timefmt::now_ms()))),
+    };
     Ok(Rule {
-        id: uuid::Uuid::new_v4().simple().to_string(),
+        id: editing.map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), |r| r.id.clone()),
         name,
         page_ids,
         agent_emails: agents,
         method,
         old_conversations,
-        policy_chosen_by: Some(me.email.clone()),
-        policy_chosen_at: Some(domain::timefmt::rfc3339_ms(domain::timefmt::now_ms())),
+        policy_chosen_by: chosen_by,
+        policy_chosen_at: chosen_at,
     })
 }
 
@@ -211,4 +232,70 @@ pub async fn create(
     }
     tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule.id, "rule created");
     Ok((StatusCode::CREATED, Json(rule_json(&rule))))
+}
+
+/// Pages of the shop (among `pages`) connected to it now.
+async fn connected_of(
+    api: &AdminApi,
+    tenant: &str,
+    pages: impl Iterator<Item = &String>,
+) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    for p in pages {
+        if api.stores.pages.page_route(p).await?.is_some_and(|r| r.tenant_id == tenant) {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `PUT /api/rules/{rule_id}`: replaces the rule. Pages it gains join it (connected ones switch
+/// to shared), Pages it loses leave it (connected ones go back to only-me under the member who
+/// connected them), all in one transaction.
+pub async fn replace(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    Path(rule_id): Path<String>,
+    body: Result<Json<NewRule>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller(&api, &id).await?;
+    manager(&me)?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let old =
+        api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
+    let new = validate_rule(&api, &me, body, None, Some(&old)).await?;
+    let touched = new.page_ids.iter().chain(old.page_ids.iter());
+    let connected = connected_of(&api, &me.tenant_id, touched).await?;
+    match api.stores.rules.update_rule(&me.tenant_id, &old, &new, &connected).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(m)) => {
+            return Err(ApiError::Conflict("conflict", format!("{m}; try again")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule_id, "rule updated");
+    Ok(Json(rule_json(&new)))
+}
+
+/// `DELETE /api/rules/{rule_id}`: refused while the rule still has Pages.
+pub async fn delete(
+    State(api): State<Arc<AdminApi>>,
+    Extension(id): Extension<Identity>,
+    Path(rule_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let me = caller(&api, &id).await?;
+    manager(&me)?;
+    let rule =
+        api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
+    if !rule.page_ids.is_empty() {
+        return Err(ApiError::Conflict(
+            "rule_has_pages",
+            format!("move these Pages out of the rule first: {}", rule.page_ids.join(", ")),
+        ));
+    }
+    match api.stores.rules.delete_rule(&me.tenant_id, &rule).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::Conflict(m)) => Err(ApiError::Conflict("rule_has_pages", m)),
+        Err(e) => Err(e.into()),
+    }
 }

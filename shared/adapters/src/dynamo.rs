@@ -1204,6 +1204,160 @@ impl RuleStore for DynamoStore {
         }
     }
 
+    #[instrument(skip(self, old, new, connected), fields(rule_id = %old.id), err)]
+    async fn update_rule(
+        &self,
+        tenant_id: &str,
+        old: &Rule,
+        new: &Rule,
+        connected: &[String],
+    ) -> Result<(), StoreError> {
+        let list = |v: &[String]| AttributeValue::L(v.iter().map(s).collect());
+        let tx = |r: Result<Update, aws_sdk_dynamodb::error::BuildError>| {
+            r.map(|u| TransactWriteItem::builder().update(u).build()).map_err(backend("TransactWriteItems"))
+        };
+        let mut items = Vec::new();
+        // The rule itself, only if nobody changed it since it was read.
+        items.push(tx(Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("RULE#{}", old.id)))
+            .update_expression(
+                "SET #name = :name, page_ids = :pages, agent_emails = :agents, #method = :method, \
+                 old_conversations = :old, policy_chosen_by = :by, policy_chosen_at = :at",
+            )
+            .condition_expression("#name = :oldname AND page_ids = :oldpages AND agent_emails = :oldagents")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#method", "method")
+            .expression_attribute_values(":name", s(&new.name))
+            .expression_attribute_values(":pages", list(&new.page_ids))
+            .expression_attribute_values(":agents", list(&new.agent_emails))
+            .expression_attribute_values(":method", s(new.method.as_str()))
+            .expression_attribute_values(":old", s(new.old_conversations.as_str()))
+            .expression_attribute_values(":by", s(new.policy_chosen_by.clone().unwrap_or_default()))
+            .expression_attribute_values(":at", s(new.policy_chosen_at.clone().unwrap_or_default()))
+            .expression_attribute_values(":oldname", s(&old.name))
+            .expression_attribute_values(":oldpages", list(&old.page_ids))
+            .expression_attribute_values(":oldagents", list(&old.agent_emails))
+            .build())?);
+        if new.name.to_lowercase() != old.name.to_lowercase() {
+            let del = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("T#{tenant_id}")))
+                .key("sk", s(format!("RULENAME#{}", old.name.to_lowercase())))
+                .build()
+                .map_err(backend("TransactWriteItems"))?;
+            items.push(TransactWriteItem::builder().delete(del).build());
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(format!("T#{tenant_id}")))
+                .item("sk", s(format!("RULENAME#{}", new.name.to_lowercase())))
+                .item("rule_id", s(&new.id))
+                .condition_expression("attribute_not_exists(sk)")
+                .build()
+                .map_err(backend("TransactWriteItems"))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let shared = s(ChatMode::Shared.as_str());
+        let only_me = s(ChatMode::OnlyMe.as_str());
+        for p in new.page_ids.iter().filter(|p| !old.page_ids.contains(p)) {
+            let on = connected.contains(p);
+            let u = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("T#{tenant_id}")))
+                .key("sk", s(format!("PAGE#{p}")))
+                .update_expression(if on {
+                    "SET rule_id = :r, chat_mode = :mode"
+                } else {
+                    "SET rule_id = :r"
+                })
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(rule_id)")
+                .expression_attribute_values(":r", s(&new.id));
+            items.push(tx(
+                if on { u.expression_attribute_values(":mode", shared.clone()) } else { u }.build()
+            )?);
+            if on {
+                items.push(tx(Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("PAGE#{p}")))
+                    .key("sk", s("ROUTE"))
+                    .update_expression("SET chat_mode = :mode, rule_id = :r")
+                    .condition_expression("tenant_id = :t")
+                    .expression_attribute_values(":mode", shared.clone())
+                    .expression_attribute_values(":r", s(&new.id))
+                    .expression_attribute_values(":t", s(tenant_id))
+                    .build())?);
+            }
+        }
+        for p in old.page_ids.iter().filter(|p| !new.page_ids.contains(p)) {
+            let on = connected.contains(p);
+            let u = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("T#{tenant_id}")))
+                .key("sk", s(format!("PAGE#{p}")))
+                .update_expression(if on { "SET chat_mode = :mode REMOVE rule_id" } else { "REMOVE rule_id" })
+                .condition_expression("rule_id = :r")
+                .expression_attribute_values(":r", s(&old.id));
+            items.push(tx(
+                if on { u.expression_attribute_values(":mode", only_me.clone()) } else { u }.build()
+            )?);
+            if on {
+                items.push(tx(Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("PAGE#{p}")))
+                    .key("sk", s("ROUTE"))
+                    .update_expression("SET chat_mode = :mode REMOVE rule_id")
+                    .condition_expression("tenant_id = :t")
+                    .expression_attribute_values(":mode", only_me.clone())
+                    .expression_attribute_values(":t", s(tenant_id))
+                    .build())?);
+            }
+        }
+        if items.len() > 100 {
+            return Err(StoreError::Conflict("too many Page changes in one rule update".into()));
+        }
+        let r = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_condition_failed(&e) => {
+                Err(StoreError::Conflict("the rule, one of its Pages or the name changed meanwhile".into()))
+            }
+            Err(e) => Err(backend("TransactWriteItems")(e)),
+        }
+    }
+
+    #[instrument(skip(self, rule), fields(rule_id = %rule.id), err)]
+    async fn delete_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError> {
+        let rule_del = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("RULE#{}", rule.id)))
+            .condition_expression("size(page_ids) = :zero")
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        let name_del = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("RULENAME#{}", rule.name.to_lowercase())))
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        let r = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(rule_del).build())
+            .transact_items(TransactWriteItem::builder().delete(name_del).build())
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_condition_failed(&e) => {
+                Err(StoreError::Conflict("the rule still has Pages".into()))
+            }
+            Err(e) => Err(backend("TransactWriteItems")(e)),
+        }
+    }
+
     #[instrument(skip(self), err)]
     async fn set_rule_agents(
         &self,

@@ -521,6 +521,77 @@ impl RuleStore for MemoryStore {
         Ok(())
     }
 
+    async fn update_rule(
+        &self,
+        tenant_id: &str,
+        old: &Rule,
+        new: &Rule,
+        connected: &[String],
+    ) -> Result<(), StoreError> {
+        use domain::model::ChatMode;
+        let mut s = self.lock();
+        let key = (tenant_id.to_string(), old.id.clone());
+        if s.rules.get(&key) != Some(old) {
+            return Err(StoreError::Conflict("the rule changed meanwhile".into()));
+        }
+        let lower = new.name.to_lowercase();
+        if s.rules
+            .iter()
+            .any(|((t, id), r)| t == tenant_id && *id != old.id && r.name.to_lowercase() == lower)
+        {
+            return Err(StoreError::Conflict(format!("a rule named {:?} exists", new.name)));
+        }
+        let added: Vec<&String> = new.page_ids.iter().filter(|p| !old.page_ids.contains(p)).collect();
+        let removed: Vec<&String> = old.page_ids.iter().filter(|p| !new.page_ids.contains(p)).collect();
+        for p in &added {
+            match s.pages.get(&(tenant_id.to_string(), (*p).clone())) {
+                Some(page) if page.rule_id.is_none() => {}
+                _ => return Err(StoreError::Conflict(format!("page {p} is unknown or in another rule"))),
+            }
+        }
+        for p in added {
+            let is_connected = connected.contains(p);
+            if let Some(page) = s.pages.get_mut(&(tenant_id.to_string(), p.clone())) {
+                page.rule_id = Some(new.id.clone());
+                if is_connected {
+                    page.chat_mode = Some(ChatMode::Shared);
+                }
+            }
+            if let Some(r) = s.routes.get_mut(p).filter(|r| r.tenant_id == tenant_id && is_connected) {
+                r.chat_mode = ChatMode::Shared;
+                r.rule_id = Some(new.id.clone());
+            }
+        }
+        for p in removed {
+            let is_connected = connected.contains(p);
+            if let Some(page) = s.pages.get_mut(&(tenant_id.to_string(), p.clone())) {
+                page.rule_id = None;
+                if is_connected {
+                    page.chat_mode = Some(ChatMode::OnlyMe);
+                }
+            }
+            if let Some(r) = s.routes.get_mut(p).filter(|r| r.tenant_id == tenant_id && is_connected) {
+                r.chat_mode = ChatMode::OnlyMe;
+                r.rule_id = None;
+            }
+        }
+        s.rules.insert(key, new.clone());
+        Ok(())
+    }
+
+    async fn delete_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (tenant_id.to_string(), rule.id.clone());
+        match s.rules.get(&key) {
+            Some(r) if r.page_ids.is_empty() => {
+                s.rules.remove(&key);
+                Ok(())
+            }
+            Some(_) => Err(StoreError::Conflict("the rule still has Pages".into())),
+            None => Ok(()),
+        }
+    }
+
     async fn set_rule_agents(
         &self,
         tenant_id: &str,

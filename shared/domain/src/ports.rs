@@ -191,6 +191,19 @@ pub trait RuleStore: Send + Sync {
         expected: &[String],
         agents: &[String],
     ) -> Result<bool, StoreError>;
+    /// Replaces `old` by `new` (same id) if the rule is still `old`: the Pages it gains are
+    /// claimed (in no other rule; those in `connected` switch to shared), the Pages it loses
+    /// are released (those in `connected` go back to only-me). All or nothing; a concurrent
+    /// change answers [`StoreError::Conflict`].
+    async fn update_rule(
+        &self,
+        tenant_id: &str,
+        old: &Rule,
+        new: &Rule,
+        connected: &[String],
+    ) -> Result<(), StoreError>;
+    /// Deletes a rule that has no Pages left.
+    async fn delete_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError>;
     /// Atomically takes the rule's next round-robin turn (1, 2, 3, ...): concurrent callers
     /// never get the same turn.
     async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError>;
