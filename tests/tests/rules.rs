@@ -309,10 +309,21 @@ async fn assignees(stack: &local_stack::RunningStack, owner: &str) -> HashMap<St
 
 /// 150 conversations over agents x, y, z (50 each, round robin), odd customers last wrote two
 /// days ago; then x is removed. Returns (before, after) assignments.
+type Assignees = HashMap<String, Option<String>>;
+
 async fn remove_agent_under(
     backend: Backend,
     policy: OldConversations,
-) -> (HashMap<String, Option<String>>, HashMap<String, Option<String>>, HashMap<String, bool>) {
+) -> (Assignees, Assignees, HashMap<String, bool>) {
+    remove_agent(backend, policy, false).await
+}
+
+/// As [`remove_agent_under`]; with `from_rule_only`, x leaves the rule (PUT) but stays a member.
+async fn remove_agent(
+    backend: Backend,
+    policy: OldConversations,
+    from_rule_only: bool,
+) -> (Assignees, Assignees, HashMap<String, bool>) {
     use integration_tests::{delete, eventually, notification, post_json, post_webhook, text_item, token};
     // A visibility timeout that outlasts a step on a slow moto (production: 180 s), so a step is
     // not redelivered while it still runs (a duplicate step would take extra turns).
@@ -352,9 +363,22 @@ async fn remove_agent_under(
         (a.len() == 150 && a.values().all(Option::is_some)).then_some(a)
     })
     .await;
-    let (s, b) = delete(&stack, "/api/members/x@shop-a.vn", &owner).await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["reassignment"], "queued");
+    if from_rule_only {
+        let body = serde_json::json!({"name": "Bán hàng", "page_ids": ["P"], "agent_emails": ["y@shop-a.vn", "z@shop-a.vn"],
+            "method": "round_robin", "old_conversations": policy.as_str()});
+        let r = integration_tests::http()
+            .put(stack.url("/api/rules/rr"))
+            .bearer_auth(&owner)
+            .json(&body)
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(r.status().as_u16(), 200);
+    } else {
+        let (s, b) = delete(&stack, "/api/members/x@shop-a.vn", &owner).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["reassignment"], "queued");
+    }
     let after = eventually(60, "x's conversations re-homed", || async {
         let a = assignees(&stack, &owner).await;
         (a.len() == 150 && !a.values().any(|v| v.as_deref() == Some("x@shop-a.vn"))).then_some(a)
@@ -407,6 +431,15 @@ async fn removing_an_agent_under_none_leaves_their_conversations_unassigned(back
     assert_eq!(held_by(&after, "y@shop-a.vn").len(), 50);
 }
 
+async fn an_agent_leaving_a_rule_hands_back_its_conversations(backend: Backend) {
+    let (before, after, _) = remove_agent(backend, OldConversations::All, true).await;
+    let xs = held_by(&before, "x@shop-a.vn");
+    assert_eq!(xs.len(), 50);
+    let to_y = xs.iter().filter(|c| after[*c].as_deref() == Some("y@shop-a.vn")).count();
+    assert_eq!(to_y, 25);
+    assert_eq!(held_by(&after, "z@shop-a.vn").len(), 75);
+}
+
 integration_tests::on_both_backends!(
     round_robin_spreads_300_conversations_over_7_agents_with_8_workers,
     twenty_concurrent_claims_have_exactly_one_winner,
@@ -415,4 +448,5 @@ integration_tests::on_both_backends!(
     removing_an_agent_under_all_spreads_their_conversations_evenly,
     removing_an_agent_under_available_moves_only_recent_ones,
     removing_an_agent_under_none_leaves_their_conversations_unassigned,
+    an_agent_leaving_a_rule_hands_back_its_conversations,
 );

@@ -206,7 +206,13 @@ async fn remove_member(
         }
     }
     api.stores.members.remove_member(&me.tenant_id, &email).await?;
-    let job = domain::event::OrphanJob { tenant_id: me.tenant_id.clone(), email: email.clone(), step: 0 };
+    let job = domain::event::OrphanJob {
+        tenant_id: me.tenant_id.clone(),
+        email: email.clone(),
+        rule_id: None,
+        cursor: None,
+        step: 0,
+    };
     let queued = match job.to_queue_message() {
         Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
         Err(_) => false,

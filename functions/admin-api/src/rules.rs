@@ -273,6 +273,23 @@ pub async fn replace(
         }
         Err(e) => return Err(e.into()),
     }
+    // Agents who left the rule leave its conversations behind: re-homed by the policy.
+    for gone in old.agent_emails.iter().filter(|a| !new.agent_emails.contains(a)) {
+        let job = domain::event::OrphanJob {
+            tenant_id: me.tenant_id.clone(),
+            email: gone.clone(),
+            rule_id: Some(new.id.clone()),
+            cursor: None,
+            step: 0,
+        };
+        let queued = match job.to_queue_message() {
+            Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
+            Err(_) => false,
+        };
+        if !queued {
+            tracing::error!(rule_id = %rule_id, "re-homing of a removed agent's conversations could not be queued");
+        }
+    }
     tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule_id, "rule updated");
     Ok(Json(rule_json(&new)))
 }

@@ -54,7 +54,11 @@ impl Worker {
     pub async fn orphan_step(&self, job: &OrphanJob, out: &mut RecordOutcome) -> Result<(), RecordError> {
         let tenant = job.tenant_id.as_str();
         let held = ConversationFilter::AssignedTo { email: job.email.clone(), page_id: None };
-        let page = self.stores.conversations.list_conversations(tenant, &held, None, STEP_SIZE).await?;
+        let page = self
+            .stores
+            .conversations
+            .list_conversations(tenant, &held, job.cursor.as_deref(), STEP_SIZE)
+            .await?;
         let now = domain::timefmt::now_ms();
         let mut rules: HashMap<String, Option<Rule>> = HashMap::new();
         let mut moved = 0;
@@ -72,6 +76,9 @@ impl Worker {
                 },
                 _ => None,
             };
+            if job.rule_id.is_some() && rule.as_ref().map(|r| &r.id) != job.rule_id.as_ref() {
+                continue; // another rule's conversation: the member still carries it
+            }
             let target = match &rule {
                 Some(r) => {
                     self.old_conversation_target(tenant, r, c.last_customer_message_ms, now, Some(&job.email))
@@ -85,8 +92,13 @@ impl Worker {
             }
         }
         info!(tenant_id = %tenant, moved, step = job.step, "orphaned conversations re-homed");
-        if page.items.len() == STEP_SIZE && job.step < MAX_STEPS {
-            let next = OrphanJob { step: job.step + 1, ..job.clone() };
+        // A whole-shop job starts again from the top (moved conversations left the inbox); a
+        // rule-scoped one follows the cursor past those it leaves in place.
+        let more =
+            if job.rule_id.is_some() { page.next_cursor.is_some() } else { page.items.len() == STEP_SIZE };
+        if more && job.step < MAX_STEPS {
+            let cursor = if job.rule_id.is_some() { page.next_cursor.clone() } else { None };
+            let next = OrphanJob { step: job.step + 1, cursor, ..job.clone() };
             let Some(sync) = &self.sync else {
                 return Err(RecordError::Retry("no queue to continue orphan re-homing".into()));
             };

@@ -251,6 +251,12 @@ pub struct QueuedBatch {
 pub struct OrphanJob {
     pub tenant_id: String,
     pub email: String,
+    /// Only the conversations of this rule's Pages (the member left one rule, not the shop).
+    /// Such a job walks the member's inbox with a cursor, since it leaves others in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
     #[serde(default)]
     pub step: u32,
 }
