@@ -52,6 +52,8 @@ pub struct RecordedRequest {
     pub query: String,
     /// The decoded query parameters, in order.
     pub params: Vec<(String, String)>,
+    /// The request body as text (the Send API's JSON).
+    pub body: String,
 }
 
 impl RecordedRequest {
@@ -118,6 +120,8 @@ pub struct FakeState {
     pub conversations_page_size: usize,
     pub failures: HashMap<String, VecDeque<FakeFailure>>,
     pub requests: Vec<RecordedRequest>,
+    /// Send API calls accepted: (page, request body).
+    pub sent: Vec<(String, Value)>,
 }
 
 type Shared = Arc<Mutex<FakeState>>;
@@ -165,6 +169,7 @@ impl FakeGraph {
             conversations_page_size: 25,
             failures: HashMap::new(),
             requests: Vec::new(),
+            sent: Vec::new(),
         }));
         let app = axum::Router::new().fallback(handle).with_state(state.clone());
         let server = tokio::spawn(async move {
@@ -331,13 +336,14 @@ fn route_key(method: &Method, path: &str, params: &[(String, String)]) -> &'stat
         ("GET", [_, "subscribed_apps"]) => "subscribed_apps",
         ("GET", ["debug_token"]) => "debug_token",
         ("GET", [_, "conversations"]) => "conversations",
+        ("POST", [_, "messages"]) => "send",
         _ => "unknown",
     }
 }
 
 type Answer = Result<Value, GraphErr>;
 
-async fn handle(State(state): State<Shared>, method: Method, uri: Uri) -> Response {
+async fn handle(State(state): State<Shared>, method: Method, uri: Uri, body: axum::body::Bytes) -> Response {
     let params: Vec<(String, String)> =
         Query::<Vec<(String, String)>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let path = uri.path().to_string();
@@ -351,6 +357,7 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri) -> Respon
             path: path.clone(),
             query: uri.query().unwrap_or("").to_string(),
             params: params.clone(),
+            body: String::from_utf8_lossy(&body).into_owned(),
         });
         s.failures.get_mut(route).and_then(VecDeque::pop_front)
     };
@@ -377,6 +384,7 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri) -> Respon
         "subscribed_apps" => subscribed_apps(&s, &q, &rest),
         "debug_token" => debug_token(&s, &q),
         "conversations" => conversations(&s, &q, &rest),
+        "send" => send(&mut s, &q, &rest, &body),
         _ => Err(graph_error(400, 100, Some(33), "Unsupported request: unknown path components")),
     };
     match answer {
@@ -689,4 +697,25 @@ fn conversations(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
         })
         .collect();
     Ok(json!({ "data": data, "paging": paging(s, q, rest, offset, end, all.len()) }))
+}
+
+/// `POST /{page}/messages`: the Send API. Checks the Page token and the body's shape, keeps it,
+/// answers `{recipient_id, message_id}`.
+fn send(s: &mut FakeState, q: &Params<'_>, rest: &str, body: &[u8]) -> Answer {
+    let page_id = page_for(s, q, rest)?.id.clone();
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Err(graph_error(400, 100, None, "(#100) The request body is not JSON"));
+    };
+    let Some(recipient) = v["recipient"]["id"].as_str().map(str::to_string) else {
+        return Err(graph_error(400, 100, None, "(#100) The parameter recipient is required"));
+    };
+    if v["message"]["text"].as_str().is_none_or(str::is_empty) {
+        return Err(graph_error(400, 100, None, "(#100) The parameter message is required"));
+    }
+    match (v["messaging_type"].as_str(), v["tag"].as_str()) {
+        (Some("RESPONSE"), None) | (Some("MESSAGE_TAG"), Some("HUMAN_AGENT")) => {}
+        _ => return Err(graph_error(400, 100, None, "(#100) messaging_type/tag invalid")),
+    }
+    s.sent.push((page_id, v));
+    Ok(json!({ "recipient_id": recipient, "message_id": format!("m_sent_{}", s.sent.len()) }))
 }

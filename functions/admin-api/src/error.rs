@@ -24,6 +24,8 @@ pub enum ApiError {
     BadGateway(&'static str, String),
     #[error("{0}")]
     Unavailable(&'static str),
+    #[error("{1}")]
+    TooManyRequests(&'static str, String),
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
@@ -38,6 +40,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(c, m) => (StatusCode::CONFLICT, *c, m.clone()),
             ApiError::Unprocessable(c, m) => (StatusCode::UNPROCESSABLE_ENTITY, *c, m.clone()),
             ApiError::BadGateway(c, m) => (StatusCode::BAD_GATEWAY, *c, m.clone()),
+            ApiError::TooManyRequests(c, m) => (StatusCode::TOO_MANY_REQUESTS, *c, m.clone()),
             ApiError::Unavailable(m) => {
                 tracing::error!(reason = m, "misconfigured");
                 (

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod identity;
+pub mod messages;
 pub mod pages;
 pub mod rules;
 
@@ -43,7 +44,8 @@ pub fn router(api: Arc<AdminApi>) -> Router {
         .route("/api/conversations", get(list_conversations))
         .route("/api/conversations/{id}", get(get_conversation))
         .route("/api/conversations/{id}/claim", axum::routing::post(claim))
-        .route("/api/conversations/{id}/messages", get(list_messages))
+        .route("/api/conversations/{id}/messages", get(list_messages).post(messages::send))
+        .route("/api/settings", get(messages::get_settings).put(messages::put_settings))
         .fallback(|| async { ApiError::NotFound("no such route") })
         .with_state(api)
 }

@@ -720,6 +720,35 @@ impl MemberStore for DynamoStore {
     }
 
     #[instrument(skip(self), err)]
+    async fn human_agent_enabled(&self, tenant_id: &str) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s("SETTINGS"))
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        Ok(matches!(r.item.as_ref().and_then(|i| i.get("human_agent_tag")), Some(AttributeValue::Bool(true))))
+    }
+
+    #[instrument(skip(self), err)]
+    async fn set_human_agent_enabled(&self, tenant_id: &str, enabled: bool) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s("SETTINGS"))
+            .update_expression("SET human_agent_tag = :v")
+            .expression_attribute_values(":v", AttributeValue::Bool(enabled))
+            .send()
+            .await
+            .map_err(backend("UpdateItem"))?;
+        Ok(())
+    }
+
+    #[instrument(skip(self), err)]
     async fn remove_member(&self, tenant_id: &str, email: &str) -> Result<bool, StoreError> {
         let r = self
             .client

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::graph::{
     ConversationsPage, Graph, GraphConversation, GraphError, GraphErrorKind, GraphMessage, GraphPage,
-    TokenInfo,
+    MessagingType, TokenInfo,
 };
 use domain::timefmt::parse_meta_time;
 use reqwest::{Method, Url};
@@ -96,6 +96,8 @@ struct Call<'a> {
     url: Url,
     /// Texts to scrub from anything that becomes an error message.
     secrets: Vec<&'a str>,
+    /// A JSON body (the Send API).
+    body: Option<serde_json::Value>,
 }
 
 impl HttpGraph {
@@ -218,12 +220,11 @@ impl HttpGraph {
     }
 
     async fn attempt<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, GraphError> {
-        let resp = self
-            .client
-            .request(call.method.clone(), call.url.clone())
-            .send()
-            .await
-            .map_err(|e| transport_error(call, e))?;
+        let mut req = self.client.request(call.method.clone(), call.url.clone());
+        if let Some(b) = &call.body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| transport_error(call, e))?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(|e| transport_error(call, e))?;
         tracing::debug!(op = call.op, status, bytes = body.len(), "Graph answered");
@@ -242,7 +243,7 @@ impl HttpGraph {
     }
 
     fn get<'a>(&self, op: &'static str, url: Url, secrets: Vec<&'a str>) -> Call<'a> {
-        Call { op, method: Method::GET, url, secrets }
+        Call { op, method: Method::GET, url, secrets, body: None }
     }
 }
 
@@ -525,16 +526,49 @@ impl Graph for HttpGraph {
         let joined = fields.join(",");
         let url = self
             .url(&[page_id, "subscribed_apps"], &[("subscribed_fields", &joined), ("access_token", token)])?;
-        let call = Call { op: "subscribe_page", method: Method::POST, url, secrets: vec![token] };
+        let call = Call { op: "subscribe_page", method: Method::POST, url, secrets: vec![token], body: None };
         let r: SuccessJson = self.call(call).await?;
         if r.success { Ok(()) } else { Err(unexpected("subscribe_page", 200, "success is not true".into())) }
+    }
+
+    #[tracing::instrument(name = "graph.send_text", skip_all, fields(page_id = %page_id))]
+    async fn send_text(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+        recipient_id: &str,
+        text: &str,
+        messaging: MessagingType,
+    ) -> Result<String, GraphError> {
+        #[derive(serde::Deserialize)]
+        struct Sent {
+            message_id: String,
+        }
+        let token = page_token.expose_secret();
+        let url = self.url(&[page_id, "messages"], &[("access_token", token)])?;
+        let mut body = serde_json::json!({
+            "recipient": {"id": recipient_id},
+            "message": {"text": text},
+        });
+        match messaging {
+            MessagingType::Response => body["messaging_type"] = "RESPONSE".into(),
+            MessagingType::HumanAgent => {
+                body["messaging_type"] = "MESSAGE_TAG".into();
+                body["tag"] = "HUMAN_AGENT".into();
+            }
+        }
+        let call =
+            Call { op: "send_text", method: Method::POST, url, secrets: vec![token], body: Some(body) };
+        let sent: Sent = self.call(call).await?;
+        Ok(sent.message_id)
     }
 
     #[tracing::instrument(name = "graph.unsubscribe_page", skip_all, fields(page_id = %page_id))]
     async fn unsubscribe_page(&self, page_id: &str, page_token: &SecretString) -> Result<(), GraphError> {
         let token = page_token.expose_secret();
         let url = self.url(&[page_id, "subscribed_apps"], &[("access_token", token)])?;
-        let call = Call { op: "unsubscribe_page", method: Method::DELETE, url, secrets: vec![token] };
+        let call =
+            Call { op: "unsubscribe_page", method: Method::DELETE, url, secrets: vec![token], body: None };
         let r: SuccessJson = self.call(call).await?;
         if r.success {
             Ok(())

@@ -25,6 +25,7 @@ struct StoreState {
     deliveries: HashMap<String, (Option<i64>, i64)>,
     nonces: HashMap<String, i64>,
     rules: BTreeMap<(String, String), Rule>,
+    human_agent: HashSet<String>,
     /// (tenant, rule) → turns taken
     turns: HashMap<(String, String), u64>,
     conversations: HashMap<(String, String), Conversation>,
@@ -191,6 +192,20 @@ impl MemberStore for MemoryStore {
         }
         s.members.insert(key, member.clone());
         Ok(true)
+    }
+
+    async fn human_agent_enabled(&self, tenant_id: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().human_agent.contains(tenant_id))
+    }
+
+    async fn set_human_agent_enabled(&self, tenant_id: &str, enabled: bool) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if enabled {
+            s.human_agent.insert(tenant_id.to_string());
+        } else {
+            s.human_agent.remove(tenant_id);
+        }
+        Ok(())
     }
 
     async fn remove_member(&self, tenant_id: &str, email: &str) -> Result<bool, StoreError> {

@@ -178,6 +178,48 @@ pub struct ConversationsPage {
     pub next_after: Option<String>,
 }
 
+/// How a reply goes out (PLATFORM.md "Send API").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessagingType {
+    /// Within 24 hours of the customer's last message.
+    Response,
+    /// `MESSAGE_TAG` + `HUMAN_AGENT`: a human reply up to 7 days after it.
+    HumanAgent,
+}
+
+/// Why a reply cannot go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowRefusal {
+    /// Between 24 hours and 7 days, and the shop has not enabled the Human Agent tag.
+    NeedsHumanAgentTag,
+    /// Past 7 days (or the customer never wrote).
+    Closed,
+}
+
+pub const STANDARD_WINDOW_MS: i64 = 24 * 3600 * 1000;
+pub const HUMAN_AGENT_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Which messaging type a reply needs now, from the customer's last message.
+pub fn reply_window(
+    now_ms: i64,
+    last_customer_ms: Option<i64>,
+    human_agent_enabled: bool,
+) -> Result<MessagingType, WindowRefusal> {
+    let Some(last) = last_customer_ms else { return Err(WindowRefusal::Closed) };
+    let age = now_ms - last;
+    if age < STANDARD_WINDOW_MS {
+        Ok(MessagingType::Response)
+    } else if age < HUMAN_AGENT_WINDOW_MS {
+        if human_agent_enabled {
+            Ok(MessagingType::HumanAgent)
+        } else {
+            Err(WindowRefusal::NeedsHumanAgentTag)
+        }
+    } else {
+        Err(WindowRefusal::Closed)
+    }
+}
+
 /// The Graph API calls the product makes. Implementations retry rate limits and transient
 /// failures with backoff before giving up; a returned error is final for that call.
 #[async_trait]
@@ -197,6 +239,15 @@ pub trait Graph: Send + Sync {
         fields: &[&str],
     ) -> Result<(), GraphError>;
     async fn unsubscribe_page(&self, page_id: &str, page_token: &SecretString) -> Result<(), GraphError>;
+    /// Sends a text reply through the Send API; returns Meta's `message_id` (the echo's mid).
+    async fn send_text(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+        recipient_id: &str,
+        text: &str,
+        messaging: MessagingType,
+    ) -> Result<String, GraphError>;
     /// The fields the app is subscribed to on the Page (empty when not subscribed).
     async fn subscribed_fields(
         &self,
@@ -234,6 +285,19 @@ mod tests {
         assert_eq!(classify(503, None, None), Transient);
         assert_eq!(classify(0, None, None), Transient);
         assert_eq!(classify(400, Some(100), None), Other);
+    }
+
+    #[test]
+    fn reply_windows() {
+        let h = 3600 * 1000;
+        assert_eq!(reply_window(100 * h, Some(100 * h - 23 * h), false), Ok(MessagingType::Response));
+        assert_eq!(reply_window(100 * h, Some(100 * h - 72 * h), true), Ok(MessagingType::HumanAgent));
+        assert_eq!(
+            reply_window(100 * h, Some(100 * h - 72 * h), false),
+            Err(WindowRefusal::NeedsHumanAgentTag)
+        );
+        assert_eq!(reply_window(1000 * h, Some(1000 * h - 8 * 24 * h), true), Err(WindowRefusal::Closed));
+        assert_eq!(reply_window(100 * h, None, true), Err(WindowRefusal::Closed));
     }
 
     #[test]

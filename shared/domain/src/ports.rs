@@ -105,6 +105,9 @@ pub trait MemberStore: Send + Sync {
     async fn list_members(&self, tenant_id: &str) -> Result<Vec<Member>, StoreError>;
     /// Removes a member; returns whether there was one.
     async fn remove_member(&self, tenant_id: &str, email: &str) -> Result<bool, StoreError>;
+    /// Whether the shop may reply with the Human Agent tag (Meta approved the feature for it).
+    async fn human_agent_enabled(&self, tenant_id: &str) -> Result<bool, StoreError>;
+    async fn set_human_agent_enabled(&self, tenant_id: &str, enabled: bool) -> Result<(), StoreError>;
 }
 
 /// An event's effect on its conversation's header.
