@@ -89,6 +89,14 @@ async fn validate_rule(
             "old_conversations must be none, available or all".into(),
         )
     })?;
+    if let Some(joining) = joining_page
+        && body.page_ids.iter().any(|p| p.trim() != joining)
+    {
+        return Err(ApiError::Unprocessable(
+            "invalid_pages",
+            "a rule created while connecting a Page holds that Page only; add others with PUT /api/rules/{id}".into(),
+        ));
+    }
     let mut page_ids: Vec<String> = Vec::new();
     for p in body.page_ids.iter().map(|p| p.trim().to_string()).chain(joining_page.map(String::from)) {
         if !p.is_empty() && !page_ids.contains(&p) {
@@ -107,8 +115,11 @@ async fn validate_rule(
     if agents.is_empty() {
         return Err(ApiError::Unprocessable("no_agents", "a rule needs at least one agent".into()));
     }
-    if page_ids.len() > 90 {
-        return Err(ApiError::Unprocessable("too_many_pages", "a rule takes at most 90 Pages".into()));
+    if page_ids.len() > 45 {
+        return Err(ApiError::Unprocessable(
+            "too_many_pages",
+            "a rule takes at most 45 Pages (one transaction links them all)".into(),
+        ));
     }
     let mut unknown_pages = Vec::new();
     for p in &page_ids {
