@@ -329,7 +329,7 @@ async fn remove_agent(
     // not redelivered while it still runs (a duplicate step would take extra turns).
     let stack = integration_tests::start_configured(integration_tests::stack_config(
         backend,
-        std::time::Duration::from_secs(20),
+        std::time::Duration::from_secs(60),
         5,
     ))
     .await;
@@ -358,7 +358,7 @@ async fn remove_agent(
         })
         .collect();
     assert_eq!(post_webhook(&stack, &notification("P", items)).await, 200);
-    let before = eventually(60, "150 assigned conversations", || async {
+    let before = eventually(180, "150 assigned conversations", || async {
         let a = assignees(&stack, &owner).await;
         (a.len() == 150 && a.values().all(Option::is_some)).then_some(a)
     })
@@ -379,7 +379,7 @@ async fn remove_agent(
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["reassignment"], "queued");
     }
-    let after = eventually(60, "x's conversations re-homed", || async {
+    let after = eventually(180, "x's conversations re-homed", || async {
         let a = assignees(&stack, &owner).await;
         (a.len() == 150 && !a.values().any(|v| v.as_deref() == Some("x@shop-a.vn"))).then_some(a)
     })

@@ -30,13 +30,7 @@ impl Worker {
         now: i64,
         exclude: Option<&str>,
     ) -> Result<Assignment, domain::ports::StoreError> {
-        let recent = last_customer_ms.is_some_and(|t| now - t < WINDOW_MS);
-        let distribute = match rule.old_conversations {
-            OldConversations::All => true,
-            OldConversations::Available => recent,
-            OldConversations::None => false,
-        };
-        if !distribute {
+        if !policy_distributes(rule, last_customer_ms, now) {
             return Ok(Assignment::Unassigned);
         }
         Ok(match rule.method {
@@ -80,11 +74,20 @@ impl Worker {
                 continue; // another rule's conversation: the member still carries it
             }
             let target = match &rule {
-                Some(r) => {
-                    self.old_conversation_target(tenant, r, c.last_customer_message_ms, now, Some(&job.email))
-                        .await?
-                }
-                None => Assignment::Unassigned,
+                Some(r) if policy_distributes(r, c.last_customer_message_ms, now) => match r.method {
+                    Method::SelfClaim => Assignment::Pool(r.id.clone()),
+                    Method::RoundRobin => {
+                        // The turn and the move in one transaction: a duplicated step cannot
+                        // spend turns without moving conversations.
+                        if self.stores.rules.rehome_by_turn(tenant, &r.id, &c.id, &job.email).await?.is_some()
+                        {
+                            moved += 1;
+                            out.assigned += 1;
+                        }
+                        continue;
+                    }
+                },
+                _ => Assignment::Unassigned,
             };
             if self.stores.conversations.reassign(tenant, &c.id, &job.email, &target).await? {
                 moved += 1;
@@ -111,5 +114,14 @@ impl Worker {
             tracing::error!(tenant_id = %tenant, "orphan re-homing stopped after too many steps");
         }
         Ok(())
+    }
+}
+
+/// Whether the rule's old-conversation policy hands this conversation to its agents.
+fn policy_distributes(rule: &Rule, last_customer_ms: Option<i64>, now: i64) -> bool {
+    match rule.old_conversations {
+        OldConversations::All => true,
+        OldConversations::Available => last_customer_ms.is_some_and(|t| now - t < WINDOW_MS),
+        OldConversations::None => false,
     }
 }

@@ -1412,6 +1412,82 @@ impl RuleStore for DynamoStore {
     }
 
     #[instrument(skip(self), err)]
+    async fn rehome_by_turn(
+        &self,
+        tenant_id: &str,
+        rule_id: &str,
+        conversation_id: &str,
+        from: &str,
+    ) -> Result<Option<String>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        for attempt in 0..25u64 {
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("T#{tenant_id}")))
+                .key("sk", s(format!("RULE#{rule_id}")))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(backend("GetItem"))?
+                .item
+                .ok_or_else(|| StoreError::Conflict(format!("rule {rule_id} does not exist")))?;
+            let rule = rule_from(&item)?;
+            let turn = get_n(&item, "rr_turn").unwrap_or(0);
+            let Some(agent) = rule.agent_for_turn(u64::try_from(turn + 1).unwrap_or(1)).map(str::to_string)
+            else {
+                return Ok(None);
+            };
+            let take_turn = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("T#{tenant_id}")))
+                .key("sk", s(format!("RULE#{rule_id}")))
+                .update_expression("SET rr_turn = :next")
+                .condition_expression("rr_turn = :turn")
+                .expression_attribute_values(":next", n(turn + 1))
+                .expression_attribute_values(":turn", n(turn))
+                .build()
+                .map_err(backend("TransactWriteItems"))?;
+            let mv = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(conv_pk(tenant_id, conversation_id)))
+                .key("sk", s(META))
+                .update_expression("SET assignee = :a, gsi1pk = :g1 REMOVE pool_rule_id")
+                .condition_expression("assignee = :from")
+                .expression_attribute_values(":a", s(&agent))
+                .expression_attribute_values(":g1", s(inbox_pk(tenant_id, &Assignment::Agent(agent.clone()))))
+                .expression_attribute_values(":from", s(from))
+                .build()
+                .map_err(backend("TransactWriteItems"))?;
+            let r = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(take_turn).build())
+                .transact_items(TransactWriteItem::builder().update(mv).build())
+                .send()
+                .await;
+            match r {
+                Ok(_) => return Ok(Some(agent)),
+                Err(e) => {
+                    let reasons: Vec<Option<String>> = match e.as_service_error() {
+                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                            c.cancellation_reasons().iter().map(|r| r.code().map(str::to_string)).collect()
+                        }
+                        _ => return Err(backend("TransactWriteItems")(e)),
+                    };
+                    if reasons.get(1).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed") {
+                        return Ok(None); // no longer held by `from`
+                    }
+                    // Another writer took a turn meanwhile: read again.
+                    tokio::time::sleep(std::time::Duration::from_millis(5 + attempt * 7)).await;
+                }
+            }
+        }
+        Err(StoreError::Conflict("the rule's turn counter stayed contended; try again".into()))
+    }
+
+    #[instrument(skip(self), err)]
     async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError> {
         let out = self
             .client

@@ -624,6 +624,32 @@ impl RuleStore for MemoryStore {
         }
     }
 
+    async fn rehome_by_turn(
+        &self,
+        tenant_id: &str,
+        rule_id: &str,
+        conversation_id: &str,
+        from: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut s = self.lock();
+        let key = (tenant_id.to_string(), rule_id.to_string());
+        let Some(rule) = s.rules.get(&key).cloned() else {
+            return Err(StoreError::Conflict(format!("rule {rule_id} does not exist")));
+        };
+        let ckey = (tenant_id.to_string(), conversation_id.to_string());
+        if s.conversations.get(&ckey).and_then(|c| c.assignee.as_deref()) != Some(from) {
+            return Ok(None);
+        }
+        let turn = s.turns.get(&key).copied().unwrap_or(0) + 1;
+        let Some(agent) = rule.agent_for_turn(turn).map(str::to_string) else { return Ok(None) };
+        s.turns.insert(key, turn);
+        if let Some(c) = s.conversations.get_mut(&ckey) {
+            c.assignee = Some(agent.clone());
+            c.pool_rule_id = None;
+        }
+        Ok(Some(agent))
+    }
+
     async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError> {
         let mut s = self.lock();
         let key = (tenant_id.to_string(), rule_id.to_string());

@@ -207,6 +207,17 @@ pub trait RuleStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Deletes a rule that has no Pages left.
     async fn delete_rule(&self, tenant_id: &str, rule: &Rule) -> Result<(), StoreError>;
+    /// Re-homes a conversation held by `from` to the rule's next agent in turn, taking the turn
+    /// and moving the conversation in one transaction: a turn is never spent without a move, so
+    /// a duplicated step cannot skew the spread. Returns the new holder, or None when `from`
+    /// no longer holds it.
+    async fn rehome_by_turn(
+        &self,
+        tenant_id: &str,
+        rule_id: &str,
+        conversation_id: &str,
+        from: &str,
+    ) -> Result<Option<String>, StoreError>;
     /// Atomically takes the rule's next round-robin turn (1, 2, 3, ...): concurrent callers
     /// never get the same turn.
     async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError>;
