@@ -813,6 +813,59 @@ async fn replies_follow_the_window_and_meta_errors(backend: Backend) {
     assert!(p["lost_reason"].as_str().is_some_and(|r| r.contains("password")));
 }
 
+async fn an_only_me_page_joining_a_rule_hands_its_old_conversations_over(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c", "short-c");
+    w.fake.add_page("1601", "Shop", "page-token-1601", &["MANAGE"]);
+    let now = domain::timefmt::now_ms() / 1000 * 1000;
+    for i in 0..4i64 {
+        let customer = format!("600{i}");
+        let mid = format!("o-{i}");
+        w.fake.add_conversation(
+            "1601",
+            &format!("t_{i}"),
+            now - 60_000 + i * 1000,
+            &customer,
+            vec![(mid.as_str(), now - 60_000 + i * 1000, customer.as_str(), "hi")],
+        );
+    }
+    login(&w, "c").await;
+    let (s, _) =
+        post_json(&w.stack, "/api/pages/1601/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
+    assert_eq!(s, 200);
+    eventually(30, "four synced conversations held by the owner", || async {
+        let (_, b) = get_json(&w.stack, "/api/conversations?view=mine", &w.owner).await;
+        (b["items"].as_array()?.len() == 4).then_some(())
+    })
+    .await;
+    for a in ["a", "b"] {
+        let (s, _) = post_json(
+            &w.stack,
+            "/api/members",
+            &w.owner,
+            json!({"email": format!("{a}@shop-a.vn"), "role": "agent"}),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    let body = json!({"name": "Chia đều", "page_ids": ["1601"], "agent_emails": ["a@shop-a.vn", "b@shop-a.vn"],
+        "method": "round_robin", "old_conversations": "all"});
+    let (s, b) = post_json(&w.stack, "/api/rules", &w.owner, body).await;
+    assert_eq!(s, 201, "{b}");
+    let per = eventually(30, "the owner's old conversations handed to the rule's agents", || async {
+        let (_, b) = get_json(&w.stack, "/api/conversations?view=all", &w.owner).await;
+        let items = b["items"].as_array()?.clone();
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for c in &items {
+            *m.entry(c["assignee"].as_str().unwrap_or("-").to_string()).or_default() += 1;
+        }
+        (m.get("a@shop-a.vn") == Some(&2) && m.get("b@shop-a.vn") == Some(&2)).then_some(m)
+    })
+    .await;
+    assert_eq!(per.len(), 2, "{per:?}");
+    assert_eq!(page(&pages(&w).await, "1601")["chat_mode"], "shared");
+}
+
 fn facebook_for(w: &World) -> Arc<adapters::facebook::Facebook> {
     facebook_at(&w.fake.base_url())
 }
@@ -895,4 +948,5 @@ integration_tests::on_both_backends!(
     rules_through_the_api,
     history_of_a_shared_page_follows_the_old_conversation_policy,
     replies_follow_the_window_and_meta_errors,
+    an_only_me_page_joining_a_rule_hands_its_old_conversations_over,
 );

@@ -153,7 +153,7 @@ pub async fn connect(
         tenant_id: me.tenant_id.clone(),
         status: PageStatus::Connected,
         chat_mode: mode,
-        rule_id,
+        rule_id: rule_id.clone(),
         connected_by: me.email.clone(),
     };
     if let Some(old) = &leaving {
@@ -170,6 +170,10 @@ pub async fn connect(
             Err(e) => return Err(e.into()),
         }
     }
+    let holders = match &rule_id {
+        Some(_) => crate::rules::only_me_holders(&api, &me.tenant_id, std::slice::from_ref(&page_id)).await?,
+        None => Vec::new(),
+    };
     let written = match &link {
         None => api.stores.pages.connect_page(&connected, &route).await,
         Some(link) => api.stores.rules.connect_shared(&connected, &route, link).await,
@@ -180,6 +184,9 @@ pub async fn connect(
             return Err(ApiError::Conflict("page_taken", format!("the Page could not be connected: {m}")));
         }
         Err(e) => return Err(e.into()),
+    }
+    if let Some(r) = &rule_id {
+        crate::rules::hand_over(&api, &me.tenant_id, r, &holders).await;
     }
     info!(page_id = %page_id, tenant_id = %me.tenant_id, mode = mode.as_str(), "Page connected");
     // The Page's earlier conversations come through the Conversations API, step by step.

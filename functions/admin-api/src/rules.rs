@@ -234,6 +234,7 @@ pub async fn create(
             connected.push(p.clone());
         }
     }
+    let holders = only_me_holders(&api, &me.tenant_id, &connected).await?;
     match api.stores.rules.create_rule(&me.tenant_id, &rule, &connected).await {
         Ok(()) => {}
         Err(StoreError::Conflict(m)) => {
@@ -241,6 +242,7 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     }
+    hand_over(&api, &me.tenant_id, &rule.id, &holders).await;
     tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule.id, "rule created");
     Ok((StatusCode::CREATED, Json(rule_json(&rule))))
 }
@@ -277,6 +279,9 @@ pub async fn replace(
     let new = validate_rule(&api, &me, body, None, Some(&old)).await?;
     let touched = new.page_ids.iter().chain(old.page_ids.iter());
     let connected = connected_of(&api, &me.tenant_id, touched).await?;
+    let joining: Vec<String> =
+        connected.iter().filter(|p| new.page_ids.contains(p) && !old.page_ids.contains(p)).cloned().collect();
+    let holders = only_me_holders(&api, &me.tenant_id, &joining).await?;
     match api.stores.rules.update_rule(&me.tenant_id, &old, &new, &connected).await {
         Ok(()) => {}
         Err(StoreError::Conflict(m)) => {
@@ -284,6 +289,7 @@ pub async fn replace(
         }
         Err(e) => return Err(e.into()),
     }
+    hand_over(&api, &me.tenant_id, &new.id, &holders).await;
     // Agents who left the rule leave its conversations behind: re-homed by the policy.
     for gone in old.agent_emails.iter().filter(|a| !new.agent_emails.contains(a)) {
         let job = domain::event::OrphanJob {
@@ -325,5 +331,47 @@ pub async fn delete(
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::Conflict(m)) => Err(ApiError::Conflict("rule_has_pages", m)),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Members holding only-me conversations of Pages about to join a rule (the routes'
+/// `connected_by`), among `pages`.
+pub async fn only_me_holders(
+    api: &AdminApi,
+    tenant: &str,
+    pages: &[String],
+) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    for p in pages {
+        if let Some(r) = api.stores.pages.page_route(p).await?
+            && r.tenant_id == tenant
+            && r.chat_mode == domain::model::ChatMode::OnlyMe
+            && !out.contains(&r.connected_by)
+        {
+            out.push(r.connected_by);
+        }
+    }
+    Ok(out)
+}
+
+/// A Page joining a rule brings its conversations along as old conversations: the rule's
+/// policy re-homes those its only-me holder had, through the same queued job as a departing
+/// agent's.
+pub async fn hand_over(api: &AdminApi, tenant: &str, rule_id: &str, holders: &[String]) {
+    for holder in holders {
+        let job = domain::event::OrphanJob {
+            tenant_id: tenant.to_string(),
+            email: holder.clone(),
+            rule_id: Some(rule_id.to_string()),
+            cursor: None,
+            step: 0,
+        };
+        let queued = match job.to_queue_message() {
+            Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
+            Err(_) => false,
+        };
+        if !queued {
+            tracing::error!(rule_id, "hand-over of a joining Page's conversations could not be queued");
+        }
     }
 }
