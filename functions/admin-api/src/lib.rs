@@ -208,20 +208,7 @@ async fn remove_member(
         }
     }
     api.stores.members.remove_member(&me.tenant_id, &email).await?;
-    let job = domain::event::OrphanJob {
-        tenant_id: me.tenant_id.clone(),
-        email: email.clone(),
-        rule_id: None,
-        cursor: None,
-        step: 0,
-    };
-    let queued = match job.to_queue_message() {
-        Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
-        Err(_) => false,
-    };
-    if !queued {
-        tracing::error!(tenant_id = %me.tenant_id, "re-homing of a removed member's conversations could not be queued");
-    }
+    let queued = rules::queue_rehoming(&api, &me.tenant_id, &email, None).await;
     tracing::info!(tenant_id = %me.tenant_id, "member removed");
     Ok(Json(json!({"removed": email, "reassignment": if queued { "queued" } else { "not_started" }})))
 }

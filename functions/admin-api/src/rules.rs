@@ -292,20 +292,7 @@ pub async fn replace(
     hand_over(&api, &me.tenant_id, &new.id, &holders).await;
     // Agents who left the rule leave its conversations behind: re-homed by the policy.
     for gone in old.agent_emails.iter().filter(|a| !new.agent_emails.contains(a)) {
-        let job = domain::event::OrphanJob {
-            tenant_id: me.tenant_id.clone(),
-            email: gone.clone(),
-            rule_id: Some(new.id.clone()),
-            cursor: None,
-            step: 0,
-        };
-        let queued = match job.to_queue_message() {
-            Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
-            Err(_) => false,
-        };
-        if !queued {
-            tracing::error!(rule_id = %rule_id, "re-homing of a removed agent's conversations could not be queued");
-        }
+        queue_rehoming(&api, &me.tenant_id, gone, Some(&new.id)).await;
     }
     tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule_id, "rule updated");
     Ok(Json(rule_json(&new)))
@@ -354,24 +341,31 @@ pub async fn only_me_holders(
     Ok(out)
 }
 
+/// Queues the re-homing of the conversations `email` holds (on `rule_id`'s Pages only, when
+/// given) by the old-conversation policy; false if it could not be queued (logged).
+pub async fn queue_rehoming(api: &AdminApi, tenant: &str, email: &str, rule_id: Option<&str>) -> bool {
+    let job = domain::event::OrphanJob {
+        tenant_id: tenant.to_string(),
+        email: email.to_string(),
+        rule_id: rule_id.map(String::from),
+        cursor: None,
+        step: 0,
+    };
+    let queued = match job.to_queue_message() {
+        Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
+        Err(_) => false,
+    };
+    if !queued {
+        tracing::error!(tenant_id = tenant, rule_id = ?rule_id, "re-homing of conversations could not be queued");
+    }
+    queued
+}
+
 /// A Page joining a rule brings its conversations along as old conversations: the rule's
 /// policy re-homes those its only-me holder had, through the same queued job as a departing
 /// agent's.
 pub async fn hand_over(api: &AdminApi, tenant: &str, rule_id: &str, holders: &[String]) {
     for holder in holders {
-        let job = domain::event::OrphanJob {
-            tenant_id: tenant.to_string(),
-            email: holder.clone(),
-            rule_id: Some(rule_id.to_string()),
-            cursor: None,
-            step: 0,
-        };
-        let queued = match job.to_queue_message() {
-            Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
-            Err(_) => false,
-        };
-        if !queued {
-            tracing::error!(rule_id, "hand-over of a joining Page's conversations could not be queued");
-        }
+        queue_rehoming(api, tenant, holder, Some(rule_id)).await;
     }
 }
