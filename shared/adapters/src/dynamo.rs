@@ -360,6 +360,19 @@ impl DynamoStore {
         ])
     }
 
+    /// An UpdateItem of a conversation header, keys set.
+    fn header_update(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conv_pk(tenant_id, conversation_id)))
+            .key("sk", s(META))
+    }
+
     /// One page of a Query, newest first, with a cursor built from the last returned item.
     async fn query_page(
         &self,
@@ -856,11 +869,7 @@ impl ConversationStore for DynamoStore {
         assignment: &Assignment,
     ) -> Result<bool, StoreError> {
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(conv_pk(tenant_id, conversation_id)))
-            .key("sk", s(META))
+            .header_update(tenant_id, conversation_id)
             .condition_expression("assign_state = :pending")
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":done", s(DONE))
@@ -886,11 +895,7 @@ impl ConversationStore for DynamoStore {
         email: &str,
     ) -> Result<ClaimOutcome, StoreError> {
         let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(conv_pk(tenant_id, conversation_id)))
-            .key("sk", s(META))
+            .header_update(tenant_id, conversation_id)
             .update_expression("SET assignee = :me, gsi1pk = :inbox REMOVE pool_rule_id")
             .condition_expression("pool_rule_id = :rule AND attribute_not_exists(assignee)")
             .expression_attribute_values(":me", s(email))
@@ -919,11 +924,7 @@ impl ConversationStore for DynamoStore {
         to: &Assignment,
     ) -> Result<bool, StoreError> {
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(conv_pk(tenant_id, conversation_id)))
-            .key("sk", s(META))
+            .header_update(tenant_id, conversation_id)
             .condition_expression("assignee = :from")
             .expression_attribute_values(":from", s(from))
             .expression_attribute_values(":g1", s(inbox_pk(tenant_id, to)));
@@ -976,11 +977,7 @@ impl ConversationStore for DynamoStore {
             WatermarkKind::Delivery => "delivery_wm",
         };
         let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(conv_pk(tenant_id, conversation_id)))
-            .key("sk", s(META))
+            .header_update(tenant_id, conversation_id)
             .update_expression("SET #w = :w")
             .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#w) OR #w < :w)")
             .expression_attribute_names("#w", attr)
