@@ -142,6 +142,95 @@ async fn two_hundred_items_for_twenty_customers_in_one_post(backend: Backend) {
     assert_eq!(acts, sorted);
 }
 
+/// Every conversation id of a view, walking all its pages of `limit`.
+async fn walk_ids(stack: &local_stack::RunningStack, token: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/conversations?view=all&limit={limit}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (status, body) = get_json(stack, &path, token).await;
+        assert_eq!(status, 200, "{body}");
+        out.extend(
+            body["items"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str().map(String::from)),
+        );
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+/// 120 conversations, read in pages of 25 while customers keep writing: between pages,
+/// conversations not listed yet (just below the cursor, and the oldest) get a message and jump
+/// to the top, a listed one gets one, and a new customer writes. Each conversation is listed
+/// exactly once.
+async fn an_inbox_walk_lists_each_conversation_once_while_messages_arrive(backend: Backend) {
+    let stack = start_stack(backend).await;
+    let owner = seed_shop(&stack, "shop-a", "owner@shop-a.vn", "111").await;
+    let base = 1_764_000_000_000i64;
+    let customers: Vec<String> = (0..120).map(|i| format!("C{i:03}")).collect();
+    let items = customers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| text_item("111", c, base + i as i64 * 1000, &format!("first-{c}"), "Shop ơi"))
+        .collect();
+    assert_eq!(post_webhook(&stack, &notification("111", items)).await, 200);
+    eventually(60, "120 conversations", || async {
+        (walk_ids(&stack, &owner, 100).await.len() == 120).then_some(())
+    })
+    .await;
+
+    let mut listed: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut ts = base + 1_000_000;
+    for round in 0.. {
+        let mut path = "/api/conversations?view=all&limit=25".to_string();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (status, body) = get_json(&stack, &path, &owner).await;
+        assert_eq!(status, 200, "{body}");
+        let page = body["items"].as_array().cloned().unwrap_or_default();
+        assert!(page.len() <= 25);
+        listed.extend(page.iter().filter_map(|c| c["id"].as_str().map(String::from)));
+        let Some(next) = body["next_cursor"].as_str() else { break };
+        cursor = Some(next.to_string());
+        assert!(round < 10, "the walk does not end");
+        // New messages land (stored by the worker) before the next page is read.
+        let pending: Vec<&String> =
+            customers.iter().rev().filter(|c| !listed.contains(&format!("111_{c}"))).collect();
+        let mut writers: Vec<String> = pending.iter().take(2).map(|c| c.to_string()).collect();
+        writers.extend(pending.last().map(|c| c.to_string()));
+        writers.extend(listed.first().map(|id| id.trim_start_matches("111_").to_string()));
+        writers.push(format!("NEW{round}"));
+        let mut batch = Vec::new();
+        for w in &writers {
+            ts += 1000;
+            batch.push(text_item("111", w, ts, &format!("r{round}-{w}"), "Còn hàng không?"));
+        }
+        assert_eq!(post_webhook(&stack, &notification("111", batch)).await, 200);
+        for w in &writers {
+            let (conv, mid) = (format!("111_{w}"), format!("r{round}-{w}"));
+            eventually(30, "the new message stored", || async {
+                let msgs = try_all_messages(&stack, &owner, &conv).await.ok()?;
+                msgs.iter().any(|m| m["id"] == mid.as_str()).then_some(())
+            })
+            .await;
+        }
+    }
+    let unique: std::collections::HashSet<&String> = listed.iter().collect();
+    assert_eq!(unique.len(), listed.len(), "listed twice: {listed:?}");
+    let missing: Vec<String> =
+        customers.iter().map(|c| format!("111_{c}")).filter(|id| !unique.contains(id)).collect();
+    assert!(missing.is_empty(), "lost during the walk: {missing:?}");
+    // A new walk shows the latest writer first.
+    let top = walk_ids(&stack, &owner, 25).await;
+    assert!(top[0].starts_with("111_NEW"), "{:?}", &top[..3]);
+}
+
 async fn a_worker_failing_mid_batch_loses_nothing_and_stores_nothing_twice(backend: Backend) {
     let (stores, queues, mq) = backends(backend, 1, 10).await;
     // put_message fails on calls 2, 5, 6 and 9: mid-record and mid-batch crashes.
@@ -218,6 +307,7 @@ integration_tests::on_both_backends!(
     a_customer_message_reaches_the_owner_and_no_one_else,
     a_meta_retry_storm_stores_each_message_once,
     two_hundred_items_for_twenty_customers_in_one_post,
+    an_inbox_walk_lists_each_conversation_once_while_messages_arrive,
     a_worker_failing_mid_batch_loses_nothing_and_stores_nothing_twice,
     a_poison_message_ends_in_the_dead_letter_queue,
     events_for_a_page_no_shop_connected_are_dropped,

@@ -120,6 +120,13 @@ async fn the_admin_samples_read_the_jwt_authorizer_claims() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["items"][0]["email"], "owner@shop-a.vn");
 
+    // The next page of a walk that began long ago: refused, the client starts again.
+    let (s, b) =
+        admin_call(stores.clone(), include_str!("../../events/admin-list-conversations-stale-cursor.json"))
+            .await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(b["error"]["code"], "cursor_expired");
+
     // Without authorizer claims (a misconfigured route): 401, never data.
     let mut bare: serde_json::Value =
         serde_json::from_str(include_str!("../../events/admin-list-conversations.json")).expect("json");

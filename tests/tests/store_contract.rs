@@ -181,6 +181,123 @@ async fn conversations_list_by_view_newest_first_with_cursors(s: Stores) {
     assert_eq!(b.items.len(), 1);
 }
 
+/// Pages of 25 over 120 conversations while messages keep arriving: conversations just below
+/// the cursor jump to the top, listed ones get new messages, new conversations start, and a
+/// concurrent writer touches conversations throughout. Every conversation is listed exactly
+/// once; new ones at most once.
+async fn inbox_walks_list_each_conversation_once_while_messages_arrive(s: Stores) {
+    let tenant = "W";
+    let base = 1_000_000i64;
+    let mut originals = Vec::new();
+    for i in 0..120i64 {
+        let t = touch(tenant, "P1", &format!("U{i:03}"), base + i * 10, true);
+        let c = s.conversations.touch_conversation(&t).await.expect("touch");
+        let who = if i % 2 == 0 { "lan@a.vn" } else { "minh@a.vn" };
+        s.conversations
+            .complete_assignment(tenant, &c.id, &Assignment::Agent(who.into()))
+            .await
+            .expect("assign");
+        originals.push(c.id);
+    }
+    let clock = Arc::new(std::sync::atomic::AtomicI64::new(base + 10_000));
+    let next_ts = {
+        let clock = clock.clone();
+        move || clock.fetch_add(7, std::sync::atomic::Ordering::SeqCst)
+    };
+
+    for filter in [
+        ConversationFilter::All { page_id: None },
+        ConversationFilter::AssignedTo { email: "lan@a.vn".into(), page_id: None },
+    ] {
+        let members: Vec<String> = originals
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| matches!(filter, ConversationFilter::All { .. }) || i % 2 == 0)
+            .map(|(_, id)| id.clone())
+            .collect();
+        // A writer that keeps moving conversations while the walk goes on.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writer = {
+            let (s, stop, originals, next_ts) = (s.clone(), stop.clone(), originals.clone(), next_ts.clone());
+            let writes = writes.clone();
+            tokio::spawn(async move {
+                let mut n = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let customer = &originals[(n * 37) % originals.len()][3..];
+                    s.conversations
+                        .touch_conversation(&touch(tenant, "P1", customer, next_ts(), true))
+                        .await
+                        .expect("concurrent touch");
+                    n += 1;
+                    writes.store(n, std::sync::atomic::Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                }
+                n
+            })
+        };
+        while writes.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let mut listed: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        let mut created = 0;
+        loop {
+            let p = s
+                .conversations
+                .list_conversations(tenant, &filter, cursor.as_deref(), 25)
+                .await
+                .expect("page");
+            assert!(p.items.len() <= 25);
+            listed.extend(p.items.iter().map(|c| c.id.clone()));
+            pages += 1;
+            assert!(pages < 20, "the walk does not end");
+            let Some(next) = p.next_cursor else { break };
+            cursor = Some(next);
+            tokio::task::yield_now().await;
+            // Between pages: the next two not yet listed (just below the cursor) and the last
+            // one get a message and jump to the top; two listed ones get one too; a customer
+            // writes for the first time.
+            let pending: Vec<&String> = members.iter().rev().filter(|id| !listed.contains(id)).collect();
+            let mut moving: Vec<String> = pending.iter().take(2).map(|id| id.to_string()).collect();
+            moving.extend(pending.last().map(|id| id.to_string()));
+            moving.extend(listed.iter().take(2).cloned());
+            for id in moving {
+                s.conversations
+                    .touch_conversation(&touch(tenant, "P1", &id[3..], next_ts(), true))
+                    .await
+                    .expect("move");
+            }
+            created += 1;
+            let fresh = touch(tenant, "P1", &format!("NEW{created}"), next_ts(), true);
+            let c = s.conversations.touch_conversation(&fresh).await.expect("new conversation");
+            s.conversations
+                .complete_assignment(tenant, &c.id, &Assignment::Agent("lan@a.vn".into()))
+                .await
+                .expect("assign new");
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let concurrent = writer.await.expect("writer");
+        assert!(concurrent > 0, "the concurrent writer ran");
+        assert!(pages >= members.len().div_ceil(25), "{pages} pages for {} conversations", members.len());
+        let unique: HashSet<&String> = listed.iter().collect();
+        assert_eq!(unique.len(), listed.len(), "a conversation was listed twice: {listed:?}");
+        let missing: Vec<&String> = members.iter().filter(|id| !unique.contains(id)).collect();
+        assert!(missing.is_empty(), "lost during the walk: {missing:?}");
+        assert!(listed.iter().all(|id| members.contains(id) || id.contains("_NEW")), "{listed:?}");
+    }
+    // A fresh first page shows the newest activity on top.
+    let last = touch(tenant, "P1", "U050", next_ts(), true);
+    s.conversations.touch_conversation(&last).await.expect("touch");
+    let top = s
+        .conversations
+        .list_conversations(tenant, &ConversationFilter::All { page_id: None }, None, 3)
+        .await
+        .expect("top");
+    assert_eq!(top.items[0].id, last.conversation_id);
+}
+
 async fn members_are_added_once(s: Stores) {
     let m = Member { email: "lan@a.vn".into(), role: Role::Agent };
     assert!(s.members.add_member("A", &m).await.expect("add"));
@@ -329,7 +446,7 @@ macro_rules! contract {
         mod memory {
             use super::*;
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name(Stores::from_one(Arc::new(MemoryStore::new()))).await;
                 }
@@ -338,7 +455,7 @@ macro_rules! contract {
         mod dynamodb_on_moto {
             use super::*;
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name(Stores::from_one(Arc::new(moto_store().await))).await;
                 }
@@ -351,6 +468,7 @@ contract!(
     messages_store_once_and_list_newest_first,
     activity_only_moves_forward_and_assignment_happens_once,
     conversations_list_by_view_newest_first_with_cursors,
+    inbox_walks_list_each_conversation_once_while_messages_arrive,
     members_are_added_once,
     a_page_routes_to_one_shop,
     concurrent_duplicates_store_once,

@@ -54,6 +54,11 @@ impl IntoResponse for ApiError {
                 "invalid_cursor",
                 "the cursor is not one this listing issued".into(),
             ),
+            ApiError::Store(StoreError::CursorExpired) => (
+                StatusCode::BAD_REQUEST,
+                "cursor_expired",
+                "this listing began too long ago to be continued; start again from the first page".into(),
+            ),
             ApiError::Store(StoreError::Conflict(m)) => (StatusCode::CONFLICT, "conflict", m.clone()),
             ApiError::Store(e) => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(e), "storage failure");

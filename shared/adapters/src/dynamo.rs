@@ -19,7 +19,7 @@ use domain::model::{
 use domain::ports::*;
 use tracing::instrument;
 
-use crate::cursor;
+use crate::{cursor, walk};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -72,8 +72,24 @@ fn conv_pk(tenant: &str, conversation_id: &str) -> String {
 }
 
 /// Sort key that orders conversations by activity, then id.
-fn activity_sk(activity_ms: i64, conversation_id: &str) -> String {
-    format!("{:015}#{conversation_id}", activity_ms.max(0))
+/// Whether an index entry is listed at its index place: not moved since the walk began (else
+/// its pinned place counts), not listed by the first page, below the cursor.
+fn unmoved_ahead(w: &walk::Walk, pinned: &HashMap<String, String>, c: &Conversation) -> bool {
+    !pinned.contains_key(&c.id) && !w.listed.contains(&c.id)
+}
+
+/// The sort key attribute of the index behind an inbox view.
+fn index_sort_attr(filter: &ConversationFilter) -> &'static str {
+    match filter {
+        ConversationFilter::All { page_id: None } => "gsi2sk",
+        ConversationFilter::All { page_id: Some(_) } => "gsi3sk",
+        _ => "gsi1sk",
+    }
+}
+
+/// The inbox move log of a shop (see `walk`).
+fn moves_pk(tenant: &str) -> String {
+    format!("T#{tenant}#MOVES")
 }
 
 fn inbox_pk(tenant: &str, a: &Assignment) -> String {
@@ -371,6 +387,323 @@ impl DynamoStore {
             .table_name(&self.table)
             .key("pk", s(conv_pk(tenant_id, conversation_id)))
             .key("sk", s(META))
+    }
+
+    async fn conversation_item(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(conv_pk(tenant_id, conversation_id)))
+            .key("sk", s(META))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        Ok(r.item)
+    }
+
+    /// Creates a conversation, pending assignment; None when another writer created it first.
+    async fn create_conversation(&self, t: &ConversationTouch) -> Result<Option<Conversation>, StoreError> {
+        let sk_val = walk::place(t.activity_ms, &t.conversation_id);
+        let mut expr = String::from(
+            "SET conversation_id = :id, tenant_id = :t, page_id = :p, customer_id = :c, \
+             last_activity_ms = :a, gsi1sk = :s, gsi2pk = :g2, gsi2sk = :s, gsi3pk = :g3, gsi3sk = :s, \
+             created_ms = :now, assign_state = :pending, gsi1pk = :g1",
+        );
+        let mut req = self
+            .header_update(&t.tenant_id, &t.conversation_id)
+            .expression_attribute_values(":id", s(&t.conversation_id))
+            .expression_attribute_values(":t", s(&t.tenant_id))
+            .expression_attribute_values(":p", s(&t.page_id))
+            .expression_attribute_values(":c", s(&t.customer_id))
+            .expression_attribute_values(":a", n(t.activity_ms))
+            .expression_attribute_values(":s", s(sk_val))
+            .expression_attribute_values(":g1", s(inbox_pk(&t.tenant_id, &Assignment::Unassigned)))
+            .expression_attribute_values(":g2", s(format!("T#{}", t.tenant_id)))
+            .expression_attribute_values(":g3", s(format!("T#{}#P#{}", t.tenant_id, t.page_id)))
+            .expression_attribute_values(":now", n(domain::timefmt::now_ms()))
+            .expression_attribute_values(":pending", s(PENDING))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values(ReturnValue::AllNew);
+        if let Some(cm) = t.customer_ms {
+            expr.push_str(", last_customer_ms = :cm");
+            req = req.expression_attribute_values(":cm", n(cm));
+        }
+        match req.update_expression(expr).send().await {
+            Ok(out) => Ok(Some(conversation_from(&out.attributes.unwrap_or_default())?)),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(backend("UpdateItem")(e)),
+        }
+    }
+
+    /// Moves activity forward (the conversation moves up the inbox), logging the place it
+    /// leaves in the same transaction; None when the conversation changed since it was read.
+    async fn move_conversation(
+        &self,
+        t: &ConversationTouch,
+        item: &Item,
+        mut conv: Conversation,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let before = walk::place(conv.last_activity_ms, &conv.id);
+        let now = domain::timefmt::now_ms();
+        // Labels of one conversation's moves strictly increase, whatever the writers' clocks.
+        let label = now.max(get_n(item, "moved_label").unwrap_or(0) + 1);
+        let place = walk::place(t.activity_ms, &t.conversation_id);
+        let mut expr = String::from(
+            "SET last_activity_ms = :a, gsi1sk = :s, gsi2sk = :s, gsi3sk = :s, moved_label = :l",
+        );
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(conv_pk(&t.tenant_id, &t.conversation_id)))
+            .key("sk", s(META))
+            .condition_expression("last_activity_ms = :old")
+            .expression_attribute_values(":old", n(conv.last_activity_ms))
+            .expression_attribute_values(":a", n(t.activity_ms))
+            .expression_attribute_values(":s", s(place))
+            .expression_attribute_values(":l", n(label));
+        if let Some(cm) = t.customer_ms {
+            // The customer's time never exceeds the activity time, so when activity moves
+            // forward to this event, so may the customer's.
+            expr.push_str(", last_customer_ms = :cm");
+            update = update.expression_attribute_values(":cm", n(cm));
+        }
+        let update = update.update_expression(expr).build().map_err(backend("TransactWriteItems"))?;
+        let log = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(moves_pk(&t.tenant_id)))
+            .item("sk", s(format!("{label:015}#{}", t.conversation_id)))
+            .item("conversation_id", s(&t.conversation_id))
+            .item("before", s(before))
+            .item("ttl", n((now + walk::MOVE_LOG_TTL_MS) / 1000))
+            .build()
+            .map_err(backend("TransactWriteItems"))?;
+        let r = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(log).build())
+            .send()
+            .await;
+        match r {
+            Ok(_) => {
+                conv.last_activity_ms = t.activity_ms;
+                if t.customer_ms.is_some() {
+                    conv.last_customer_message_ms = t.customer_ms;
+                }
+                Ok(Some(conv))
+            }
+            Err(e) if transaction_condition_failed(&e) => Ok(None),
+            Err(e) => Err(backend("TransactWriteItems")(e)),
+        }
+    }
+
+    /// An event no newer than the conversation's latest: activity stays; the customer's time
+    /// may still move forward.
+    async fn touch_in_place(
+        &self,
+        t: &ConversationTouch,
+        mut conv: Conversation,
+    ) -> Result<Conversation, StoreError> {
+        let Some(cm) = t.customer_ms else { return Ok(conv) };
+        if conv.last_customer_message_ms.is_some_and(|old| old >= cm) {
+            return Ok(conv);
+        }
+        let r = self
+            .header_update(&t.tenant_id, &t.conversation_id)
+            .update_expression("SET last_customer_ms = :cm")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(last_customer_ms) OR last_customer_ms < :cm)",
+            )
+            .expression_attribute_values(":cm", n(cm))
+            .send()
+            .await;
+        if conditional(r, "UpdateItem")? {
+            conv.last_customer_message_ms = Some(cm);
+        }
+        Ok(conv)
+    }
+
+    /// A walk's first page: the top of the index as it stands. The walk itself starts
+    /// slightly earlier (`SETTLE_MS`, so that moves committing just after this read are in the
+    /// log); the conversations listed here that moved since then are named in the cursor so the
+    /// rest of the walk skips them.
+    async fn first_inbox_page(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        mut w: walk::Walk,
+        view: &str,
+        limit: usize,
+    ) -> Result<Paged<Conversation>, StoreError> {
+        let mut entries: Vec<(String, Conversation)> = Vec::new();
+        let mut start = None;
+        let mut more = false;
+        for _ in 0..20 {
+            let (page, lek) = self.inbox_index_page(tenant_id, filter, &w, start.take(), limit + 1).await?;
+            entries.extend(page);
+            match lek {
+                Some(k) if entries.len() <= limit => start = Some(k),
+                Some(_) => {
+                    more = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+        if entries.len() > limit {
+            entries.truncate(limit);
+            more = true;
+        }
+        let pinned = self.pinned_since(tenant_id, w.t0).await?;
+        w.listed =
+            entries.iter().filter(|(_, c)| pinned.contains_key(&c.id)).map(|(_, c)| c.id.clone()).collect();
+        let next = if more { entries.last().map(|(p, _)| w.cursor_after(view, p)) } else { None };
+        Ok(Paged { items: entries.into_iter().map(|(_, c)| c).collect(), next_cursor: next })
+    }
+
+    /// One Query page of the index behind an inbox view, newest first, below the walk's
+    /// cursor: (place, conversation) entries and the LastEvaluatedKey.
+    async fn inbox_index_page(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        w: &walk::Walk,
+        start: Option<Item>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Conversation)>, Option<Item>), StoreError> {
+        let (index, pk_attr, pk_value, page_filter) = match filter {
+            ConversationFilter::All { page_id: None } => ("gsi2", "gsi2pk", format!("T#{tenant_id}"), None),
+            ConversationFilter::All { page_id: Some(p) } => {
+                ("gsi3", "gsi3pk", format!("T#{tenant_id}#P#{p}"), None)
+            }
+            ConversationFilter::Pool { rule_id } => {
+                ("gsi1", "gsi1pk", inbox_pk(tenant_id, &Assignment::Pool(rule_id.clone())), None)
+            }
+            ConversationFilter::AssignedTo { email, page_id } => {
+                ("gsi1", "gsi1pk", inbox_pk(tenant_id, &Assignment::Agent(email.clone())), page_id.as_ref())
+            }
+        };
+        let sk_attr = index_sort_attr(filter);
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(pk_value))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(start);
+        q = match &w.after {
+            Some(after) => q
+                .key_condition_expression("#pk = :pk AND #sk < :after")
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":after", s(after)),
+            None => q.key_condition_expression("#pk = :pk"),
+        };
+        if let Some(p) = page_filter {
+            q = q.filter_expression("page_id = :page").expression_attribute_values(":page", s(p));
+        }
+        let out = q.send().await.map_err(backend("Query"))?;
+        let entries = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| Ok((req_s(item, sk_attr)?, conversation_from(item)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((entries, out.last_evaluated_key))
+    }
+
+    /// The shop's move log since `t0` (strongly consistent): each moved conversation's place
+    /// before its first move after `t0`.
+    async fn pinned_since(&self, tenant_id: &str, t0: i64) -> Result<HashMap<String, String>, StoreError> {
+        let mut log: Vec<(String, String)> = Vec::new();
+        let mut start = None;
+        loop {
+            let r = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk > :t0")
+                .expression_attribute_values(":pk", s(moves_pk(tenant_id)))
+                .expression_attribute_values(":t0", s(format!("{:015}#", t0.max(0))))
+                .projection_expression("conversation_id, #b")
+                .expression_attribute_names("#b", "before")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend("Query"))?;
+            for item in r.items.unwrap_or_default() {
+                log.push((req_s(&item, "conversation_id")?, req_s(&item, "before")?));
+            }
+            if log.len() > walk::MAX_MOVES {
+                return Err(StoreError::CursorExpired);
+            }
+            match r.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        Ok(walk::pinned_places(log.iter().map(|(id, b)| (id.as_str(), b.as_str()))))
+    }
+
+    /// Conversation headers by id (BatchGetItem, strongly consistent); absent ones are left out.
+    async fn conversations_by_id(
+        &self,
+        tenant_id: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Conversation>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| {
+                    HashMap::from([
+                        ("pk".to_string(), s(conv_pk(tenant_id, id))),
+                        ("sk".to_string(), s(META)),
+                    ])
+                })
+                .collect();
+            let mut request = Some(
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(backend("BatchGetItem"))?,
+            );
+            // Unprocessed keys (throttling) are asked for again, a few times, with a pause.
+            for attempt in 0..6u64 {
+                let Some(req) = request.take() else { break };
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(backend("BatchGetItem"))?;
+                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                    let c = conversation_from(&item)?;
+                    found.insert(c.id.clone(), c);
+                }
+                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+            }
+            if request.is_some() {
+                return Err(StoreError::Backend {
+                    op: "BatchGetItem",
+                    source: "keys left unprocessed after retries".into(),
+                });
+            }
+        }
+        Ok(found)
     }
 
     /// One page of a Query, newest first, with a cursor built from the last returned item.
@@ -795,70 +1128,27 @@ fn member_from(item: &Item) -> Result<Member, StoreError> {
 impl ConversationStore for DynamoStore {
     #[instrument(skip(self, t), fields(conversation_id = %t.conversation_id), err)]
     async fn touch_conversation(&self, t: &ConversationTouch) -> Result<Conversation, StoreError> {
-        let sk_val = activity_sk(t.activity_ms, &t.conversation_id);
-        let mut expr = String::from(
-            "SET conversation_id = :id, tenant_id = :t, page_id = :p, customer_id = :c, \
-             last_activity_ms = :a, gsi1sk = :s, gsi2pk = :g2, gsi2sk = :s, gsi3pk = :g3, gsi3sk = :s, \
-             created_ms = if_not_exists(created_ms, :now), \
-             assign_state = if_not_exists(assign_state, :pending), \
-             gsi1pk = if_not_exists(gsi1pk, :g1)",
-        );
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(conv_pk(&t.tenant_id, &t.conversation_id)))
-            .key("sk", s(META))
-            .expression_attribute_values(":id", s(&t.conversation_id))
-            .expression_attribute_values(":t", s(&t.tenant_id))
-            .expression_attribute_values(":p", s(&t.page_id))
-            .expression_attribute_values(":c", s(&t.customer_id))
-            .expression_attribute_values(":a", n(t.activity_ms))
-            .expression_attribute_values(":s", s(sk_val))
-            .expression_attribute_values(":g1", s(inbox_pk(&t.tenant_id, &Assignment::Unassigned)))
-            .expression_attribute_values(":g2", s(format!("T#{}", t.tenant_id)))
-            .expression_attribute_values(":g3", s(format!("T#{}#P#{}", t.tenant_id, t.page_id)))
-            .expression_attribute_values(":now", n(domain::timefmt::now_ms()))
-            .expression_attribute_values(":pending", s(PENDING))
-            .condition_expression("attribute_not_exists(last_activity_ms) OR last_activity_ms <= :a")
-            .return_values(ReturnValue::AllNew);
-        if let Some(cm) = t.customer_ms {
-            // The customer's time never exceeds the activity time, so when activity moves
-            // forward to this event, so may the customer's.
-            expr.push_str(", last_customer_ms = :cm");
-            req = req.expression_attribute_values(":cm", n(cm));
-        }
-        match req.update_expression(expr).send().await {
-            Ok(out) => conversation_from(&out.attributes.unwrap_or_default()),
-            Err(e) if is_conditional_failure(&e) => {
-                // An older event than the conversation's latest: activity stays; the customer's
-                // time may still move forward.
-                if let Some(cm) = t.customer_ms {
-                    let r = self
-                        .client
-                        .update_item()
-                        .table_name(&self.table)
-                        .key("pk", s(conv_pk(&t.tenant_id, &t.conversation_id)))
-                        .key("sk", s(META))
-                        .update_expression("SET last_customer_ms = :cm")
-                        .condition_expression(
-                            "attribute_not_exists(last_customer_ms) OR last_customer_ms < :cm",
-                        )
-                        .expression_attribute_values(":cm", n(cm))
-                        .send()
-                        .await;
-                    if let Err(e) = r
-                        && !is_conditional_failure(&e)
-                    {
-                        return Err(backend("UpdateItem")(e));
+        // Read, then write conditionally on what was read: a concurrent writer makes the write
+        // fail its condition and this loop read again. Creating, moving (activity forward, the
+        // move logged for inbox walks in the same transaction) and updating in place are three
+        // different writes.
+        for _ in 0..8 {
+            let done = match self.conversation_item(&t.tenant_id, &t.conversation_id).await? {
+                None => self.create_conversation(t).await?,
+                Some(item) => {
+                    let conv = conversation_from(&item)?;
+                    if t.activity_ms > conv.last_activity_ms {
+                        self.move_conversation(t, &item, conv).await?
+                    } else {
+                        Some(self.touch_in_place(t, conv).await?)
                     }
                 }
-                self.conversation(&t.tenant_id, &t.conversation_id)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("conversation vanished during touch".into()))
+            };
+            if let Some(conv) = done {
+                return Ok(conv);
             }
-            Err(e) => Err(backend("UpdateItem")(e)),
         }
+        Err(StoreError::Conflict("the conversation kept changing during the update; retry".into()))
     }
 
     #[instrument(skip(self), err)]
@@ -1014,37 +1304,45 @@ impl ConversationStore for DynamoStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Paged<Conversation>, StoreError> {
-        let (pk_value, index, name, page_filter) = match filter {
-            ConversationFilter::All { page_id: None } => {
-                (format!("T#{tenant_id}"), "gsi2", "conversations:all", None)
+        let limit = limit.clamp(1, 100);
+        let view = walk::view_key(tenant_id, filter);
+        let now = domain::timefmt::now_ms();
+        let w = walk::Walk::resume(&view, cursor, now, || now - walk::SETTLE_MS)?;
+        if w.after.is_none() {
+            return self.first_inbox_page(tenant_id, filter, w, &view, limit).await;
+        }
+        // The index is read before the log: an index entry that already shows a move was
+        // written with its log entry, which the later (strongly consistent) log read sees.
+        let mut entries: Vec<(String, Conversation)> = Vec::new();
+        let mut start = None;
+        let mut read_to = None;
+        let mut pinned = HashMap::new();
+        for _ in 0..10 {
+            let (page, lek) = self.inbox_index_page(tenant_id, filter, &w, start.take(), limit + 1).await?;
+            entries.extend(page);
+            pinned = self.pinned_since(tenant_id, w.t0).await?;
+            let unmoved = entries.iter().filter(|(_, c)| unmoved_ahead(&w, &pinned, c)).count();
+            read_to = lek.as_ref().and_then(|k| get_s(k, index_sort_attr(filter)));
+            match lek {
+                Some(k) if unmoved <= limit => start = Some(k),
+                _ => break,
             }
-            ConversationFilter::All { page_id: Some(p) } => {
-                (format!("T#{tenant_id}#P#{p}"), "gsi3", "conversations:all", None)
-            }
-            ConversationFilter::Pool { rule_id } => {
-                (inbox_pk(tenant_id, &Assignment::Pool(rule_id.clone())), "gsi1", "conversations:pool", None)
-            }
-            ConversationFilter::AssignedTo { email, page_id } => (
-                inbox_pk(tenant_id, &Assignment::Agent(email.clone())),
-                "gsi1",
-                "conversations:mine",
-                page_id.clone(),
-            ),
-        };
-        let (pk_attr, sk_attr) = match index {
-            "gsi1" => ("gsi1pk", "gsi1sk"),
-            "gsi2" => ("gsi2pk", "gsi2sk"),
-            _ => ("gsi3pk", "gsi3sk"),
-        };
-        let listing = Listing { name, index, pk_attr, sk_attr, pk_value: &pk_value };
-        let filter_expr = page_filter.map(|p| {
-            let mut v = HashMap::new();
-            v.insert(":page".to_string(), s(p));
-            ("page_id = :page", v)
-        });
-        let (items, next_cursor) = self.query_page(&listing, filter_expr, cursor, limit).await?;
-        let items = items.iter().map(conversation_from).collect::<Result<_, _>>()?;
-        Ok(Paged { items, next_cursor })
+        }
+        let unmoved: Vec<_> = entries.into_iter().filter(|(_, c)| unmoved_ahead(&w, &pinned, c)).collect();
+        let floor = walk::page_floor(&unmoved, read_to.as_deref(), limit);
+        let wanted: Vec<(&String, &String)> = pinned
+            .iter()
+            .filter(|(id, p)| w.ahead(id, p) && floor.as_deref().is_none_or(|f| p.as_str() > f))
+            .collect();
+        let ids: Vec<&str> = wanted.iter().map(|(id, _)| id.as_str()).collect();
+        let current = self.conversations_by_id(tenant_id, &ids).await?;
+        let moved = wanted
+            .into_iter()
+            .filter_map(|(id, p)| current.get(id).map(|c| (p.clone(), c.clone())))
+            .filter(|(_, c)| filter.admits(c))
+            .collect();
+        let (items, next) = walk::assemble(unmoved, read_to, moved, limit);
+        Ok(Paged { items, next_cursor: next.map(|p| w.cursor_after(&view, &p)) })
     }
 
     #[instrument(skip(self, cursor), err)]

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod memory;
 pub mod sqs;
 pub mod telemetry;
+pub mod walk;
 
 use std::sync::Arc;
 

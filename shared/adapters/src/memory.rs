@@ -13,7 +13,7 @@ use domain::event::OutboundQueueMessage;
 use domain::model::{Conversation, Member, Message, PageRecord, PageRoute, PageStatus, Paged, Rule};
 use domain::ports::*;
 
-use crate::cursor;
+use crate::{cursor, walk};
 
 #[derive(Default)]
 struct StoreState {
@@ -31,6 +31,11 @@ struct StoreState {
     conversations: HashMap<(String, String), Conversation>,
     /// (tenant, conversation) → message id → message
     messages: HashMap<(String, String), HashMap<String, Message>>,
+    /// The inbox move log (see `walk`): (label, tenant, conversation, place before the move),
+    /// in label order.
+    moves: VecDeque<(i64, String, String, String)>,
+    /// The last move label handed out; labels strictly increase.
+    last_label: i64,
 }
 
 /// The in-memory store.
@@ -267,6 +272,8 @@ impl ConversationStore for MemoryStore {
             read_watermark_ms: None,
             delivery_watermark_ms: None,
         });
+        let before = (c.last_activity_ms > i64::MIN && t.activity_ms > c.last_activity_ms)
+            .then(|| walk::place(c.last_activity_ms, &c.id));
         if t.activity_ms >= c.last_activity_ms {
             c.last_activity_ms = t.activity_ms;
         }
@@ -275,7 +282,19 @@ impl ConversationStore for MemoryStore {
         {
             c.last_customer_message_ms = Some(cm);
         }
-        Ok(c.clone())
+        let out = c.clone();
+        // An existing conversation that moves in the inbox order is logged with the place it
+        // leaves (under the same lock, so atomically with the move).
+        if let Some(before) = before {
+            let now = domain::timefmt::now_ms();
+            let label = now.max(s.last_label + 1);
+            s.last_label = label;
+            s.moves.push_back((label, t.tenant_id.clone(), t.conversation_id.clone(), before));
+            while s.moves.front().is_some_and(|m| m.0 < now - walk::MOVE_LOG_TTL_MS) {
+                s.moves.pop_front();
+            }
+        }
+        Ok(out)
     }
 
     async fn complete_assignment(
@@ -399,26 +418,36 @@ impl ConversationStore for MemoryStore {
         limit: usize,
     ) -> Result<Paged<Conversation>, StoreError> {
         let s = self.lock();
-        let (listing, page) = match filter {
-            ConversationFilter::All { page_id } => ("conversations:all", page_id),
-            ConversationFilter::AssignedTo { page_id, .. } => ("conversations:mine", page_id),
-            ConversationFilter::Pool { .. } => ("conversations:pool", &None),
-        };
-        let items: Vec<_> = s
-            .conversations
-            .values()
-            .filter(|c| c.tenant_id == tenant_id)
-            .filter(|c| page.as_ref().is_none_or(|p| &c.page_id == p))
-            .filter(|c| match filter {
-                ConversationFilter::AssignedTo { email, .. } => c.assignee.as_ref() == Some(email),
-                ConversationFilter::Pool { rule_id } => {
-                    c.assignee.is_none() && c.pool_rule_id.as_ref() == Some(rule_id)
-                }
-                ConversationFilter::All { .. } => true,
-            })
-            .map(|c| (c.last_activity_ms, c.id.clone(), c.clone()))
+        let view = walk::view_key(tenant_id, filter);
+        // Writes happen under the lock, so the walk's snapshot is exactly the last label.
+        let w = walk::Walk::resume(&view, cursor, domain::timefmt::now_ms(), || s.last_label)?;
+        let since: Vec<_> = s
+            .moves
+            .iter()
+            .filter(|(label, tenant, _, _)| *label > w.t0 && tenant == tenant_id)
+            .map(|(_, _, id, before)| (id.as_str(), before.as_str()))
             .collect();
-        page_after(items, listing, cursor, limit)
+        if since.len() > walk::MAX_MOVES {
+            return Err(StoreError::CursorExpired);
+        }
+        let pinned = walk::pinned_places(since);
+        let mut unmoved = Vec::new();
+        let mut moved = Vec::new();
+        for c in s.conversations.values().filter(|c| c.tenant_id == tenant_id && filter.admits(c)) {
+            match pinned.get(&c.id) {
+                Some(p) if w.ahead(&c.id, p) => moved.push((p.clone(), c.clone())),
+                Some(_) => {}
+                None => {
+                    let p = walk::place(c.last_activity_ms, &c.id);
+                    if w.ahead(&c.id, &p) {
+                        unmoved.push((p, c.clone()));
+                    }
+                }
+            }
+        }
+        unmoved.sort_by(|a, b| b.0.cmp(&a.0));
+        let (items, next) = walk::assemble(unmoved, None, moved, limit);
+        Ok(Paged { items, next_cursor: next.map(|p| w.cursor_after(&view, &p)) })
     }
 
     async fn list_messages(

@@ -13,6 +13,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum StoreError {
     #[error("the cursor is not one this listing issued")]
     InvalidCursor,
+    /// The walk the cursor belongs to is too old (or its shop changed too much since it began)
+    /// to be continued exactly; a new walk starts from the first page.
+    #[error("the cursor expired")]
+    CursorExpired,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("a stored item is malformed: {0}")]
@@ -146,6 +150,22 @@ pub enum ConversationFilter {
     AssignedTo { email: String, page_id: Option<String> },
     /// Those waiting in a self-claim rule's pool.
     Pool { rule_id: String },
+}
+
+impl ConversationFilter {
+    /// Whether a conversation (of the shop being listed) belongs to this view now.
+    pub fn admits(&self, c: &Conversation) -> bool {
+        let on_page = |p: &Option<String>| p.as_ref().is_none_or(|p| &c.page_id == p);
+        match self {
+            ConversationFilter::All { page_id } => on_page(page_id),
+            ConversationFilter::AssignedTo { email, page_id } => {
+                c.assignee.as_ref() == Some(email) && on_page(page_id)
+            }
+            ConversationFilter::Pool { rule_id } => {
+                c.assignee.is_none() && c.pool_rule_id.as_ref() == Some(rule_id)
+            }
+        }
+    }
 }
 
 /// The result of pressing *Nhận chat*.

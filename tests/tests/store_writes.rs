@@ -1,0 +1,145 @@
+//! What an inbound message costs in DynamoDB, counted on the wire: the worker runs against moto
+//! through a client whose interceptor records every request it sends (operation, and how many
+//! items it writes).
+
+use std::sync::{Arc, Mutex};
+
+use adapters::Stores;
+use adapters::dynamo::DynamoStore;
+use aws_lambda_events::sqs::SqsEvent;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
+use integration_tests::*;
+
+#[derive(Debug, Default)]
+struct Requests(Mutex<Vec<(String, usize)>>);
+
+impl Requests {
+    fn take(&self) -> Vec<(String, usize)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Recorder(Arc<Requests>);
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "RequestRecorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let request = context.request();
+        let op = request.headers().get("x-amz-target").unwrap_or_default();
+        let mut op = op.trim_start_matches("DynamoDB_20120810.").to_string();
+        let body: serde_json::Value =
+            request.body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+        if op == "UpdateItem" && body["Key"]["pk"]["S"].as_str().is_some_and(|pk| pk.starts_with("PAGE#")) {
+            op.push_str(":PAGE#");
+        }
+        let writes = match op.as_str() {
+            "PutItem" | "UpdateItem" | "UpdateItem:PAGE#" | "DeleteItem" => 1,
+            "TransactWriteItems" => body["TransactItems"].as_array().map_or(0, Vec::len),
+            "BatchWriteItem" => body["RequestItems"]
+                .as_object()
+                .map_or(0, |t| t.values().filter_map(|v| v.as_array()).map(Vec::len).sum()),
+            _ => 0,
+        };
+        self.0.0.lock().unwrap_or_else(|p| p.into_inner()).push((op, writes));
+        Ok(())
+    }
+}
+
+fn record(body: &str, n: usize) -> SqsEvent {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/assignment-sqs-batch.json")).expect("sample");
+    let mut r = event["Records"][0].clone();
+    r["body"] = body.into();
+    r["messageId"] = format!("msg-{n}").into();
+    event["Records"] = serde_json::json!([r]);
+    serde_json::from_value(event).expect("SQS event")
+}
+
+fn queued(psid: &str, ts: i64, mid: &str) -> String {
+    let body =
+        notification("111111111111111", vec![text_item("111111111111111", psid, ts, mid, "Còn size M?")]);
+    let parsed = domain::meta::parse_notification(body.as_bytes()).expect("parse");
+    let planned = domain::event::plan_queue_messages(parsed.events, 200_000).expect("plan");
+    assert_eq!(planned.len(), 1);
+    planned[0].body.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_in_an_existing_conversation_costs_three_writes() {
+    let requests = Arc::new(Requests::default());
+    let cfg = moto_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&cfg).interceptor(Recorder(requests.clone())).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), unique("tbl"));
+    store.create_table_if_missing().await.expect("table");
+    let stores = Stores::from_one(Arc::new(store));
+    let route = PageRoute {
+        page_id: "111111111111111".into(),
+        tenant_id: "shop-a".into(),
+        status: PageStatus::Connected,
+        chat_mode: ChatMode::OnlyMe,
+        rule_id: None,
+        connected_by: "owner@shop-a.vn".into(),
+    };
+    let page = PageRecord {
+        page_id: route.page_id.clone(),
+        name: "Shop A".into(),
+        status: PageStatus::Connected,
+        chat_mode: Some(ChatMode::OnlyMe),
+        rule_id: None,
+        connected_by: Some("owner@shop-a.vn".into()),
+        last_connected_at: None,
+        lost_reason: None,
+    };
+    stores.pages.connect_page(&page, &route).await.expect("seed");
+    let worker = assignment::Worker::new(stores.clone());
+    requests.take();
+
+    let writes = |reqs: &[(String, usize)]| reqs.iter().map(|(_, w)| w).sum::<usize>();
+    // A new conversation: the message, the header, the assignment; and the Page's delivery
+    // heartbeat on the route item, which a worker writes at most once per interval per Page
+    // (not per message).
+    let out = worker.handle_sqs(record(&queued("2222", 1_764_000_000_000, "m-1"), 1)).await;
+    assert!(out.batch_item_failures.is_empty());
+    let mut first = requests.take();
+    let heartbeats = first.iter().filter(|(op, _)| op == "UpdateItem:PAGE#").count();
+    assert_eq!(heartbeats, 1, "{first:?}");
+    first.retain(|(op, _)| op != "UpdateItem:PAGE#");
+    assert_eq!(writes(&first), 3, "{first:?}");
+
+    // Each further message: the header's move with its log entry, and the message.
+    for i in 2..=4 {
+        let out = worker
+            .handle_sqs(record(&queued("2222", 1_764_000_000_000 + i, &format!("m-{i}")), i as usize))
+            .await;
+        assert!(out.batch_item_failures.is_empty());
+        let reqs = requests.take();
+        assert_eq!(writes(&reqs), 3, "{reqs:?}");
+        let ops: Vec<&str> = reqs.iter().filter(|(_, w)| *w > 0).map(|(op, _)| op.as_str()).collect();
+        assert_eq!(ops, ["TransactWriteItems", "PutItem"], "{reqs:?}");
+        assert!(reqs.iter().all(|(op, _)| op != "Scan"), "{reqs:?}");
+    }
+
+    // A redelivered message writes nothing new: its PutItem fails the condition and the header
+    // has seen its time already.
+    let out = worker.handle_sqs(record(&queued("2222", 1_764_000_000_004, "m-4"), 9)).await;
+    assert!(out.batch_item_failures.is_empty());
+    let again = requests.take();
+    assert!(again.iter().all(|(op, _)| op != "TransactWriteItems"), "{again:?}");
+    let msgs = stores
+        .conversations
+        .list_messages("shop-a", "111111111111111_2222", None, 10)
+        .await
+        .expect("messages");
+    assert_eq!(msgs.items.len(), 4);
+}
