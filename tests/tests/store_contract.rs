@@ -361,6 +361,30 @@ async fn concurrent_duplicates_store_once(s: Stores) {
     });
     let won = futures::future::join_all(futs).await;
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "exactly one assignment wins");
+
+    // Concurrent moves of one conversation (events of different times, in any order): the
+    // newest time wins, every writer gets an answer, and a walk lists the conversation once.
+    let futs = (0..8i64).map(|i| {
+        let s = s.clone();
+        async move {
+            let t = touch("A", "P", "U", 100 + (i * 5) % 8, i % 2 == 0);
+            tokio::spawn(
+                async move { s.conversations.touch_conversation(&t).await.expect("concurrent move") },
+            )
+            .await
+            .expect("task")
+        }
+    });
+    futures::future::join_all(futs).await;
+    let c = s.conversations.conversation("A", "P_U").await.expect("get").expect("exists");
+    assert_eq!(c.last_activity_ms, 107);
+    assert_eq!(c.last_customer_message_ms, Some(106));
+    let all = s
+        .conversations
+        .list_conversations("A", &ConversationFilter::All { page_id: None }, None, 10)
+        .await
+        .expect("list");
+    assert_eq!(all.items.iter().filter(|c| c.id == "P_U").count(), 1);
 }
 
 async fn imported_pages_keep_their_token_through_connect_lose_and_disconnect(s: Stores) {

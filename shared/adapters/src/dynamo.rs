@@ -1320,7 +1320,7 @@ impl ConversationStore for DynamoStore {
         for _ in 0..10 {
             let (page, lek) = self.inbox_index_page(tenant_id, filter, &w, start.take(), limit + 1).await?;
             entries.extend(page);
-            pinned = self.pinned_since(tenant_id, w.t0).await?;
+            pinned = self.pinned_since(tenant_id, w.log_from(now)).await?;
             let unmoved = entries.iter().filter(|(_, c)| unmoved_ahead(&w, &pinned, c)).count();
             read_to = lek.as_ref().and_then(|k| get_s(k, index_sort_attr(filter)));
             match lek {

@@ -420,7 +420,9 @@ impl ConversationStore for MemoryStore {
         let s = self.lock();
         let view = walk::view_key(tenant_id, filter);
         // Writes happen under the lock, so the walk's snapshot is exactly the last label.
-        let w = walk::Walk::resume(&view, cursor, domain::timefmt::now_ms(), || s.last_label)?;
+        // (Labels may run ahead of the clock by a few ms under a burst of moves.)
+        let now = domain::timefmt::now_ms().max(s.last_label);
+        let w = walk::Walk::resume(&view, cursor, now, || s.last_label)?;
         let since: Vec<_> = s
             .moves
             .iter()

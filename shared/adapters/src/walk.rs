@@ -98,6 +98,11 @@ impl Walk {
                 Some(l) => serde_json::from_str(l).map_err(|_| StoreError::InvalidCursor)?,
             },
         };
+        // A start in the future (beyond clock skew between hosts) or a snapshot after the start
+        // is no cursor this code issued.
+        if walk.started_ms > now_ms + 60_000 || walk.t0 > walk.started_ms {
+            return Err(StoreError::InvalidCursor);
+        }
         if now_ms.saturating_sub(walk.started_ms) > WALK_TTL_MS {
             return Err(StoreError::CursorExpired);
         }
@@ -115,6 +120,12 @@ impl Walk {
         k.insert("s".to_string(), self.started_ms.to_string());
         k.insert("p".to_string(), place.to_string());
         cursor::encode(LISTING, &k)
+    }
+
+    /// The oldest log label a page of this walk reads from: `t0`, but never older than the
+    /// oldest walk still allowed, so a hand-made cursor cannot make a page read the whole log.
+    pub fn log_from(&self, now_ms: i64) -> i64 {
+        self.t0.max(now_ms - WALK_TTL_MS - SETTLE_MS)
     }
 
     /// Whether a conversation at (pinned) `place` is still ahead of this walk.
@@ -252,5 +263,15 @@ mod tests {
             Err(StoreError::CursorExpired)
         ));
         assert!(matches!(Walk::resume("v1", Some("e30"), 2_000, || 0), Err(StoreError::InvalidCursor)));
+        // Hand-made cursors: a start in the future, a snapshot after the start.
+        let future = Walk { t0: 900, started_ms: 1_000_000, after: None, listed: vec![] };
+        let c = future.cursor_after("v1", "000000000000005#a");
+        assert!(matches!(Walk::resume("v1", Some(&c), 2_000, || 0), Err(StoreError::InvalidCursor)));
+        let inverted = Walk { t0: 1_500, started_ms: 1_000, after: None, listed: vec![] };
+        let c = inverted.cursor_after("v1", "000000000000005#a");
+        assert!(matches!(Walk::resume("v1", Some(&c), 2_000, || 0), Err(StoreError::InvalidCursor)));
+        // However old its snapshot claims to be, a page reads the log of one walk's lifetime.
+        let old = Walk { t0: 0, started_ms: 10 * WALK_TTL_MS, after: None, listed: vec![] };
+        assert_eq!(old.log_from(10 * WALK_TTL_MS), 9 * WALK_TTL_MS - SETTLE_MS);
     }
 }
