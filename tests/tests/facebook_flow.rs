@@ -817,6 +817,73 @@ async fn replies_follow_the_window_and_meta_errors(backend: Backend) {
     assert!(p["lost_reason"].as_str().is_some_and(|r| r.contains("password")));
 }
 
+/// On a shared Page, only the agent holding a conversation (and the shop's owners and admins)
+/// may reply: the rule's other agent, an agent of another rule and another shop's owner are
+/// refused, and nothing reaches Meta for them.
+async fn only_the_holder_of_a_shared_conversation_replies(backend: Backend) {
+    let w = world(backend).await;
+    w.fake.add_code("c", "short-c");
+    w.fake.add_page("1701", "Shop A1", "page-token-1701", &["MANAGE"]);
+    w.fake.add_page("1702", "Shop A2", "page-token-1702", &["MANAGE"]);
+    login(&w, "c").await;
+    for a in ["a1", "a2", "a3"] {
+        let body = json!({"email": format!("{a}@shop-a.vn"), "role": "agent"});
+        assert_eq!(post_json(&w.stack, "/api/members", &w.owner, body).await.0, 201);
+    }
+    for (page, name, agents) in
+        [("1701", "Ca sáng", vec!["a1@shop-a.vn", "a2@shop-a.vn"]), ("1702", "Ca tối", vec!["a3@shop-a.vn"])]
+    {
+        let new_rule = json!({"name": name, "agent_emails": agents, "method": "round_robin"});
+        let (s, b) = post_json(
+            &w.stack,
+            &format!("/api/pages/{page}/connect"),
+            &w.owner,
+            json!({"chat_mode": "shared", "new_rule": new_rule}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let now = domain::timefmt::now_ms();
+    let body =
+        notification("1701", vec![text_item("1701", "71", now - 60_000, "in-71", "Còn size L không?")]);
+    assert_eq!(post_webhook(&w.stack, &body).await, 200);
+    let holder = eventually(20, "the conversation assigned in turn", || async {
+        let (_, c) = get_json(&w.stack, "/api/conversations/1701_71", &w.owner).await;
+        c["assignee"].as_str().map(String::from)
+    })
+    .await;
+    let other = if holder == "a1@shop-a.vn" { "a2@shop-a.vn" } else { "a1@shop-a.vn" };
+    let reply = |who: String, tenant: &'static str, role: &'static str| {
+        let url = w.stack.url("/api/conversations/1701_71/messages");
+        async move {
+            let r = http()
+                .post(url)
+                .bearer_auth(token(&who, tenant, role))
+                .json(&json!({"text": "Dạ còn ạ"}))
+                .send()
+                .await
+                .expect("reply");
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let (s, b) = reply(other.to_string(), "shop-a", "agent").await;
+    assert!(s == 403 || s == 404, "the rule's other agent: {s} {b}");
+    let (s, b) = reply("a3@shop-a.vn".into(), "shop-a", "agent").await;
+    assert!(s == 403 || s == 404, "an agent of another rule: {s} {b}");
+    let (s, b) = reply("owner@shop-b.vn".into(), "shop-b", "owner").await;
+    assert_eq!(s, 404, "another shop's owner: {b}");
+    assert!(w.fake.requests_to("send").is_empty(), "nothing was sent for a refused reply");
+    // The holder replies: inside 24 h, with the Page's own token.
+    let (s, b) = reply(holder.clone(), "shop-a", "agent").await;
+    assert_eq!(s, 201, "the holder: {b}");
+    let sent = w.fake.requests_to("send");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].param("access_token"), Some("page-token-1701"));
+    let sent_body: Value = serde_json::from_str(&sent[0].body).expect("send body");
+    assert_eq!(sent_body["messaging_type"], "RESPONSE");
+    assert_eq!(sent_body["recipient"]["id"], "71");
+}
+
 async fn an_only_me_page_joining_a_rule_hands_its_old_conversations_over(backend: Backend) {
     let w = world(backend).await;
     w.fake.add_code("c", "short-c");
@@ -952,5 +1019,6 @@ integration_tests::on_both_backends!(
     rules_through_the_api,
     history_of_a_shared_page_follows_the_old_conversation_policy,
     replies_follow_the_window_and_meta_errors,
+    only_the_holder_of_a_shared_conversation_replies,
     an_only_me_page_joining_a_rule_hands_its_old_conversations_over,
 );
