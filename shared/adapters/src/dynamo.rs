@@ -190,10 +190,24 @@ where
 fn transaction_condition_failed<R>(
     e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
 ) -> bool {
+    transaction_cancelled_for(e, "ConditionalCheckFailed")
+}
+
+/// Whether a transaction was cancelled because another one was writing the same item.
+fn transaction_conflicted<R>(
+    e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    transaction_cancelled_for(e, "TransactionConflict")
+}
+
+fn transaction_cancelled_for<R>(
+    e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+    reason: &str,
+) -> bool {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match e.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-            c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+            c.cancellation_reasons().iter().any(|r| r.code() == Some(reason))
         }
         _ => false,
     }
@@ -497,7 +511,8 @@ impl DynamoStore {
                 }
                 Ok(Some(conv))
             }
-            Err(e) if transaction_condition_failed(&e) => Ok(None),
+            // Changed since it was read, or another transaction on it in flight: read again.
+            Err(e) if transaction_condition_failed(&e) || transaction_conflicted(&e) => Ok(None),
             Err(e) => Err(backend("TransactWriteItems")(e)),
         }
     }
