@@ -142,4 +142,13 @@ async fn a_message_in_an_existing_conversation_costs_three_writes() {
         .await
         .expect("messages");
     assert_eq!(msgs.items.len(), 4);
+
+    // Reading the inbox: Queries on the index and the move log, never a Scan.
+    requests.take();
+    let all = domain::ports::ConversationFilter::All { page_id: None };
+    let page = stores.conversations.list_conversations("shop-a", &all, None, 25).await.expect("inbox");
+    assert_eq!(page.items.len(), 1);
+    let reads = requests.take();
+    let ops: Vec<&str> = reads.iter().map(|(op, _)| op.as_str()).collect();
+    assert_eq!(ops, ["Query", "Query"], "the index, then the move log");
 }
