@@ -118,6 +118,62 @@ async fn round_robin_spreads_300_conversations_over_7_agents_with_8_workers(back
     assert!(per_agent.values().all(|n| *n == 42 || *n == 43), "{per_agent:?}");
 }
 
+/// The queue delivers at least once, and a record can come back while its first delivery is
+/// still running: new conversations delivered three times at once to three workers, and
+/// pending ones that three deliveries try to assign at once, lose no turn: a delivery that
+/// finds the conversation assigned gives its turn back.
+async fn redelivered_new_conversations_lose_no_turn(backend: Backend) {
+    let s = stores(backend).await;
+    shared_page(&s, &rule("rr", "Bán hàng", 3, Method::RoundRobin)).await;
+    for i in 0..12 {
+        let runs = (0..3).map(|_| {
+            let worker = assignment::Worker::new(s.clone());
+            async move { worker.handle_batch(vec![record(i)]).await }
+        });
+        for out in futures::future::join_all(runs).await {
+            assert!(out.failed.is_empty(), "{:?}", out.failed);
+        }
+    }
+    // The exact race: three deliveries all saw the conversation pending, then assign at once.
+    let rr = s.rules.rule("shop-a", "rr").await.expect("rule").expect("exists");
+    let target = assignment::Target::NextInTurn(rr);
+    for i in 12..18 {
+        let touch = domain::ports::ConversationTouch {
+            tenant_id: "shop-a".into(),
+            conversation_id: format!("P_C{i:03}"),
+            page_id: "P".into(),
+            customer_id: format!("C{i:03}"),
+            activity_ms: 1_000 + i as i64,
+            customer_ms: Some(1_000 + i as i64),
+        };
+        assert!(s.conversations.touch_conversation(&touch).await.expect("touch").assignment_pending);
+        let runs = (0..3).map(|_| {
+            let (worker, id, target) =
+                (assignment::Worker::new(s.clone()), touch.conversation_id.clone(), &target);
+            async move { worker.assign_pending("shop-a", &id, target).await.expect("assign") }
+        });
+        let won = futures::future::join_all(runs).await;
+        assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    }
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs.len(), 18);
+    let mut per_agent: HashMap<String, usize> = HashMap::new();
+    for c in &convs {
+        *per_agent.entry(c.assignee.clone().expect("assigned")).or_default() += 1;
+    }
+    assert_eq!(per_agent.len(), 3, "{per_agent:?}");
+    // No turn was lost: the next one is the 19th, or one given back before it (spending a turn
+    // per delivery would have reached 43).
+    assert!(s.rules.next_turn("shop-a", "rr").await.expect("turn") <= 19);
+    // Even: exactly 6 each when nothing is in flight (the in-memory store runs the deliveries
+    // one after the other); at most a given-back turn or two off while some are (DynamoDB).
+    let (min, max) = (per_agent.values().min(), per_agent.values().max());
+    match backend {
+        Backend::Memory => assert!(per_agent.values().all(|n| *n == 6), "{per_agent:?}"),
+        Backend::Moto => assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 2), "{per_agent:?}"),
+    }
+}
+
 async fn twenty_concurrent_claims_have_exactly_one_winner(backend: Backend) {
     let s = stores(backend).await;
     shared_page(&s, &rule("pool", "Tự nhận", 5, Method::SelfClaim)).await;
@@ -442,6 +498,7 @@ async fn an_agent_leaving_a_rule_hands_back_its_conversations(backend: Backend) 
 
 integration_tests::on_both_backends!(
     round_robin_spreads_300_conversations_over_7_agents_with_8_workers,
+    redelivered_new_conversations_lose_no_turn,
     twenty_concurrent_claims_have_exactly_one_winner,
     rule_names_are_unique_per_shop_and_turns_are_atomic,
     claims_through_the_api_have_one_winner_and_only_the_winner_reads,

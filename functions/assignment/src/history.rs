@@ -11,7 +11,7 @@ use domain::model::{Direction, Message, PageStatus, conversation_id};
 use domain::ports::ConversationTouch;
 use tracing::{info, warn};
 
-use crate::{RecordError, RecordOutcome, Worker};
+use crate::{RecordError, RecordOutcome, Target, Worker};
 
 /// Meta allows about two Conversations API calls per second per Page.
 pub const MIN_CALL_INTERVAL: Duration = Duration::from_millis(500);
@@ -81,22 +81,13 @@ impl Worker {
         &self,
         route: &domain::model::PageRoute,
         last_customer_ms: Option<i64>,
-    ) -> Result<domain::ports::Assignment, RecordError> {
+    ) -> Result<Target, RecordError> {
         let rule = match &route.rule_id {
             Some(id) => self.stores.rules.rule(&route.tenant_id, id).await?,
             None => None,
         };
         Ok(match rule {
-            Some(r) => {
-                self.old_conversation_target(
-                    &route.tenant_id,
-                    &r,
-                    last_customer_ms,
-                    domain::timefmt::now_ms(),
-                    None,
-                )
-                .await?
-            }
+            Some(r) => Worker::old_conversation_target(&r, last_customer_ms, domain::timefmt::now_ms()),
             None => self.assignment_for(route).await?,
         })
     }
@@ -123,13 +114,7 @@ impl Worker {
         let conv = self.stores.conversations.touch_conversation(&touch).await?;
         if conv.assignment_pending
             && self
-                .stores
-                .conversations
-                .complete_assignment(
-                    &route.tenant_id,
-                    &conv_id,
-                    &self.history_target(route, newest_in).await?,
-                )
+                .assign_pending(&route.tenant_id, &conv_id, &self.history_target(route, newest_in).await?)
                 .await?
         {
             out.assigned += 1;

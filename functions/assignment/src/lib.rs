@@ -16,7 +16,7 @@ use std::sync::Arc;
 use adapters::Stores;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use domain::event::{EventBody, InboundEvent, QUEUE_FORMAT_VERSION, QueuedBatch};
-use domain::model::{ChatMode, Method, PageRoute, PageStatus};
+use domain::model::{ChatMode, Method, PageRoute, PageStatus, Rule};
 use domain::ports::{Assignment, ConversationTouch, StoreError, WatermarkKind};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -65,6 +65,15 @@ impl RecordOutcome {
 pub struct BatchOutcome {
     pub failed: Vec<String>,
     pub totals: RecordOutcome,
+}
+
+/// Where a pending conversation goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Straight to an agent, a pool, or nobody.
+    To(Assignment),
+    /// To the next agent in a round-robin rule's turn.
+    NextInTurn(Rule),
 }
 
 #[derive(Clone)]
@@ -259,9 +268,9 @@ impl Worker {
         };
         let conv = self.stores.conversations.touch_conversation(&touch).await?;
         if conv.assignment_pending {
-            let assignment = self.assignment_for(&route).await?;
-            if self.stores.conversations.complete_assignment(tenant, &conversation_id, &assignment).await? {
-                info!(conversation_id = %conversation_id, assignment = ?assignment, "new conversation assigned");
+            let target = self.assignment_for(&route).await?;
+            if self.assign_pending(tenant, &conversation_id, &target).await? {
+                info!(conversation_id = %conversation_id, target = ?target, "new conversation assigned");
                 out.assigned += 1;
             }
         }
@@ -274,23 +283,48 @@ impl Worker {
     }
 
     /// Where a new conversation of this Page goes: the owner (only me), the next agent in turn
-    /// (round robin: the rule's atomic counter), or the rule's pool (self claim).
-    pub async fn assignment_for(&self, route: &PageRoute) -> Result<Assignment, StoreError> {
+    /// (round robin), or the rule's pool (self claim).
+    pub async fn assignment_for(&self, route: &PageRoute) -> Result<Target, StoreError> {
         let rule_id = match (route.chat_mode, &route.rule_id) {
             (ChatMode::Shared, Some(r)) => r,
-            _ => return Ok(decide_assignment(route)),
+            _ => return Ok(Target::To(decide_assignment(route))),
         };
         let Some(rule) = self.stores.rules.rule(&route.tenant_id, rule_id).await? else {
             warn!(rule_id = %rule_id, "the Page's rule is gone; conversation left unassigned");
-            return Ok(Assignment::Unassigned);
+            return Ok(Target::To(Assignment::Unassigned));
         };
-        match rule.method {
-            Method::SelfClaim => Ok(Assignment::Pool(rule.id.clone())),
-            Method::RoundRobin => {
-                let turn = self.stores.rules.next_turn(&route.tenant_id, &rule.id).await?;
-                Ok(rule
-                    .agent_for_turn(turn)
-                    .map_or(Assignment::Unassigned, |a| Assignment::Agent(a.to_string())))
+        Ok(match rule.method {
+            Method::SelfClaim => Target::To(Assignment::Pool(rule.id.clone())),
+            Method::RoundRobin => Target::NextInTurn(rule),
+        })
+    }
+
+    /// Assigns a conversation still pending; whether it was assigned now (false: it already
+    /// was). A round-robin turn that assigned nothing is given back to the rule, so a
+    /// redelivered event handled twice at once does not skew the spread.
+    pub async fn assign_pending(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+        target: &Target,
+    ) -> Result<bool, StoreError> {
+        let conversations = &self.stores.conversations;
+        match target {
+            Target::To(a) => conversations.complete_assignment(tenant, conversation_id, a).await,
+            Target::NextInTurn(rule) => {
+                // Take a turn, then assign if the conversation is still pending. A concurrent
+                // delivery of the same event that assigned it first makes this turn give back,
+                // so the next conversation takes it and the spread stays even.
+                let rules = &self.stores.rules;
+                let turn = rules.next_turn(tenant, &rule.id).await?;
+                let agent = rule.agent_for_turn(turn).map(String::from);
+                let assignment = agent.map_or(Assignment::Unassigned, Assignment::Agent);
+                let assigned =
+                    conversations.complete_assignment(tenant, conversation_id, &assignment).await?;
+                if !assigned || assignment == Assignment::Unassigned {
+                    rules.return_turn(tenant, &rule.id, turn).await?;
+                }
+                Ok(assigned)
             }
         }
     }

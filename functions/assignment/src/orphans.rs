@@ -10,7 +10,7 @@ use domain::model::{Method, OldConversations, Rule};
 use domain::ports::{Assignment, ConversationFilter};
 use tracing::info;
 
-use crate::{RecordError, RecordOutcome, Worker};
+use crate::{RecordError, RecordOutcome, Target, Worker};
 
 /// Conversations moved per step (one queue message).
 pub const STEP_SIZE: usize = 25;
@@ -22,37 +22,32 @@ const MAX_STEPS: u32 = 2000;
 
 impl Worker {
     /// Where an old conversation (synced history, or orphaned) goes under `rule`'s policy.
-    pub async fn old_conversation_target(
-        &self,
-        tenant: &str,
-        rule: &Rule,
-        last_customer_ms: Option<i64>,
-        now: i64,
-        exclude: Option<&str>,
-    ) -> Result<Assignment, domain::ports::StoreError> {
+    /// Where an old conversation (synced history) of a rule's Page goes, by the rule's
+    /// old-conversation policy.
+    pub fn old_conversation_target(rule: &Rule, last_customer_ms: Option<i64>, now: i64) -> Target {
         if !policy_distributes(rule, last_customer_ms, now) {
-            return Ok(Assignment::Unassigned);
+            return Target::To(Assignment::Unassigned);
         }
-        Ok(match rule.method {
-            Method::SelfClaim => Assignment::Pool(rule.id.clone()),
-            Method::RoundRobin => {
-                let turn = self.stores.rules.next_turn(tenant, &rule.id).await?;
-                match rule.agent_for_turn(turn) {
-                    Some(a) if Some(a) != exclude => Assignment::Agent(a.to_string()),
-                    _ => Assignment::Unassigned,
-                }
-            }
-        })
+        match rule.method {
+            Method::SelfClaim => Target::To(Assignment::Pool(rule.id.clone())),
+            Method::RoundRobin => Target::NextInTurn(rule.clone()),
+        }
     }
 
     pub async fn orphan_step(&self, job: &OrphanJob, out: &mut RecordOutcome) -> Result<(), RecordError> {
         let tenant = job.tenant_id.as_str();
         let held = ConversationFilter::AssignedTo { email: job.email.clone(), page_id: None };
-        let page = self
-            .stores
-            .conversations
-            .list_conversations(tenant, &held, job.cursor.as_deref(), STEP_SIZE)
-            .await?;
+        let conversations = &self.stores.conversations;
+        let page =
+            match conversations.list_conversations(tenant, &held, job.cursor.as_deref(), STEP_SIZE).await {
+                // A step that waited longer than an inbox walk may last starts a new walk: the
+                // conversations moved so far have left the member's inbox, and those left in place
+                // are skipped again.
+                Err(domain::ports::StoreError::CursorExpired) => {
+                    conversations.list_conversations(tenant, &held, None, STEP_SIZE).await?
+                }
+                r => r?,
+            };
         let now = domain::timefmt::now_ms();
         let mut rules: HashMap<String, Option<Rule>> = HashMap::new();
         let mut moved = 0;

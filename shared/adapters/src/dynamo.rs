@@ -1808,20 +1808,62 @@ impl RuleStore for DynamoStore {
             .update_expression("ADD rr_turn :one")
             .condition_expression("attribute_exists(sk)")
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match out {
-            Ok(o) => o
-                .attributes
-                .as_ref()
-                .and_then(|a| get_n(a, "rr_turn"))
-                .and_then(|t| u64::try_from(t).ok())
-                .ok_or_else(|| StoreError::Corrupt("rr_turn".into())),
+        let rule = match out {
+            Ok(o) => o.attributes.unwrap_or_default(),
             Err(e) if is_conditional_failure(&e) => {
-                Err(StoreError::Conflict(format!("rule {rule_id} does not exist")))
+                return Err(StoreError::Conflict(format!("rule {rule_id} does not exist")));
             }
-            Err(e) => Err(backend("UpdateItem")(e)),
+            Err(e) => return Err(backend("UpdateItem")(e)),
+        };
+        let new = get_n(&rule, "rr_turn")
+            .and_then(|t| u64::try_from(t).ok())
+            .ok_or_else(|| StoreError::Corrupt("rr_turn".into()))?;
+        // Turns given back come first (rare: a concurrent delivery assigned the conversation).
+        // Taking one is a conditional delete from the set, so only one caller gets it; the new
+        // turn just taken is then given back in its place.
+        let mut returned: Vec<u64> = match rule.get("returned_turns") {
+            Some(AttributeValue::Ns(ns)) => ns.iter().filter_map(|v| v.parse().ok()).collect(),
+            _ => Vec::new(),
+        };
+        returned.sort_unstable();
+        for turn in returned.into_iter().filter(|t| *t < new) {
+            let taken = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("T#{tenant_id}")))
+                .key("sk", s(format!("RULE#{rule_id}")))
+                .update_expression("DELETE returned_turns :t")
+                .condition_expression("contains(returned_turns, :n)")
+                .expression_attribute_values(":t", AttributeValue::Ns(vec![turn.to_string()]))
+                .expression_attribute_values(":n", AttributeValue::N(turn.to_string()))
+                .send()
+                .await;
+            if conditional(taken, "UpdateItem")? {
+                self.return_turn(tenant_id, rule_id, new).await?;
+                return Ok(turn);
+            }
         }
+        Ok(new)
+    }
+
+    #[instrument(skip(self), err)]
+    async fn return_turn(&self, tenant_id: &str, rule_id: &str, turn: u64) -> Result<(), StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("T#{tenant_id}")))
+            .key("sk", s(format!("RULE#{rule_id}")))
+            .update_expression("ADD returned_turns :t")
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":t", AttributeValue::Ns(vec![turn.to_string()]))
+            .send()
+            .await;
+        // A rule deleted meanwhile has no turns left to give.
+        conditional(r, "UpdateItem").map(|_| ())
     }
 }

@@ -28,6 +28,8 @@ struct StoreState {
     human_agent: HashSet<String>,
     /// (tenant, rule) → turns taken
     turns: HashMap<(String, String), u64>,
+    /// (tenant, rule) → turns given back, taken again first
+    returned_turns: HashMap<(String, String), std::collections::BTreeSet<u64>>,
     conversations: HashMap<(String, String), Conversation>,
     /// (tenant, conversation) → message id → message
     messages: HashMap<(String, String), HashMap<String, Message>>,
@@ -687,9 +689,18 @@ impl RuleStore for MemoryStore {
         if !s.rules.contains_key(&key) {
             return Err(StoreError::Conflict(format!("rule {rule_id} does not exist")));
         }
+        if let Some(returned) = s.returned_turns.get_mut(&key).and_then(|r| r.pop_first()) {
+            return Ok(returned);
+        }
         let t = s.turns.entry(key).or_insert(0);
         *t += 1;
         Ok(*t)
+    }
+
+    async fn return_turn(&self, tenant_id: &str, rule_id: &str, turn: u64) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        s.returned_turns.entry((tenant_id.to_string(), rule_id.to_string())).or_default().insert(turn);
+        Ok(())
     }
 }
 

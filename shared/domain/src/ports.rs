@@ -238,9 +238,13 @@ pub trait RuleStore: Send + Sync {
         conversation_id: &str,
         from: &str,
     ) -> Result<Option<String>, StoreError>;
-    /// Atomically takes the rule's next round-robin turn (1, 2, 3, ...): concurrent callers
-    /// never get the same turn.
+    /// Atomically takes a round-robin turn of the rule: the smallest one given back, if any,
+    /// else the next new one (1, 2, 3, ...). Concurrent callers never get the same turn.
     async fn next_turn(&self, tenant_id: &str, rule_id: &str) -> Result<u64, StoreError>;
+    /// Gives back a turn that assigned nothing (the conversation was assigned meanwhile, by a
+    /// concurrent delivery of the same event): the next new conversation takes it, so the
+    /// spread stays even.
+    async fn return_turn(&self, tenant_id: &str, rule_id: &str, turn: u64) -> Result<(), StoreError>;
 }
 
 #[async_trait]
