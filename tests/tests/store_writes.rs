@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use adapters::Stores;
 use adapters::dynamo::DynamoStore;
 use aws_lambda_events::sqs::SqsEvent;
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
 use integration_tests::*;
@@ -151,4 +153,102 @@ async fn a_message_in_an_existing_conversation_costs_three_writes() {
     let reads = requests.take();
     let ops: Vec<&str> = reads.iter().map(|(op, _)| op.as_str()).collect();
     assert_eq!(ops, ["Query", "Query"], "the index, then the move log");
+}
+
+/// Loses DynamoDB's answers to the next `n` TransactWriteItems calls: the request reaches the
+/// server (and may commit there), the client sees a 500.
+#[derive(Debug, Default)]
+struct LostAnswers {
+    left: std::sync::atomic::AtomicUsize,
+    this_one: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Clone)]
+struct Injector(Arc<LostAnswers>);
+
+impl Intercept for Injector {
+    fn name(&self) -> &'static str {
+        "LostAnswers"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
+        let lose = target.ends_with(".TransactWriteItems")
+            && self.0.left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
+        self.0.this_one.store(lose, SeqCst);
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if self.0.this_one.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let response = context.response_mut();
+            *response.status_mut() = 500u16.try_into()?;
+            response.headers_mut().insert("x-amzn-ErrorType", "InternalServerError");
+        }
+        Ok(())
+    }
+}
+
+/// The answers to a move's transaction are lost (every SDK attempt sees a 500, though the first
+/// one committed): the worker reads the header again, finds the move done, and the event is
+/// stored once, the conversation moved once, and a walk lists it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_whose_answers_are_lost_is_read_again_not_repeated() {
+    let lost = Arc::new(LostAnswers::default());
+    let cfg = moto_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&cfg)
+        .interceptor(Injector(lost.clone()))
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), unique("tbl"));
+    store.create_table_if_missing().await.expect("table");
+    let stores = Stores::from_one(Arc::new(store));
+    let touch = |ts: i64| domain::ports::ConversationTouch {
+        tenant_id: "shop-a".into(),
+        conversation_id: "P_C1".into(),
+        page_id: "P".into(),
+        customer_id: "C1".into(),
+        activity_ms: ts,
+        customer_ms: Some(ts),
+    };
+    for (i, ts) in [1_000i64, 2_000].into_iter().enumerate() {
+        let other = domain::ports::ConversationTouch { conversation_id: format!("P_X{i}"), ..touch(ts) };
+        stores.conversations.touch_conversation(&other).await.expect("others");
+    }
+    stores.conversations.touch_conversation(&touch(500)).await.expect("create");
+    let all = domain::ports::ConversationFilter::All { page_id: None };
+    let first = stores.conversations.list_conversations("shop-a", &all, None, 1).await.expect("first page");
+    assert_eq!(first.items[0].id, "P_X1");
+
+    // Both SDK attempts of the move lose their answer.
+    lost.left.store(2, std::sync::atomic::Ordering::SeqCst);
+    let c = stores.conversations.touch_conversation(&touch(3_000)).await.expect("move despite lost answers");
+    assert_eq!(lost.left.load(std::sync::atomic::Ordering::SeqCst), 0, "the faults were hit");
+    assert_eq!((c.last_activity_ms, c.last_customer_message_ms), (3_000, Some(3_000)));
+    let stored = stores.conversations.conversation("shop-a", "P_C1").await.expect("get").expect("exists");
+    assert_eq!(stored.last_activity_ms, 3_000);
+
+    // The walk begun before the move lists it once, at its old place (last).
+    let mut ids: Vec<String> = first.items.iter().map(|c| c.id.clone()).collect();
+    let mut cursor = first.next_cursor;
+    while let Some(c) = cursor {
+        let p = stores.conversations.list_conversations("shop-a", &all, Some(&c), 1).await.expect("page");
+        ids.extend(p.items.iter().map(|c| c.id.clone()));
+        cursor = p.next_cursor;
+    }
+    assert_eq!(ids, ["P_X1", "P_X0", "P_C1"]);
+    // A new walk shows it on top.
+    let top = stores.conversations.list_conversations("shop-a", &all, None, 1).await.expect("top");
+    assert_eq!(top.items[0].id, "P_C1");
 }

@@ -193,6 +193,27 @@ fn transaction_condition_failed<R>(
     transaction_cancelled_for(e, "ConditionalCheckFailed")
 }
 
+/// Whether a call failed for a reason a later attempt may not meet: throttling, a timeout, a
+/// server or network fault.
+fn transient<E: ProvideErrorMetadata>(e: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> bool {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(se) if se.raw().status().is_server_error() => true,
+        SdkError::ServiceError(se) => matches!(
+            se.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionInProgressException"
+            )
+        ),
+        _ => false,
+    }
+}
+
 /// Whether a transaction was cancelled because another one was writing the same item.
 fn transaction_conflicted<R>(
     e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
@@ -501,6 +522,18 @@ impl DynamoStore {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(TransactWriteItem::builder().put(log).build())
+            // Inbox walks rely on a move committing within `walk::SETTLE_MS` of its label, taken
+            // just now: the whole call, the SDK's retries included, is cut off well before. A
+            // cut-off call is retried by the caller's loop, which reads again and takes a fresh
+            // label.
+            .customize()
+            .config_override(
+                aws_sdk_dynamodb::config::Builder::default().timeout_config(
+                    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                        .operation_timeout(std::time::Duration::from_millis(walk::MOVE_DEADLINE_MS))
+                        .build(),
+                ),
+            )
             .send()
             .await;
         match r {
@@ -513,6 +546,15 @@ impl DynamoStore {
             }
             // Changed since it was read, or another transaction on it in flight: read again.
             Err(e) if transaction_condition_failed(&e) || transaction_conflicted(&e) => Ok(None),
+            // Throttled, timed out, or a server or network fault: pause, then read again (a
+            // timed-out attempt that did commit shows as moved on that read).
+            Err(e) if transient(&e) || transaction_cancelled_for(&e, "ThrottlingError") => {
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    20 + u64::from(uuid::Uuid::new_v4().as_bytes()[0]),
+                ))
+                .await;
+                Ok(None)
+            }
             Err(e) => Err(backend("TransactWriteItems")(e)),
         }
     }

@@ -30,8 +30,11 @@ pub const WALK_TTL_MS: i64 = 15 * 60 * 1000;
 pub const MOVE_LOG_TTL_MS: i64 = 60 * 60 * 1000;
 /// On DynamoDB a walk starts this long before its first page, so that a move whose
 /// transaction was labelled just before the first page but committed after it is still found
-/// in the log (see docs/table-design.md).
-pub const SETTLE_MS: i64 = 2_000;
+/// in the log (see docs/table-design.md). Longer than `MOVE_DEADLINE_MS`.
+pub const SETTLE_MS: i64 = 15_000;
+/// The longest a move's transaction may take from its label to its answer, SDK retries
+/// included; a call cut off is read again and labelled afresh.
+pub const MOVE_DEADLINE_MS: u64 = 10_000;
 /// A walk over a shop whose log since `t0` is longer than this is refused (`cursor_expired`):
 /// the shop changed too much during it for the walk to be cheap, and a fresh first page is.
 pub const MAX_MOVES: usize = 20_000;
