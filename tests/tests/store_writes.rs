@@ -1,6 +1,7 @@
-//! What an inbound message costs in DynamoDB, counted on the wire: the worker runs against moto
-//! through a client whose interceptor records every request it sends (operation, and how many
-//! items it writes).
+//! DynamoDB on the wire: the worker runs against moto through a client whose interceptor
+//! records every request it sends (operation, and how many items it writes), to count what an
+//! inbound message costs, and can lose the answers to transactions, to test what a lost answer
+//! does.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,12 +15,20 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
 use integration_tests::*;
 
+/// What the interceptor saw, and the faults it is told to make.
 #[derive(Debug, Default)]
-struct Requests(Mutex<Vec<(String, usize)>>);
+struct Requests {
+    /// (operation, items written) of every request sent.
+    sent: Mutex<Vec<(String, usize)>>,
+    /// How many more TransactWriteItems answers to lose: the request reaches the server (and
+    /// may commit there), the client sees a 500.
+    lose_transactions: std::sync::atomic::AtomicUsize,
+    losing_this_one: std::sync::atomic::AtomicBool,
+}
 
 impl Requests {
     fn take(&self) -> Vec<(String, usize)> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *self.sent.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -53,7 +62,25 @@ impl Intercept for Recorder {
                 .map_or(0, |t| t.values().filter_map(|v| v.as_array()).map(Vec::len).sum()),
             _ => 0,
         };
-        self.0.0.lock().unwrap_or_else(|p| p.into_inner()).push((op, writes));
+        use std::sync::atomic::Ordering::SeqCst;
+        let lose = op == "TransactWriteItems"
+            && self.0.lose_transactions.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
+        self.0.losing_this_one.store(lose, SeqCst);
+        self.0.sent.lock().unwrap_or_else(|p| p.into_inner()).push((op, writes));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if self.0.losing_this_one.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let response = context.response_mut();
+            *response.status_mut() = 500u16.try_into()?;
+            response.headers_mut().insert("x-amzn-ErrorType", "InternalServerError");
+        }
         Ok(())
     }
 }
@@ -155,60 +182,15 @@ async fn a_message_in_an_existing_conversation_costs_three_writes() {
     assert_eq!(ops, ["Query", "Query"], "the index, then the move log");
 }
 
-/// Loses DynamoDB's answers to the next `n` TransactWriteItems calls: the request reaches the
-/// server (and may commit there), the client sees a 500.
-#[derive(Debug, Default)]
-struct LostAnswers {
-    left: std::sync::atomic::AtomicUsize,
-    this_one: std::sync::atomic::AtomicBool,
-}
-
-#[derive(Debug, Clone)]
-struct Injector(Arc<LostAnswers>);
-
-impl Intercept for Injector {
-    fn name(&self) -> &'static str {
-        "LostAnswers"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
-        let lose = target.ends_with(".TransactWriteItems")
-            && self.0.left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
-        self.0.this_one.store(lose, SeqCst);
-        Ok(())
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        if self.0.this_one.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            let response = context.response_mut();
-            *response.status_mut() = 500u16.try_into()?;
-            response.headers_mut().insert("x-amzn-ErrorType", "InternalServerError");
-        }
-        Ok(())
-    }
-}
-
 /// The answers to a move's transaction are lost (every SDK attempt sees a 500, though the first
 /// one committed): the worker reads the header again, finds the move done, and the event is
 /// stored once, the conversation moved once, and a walk lists it once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_whose_answers_are_lost_is_read_again_not_repeated() {
-    let lost = Arc::new(LostAnswers::default());
+    let lost = Arc::new(Requests::default());
     let cfg = moto_config().await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&cfg)
-        .interceptor(Injector(lost.clone()))
+        .interceptor(Recorder(lost.clone()))
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), unique("tbl"));
@@ -232,9 +214,11 @@ async fn a_move_whose_answers_are_lost_is_read_again_not_repeated() {
     assert_eq!(first.items[0].id, "P_X1");
 
     // Both SDK attempts of the move lose their answer.
-    lost.left.store(2, std::sync::atomic::Ordering::SeqCst);
+    lost.lose_transactions.store(2, std::sync::atomic::Ordering::SeqCst);
     let c = stores.conversations.touch_conversation(&touch(3_000)).await.expect("move despite lost answers");
-    assert_eq!(lost.left.load(std::sync::atomic::Ordering::SeqCst), 0, "the faults were hit");
+    assert_eq!(lost.lose_transactions.load(std::sync::atomic::Ordering::SeqCst), 0, "the faults were hit");
+    let ops: Vec<String> = lost.take().into_iter().map(|(op, _)| op).collect();
+    assert!(ops.iter().filter(|op| *op == "TransactWriteItems").count() >= 2, "{ops:?}");
     assert_eq!((c.last_activity_ms, c.last_customer_message_ms), (3_000, Some(3_000)));
     let stored = stores.conversations.conversation("shop-a", "P_C1").await.expect("get").expect("exists");
     assert_eq!(stored.last_activity_ms, 3_000);
