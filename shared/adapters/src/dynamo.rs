@@ -597,30 +597,39 @@ impl DynamoStore {
         view: &str,
         limit: usize,
     ) -> Result<Paged<Conversation>, StoreError> {
-        let mut entries: Vec<(String, Conversation)> = Vec::new();
-        let mut start = None;
-        let mut more = false;
-        for _ in 0..20 {
-            let (page, lek) = self.inbox_index_page(tenant_id, filter, &w, start.take(), limit + 1).await?;
-            entries.extend(page);
-            match lek {
-                Some(k) if entries.len() <= limit => start = Some(k),
-                Some(_) => {
-                    more = true;
-                    break;
-                }
-                None => break,
-            }
-        }
-        if entries.len() > limit {
-            entries.truncate(limit);
-            more = true;
-        }
+        let (mut entries, read_to) = self.inbox_entries(tenant_id, filter, &w, limit).await?;
+        let more = read_to.is_some() || entries.len() > limit;
+        entries.truncate(limit);
         let pinned = self.pinned_since(tenant_id, w.t0).await?;
         w.listed =
             entries.iter().filter(|(_, c)| pinned.contains_key(&c.id)).map(|(_, c)| c.id.clone()).collect();
         let next = if more { entries.last().map(|(p, _)| w.cursor_after(view, p)) } else { None };
         Ok(Paged { items: entries.into_iter().map(|(_, c)| c).collect(), next_cursor: next })
+    }
+
+    /// Index entries below the walk's cursor, newest first: Query pages until more than
+    /// `limit` (a full page, whatever the log then says moved) or the end. Returns them and, when
+    /// the index goes further down, the place of the last one read.
+    async fn inbox_entries(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        w: &walk::Walk,
+        limit: usize,
+    ) -> Result<(Vec<(String, Conversation)>, Option<String>), StoreError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        for _ in 0..20 {
+            let (page, lek) = self.inbox_index_page(tenant_id, filter, w, start.take(), limit + 1).await?;
+            entries.extend(page);
+            match lek {
+                Some(k) if entries.len() <= limit => start = Some(k),
+                Some(k) => return Ok((entries, get_s(&k, index_sort_attr(filter)))),
+                None => return Ok((entries, None)),
+            }
+        }
+        let read_to = entries.last().map(|(p, _)| p.clone());
+        Ok((entries, read_to))
     }
 
     /// One Query page of the index behind an inbox view, newest first, below the walk's
@@ -1370,21 +1379,8 @@ impl ConversationStore for DynamoStore {
         }
         // The index is read before the log: an index entry that already shows a move was
         // written with its log entry, which the later (strongly consistent) log read sees.
-        let mut entries: Vec<(String, Conversation)> = Vec::new();
-        let mut start = None;
-        let mut read_to = None;
-        let mut pinned = HashMap::new();
-        for _ in 0..10 {
-            let (page, lek) = self.inbox_index_page(tenant_id, filter, &w, start.take(), limit + 1).await?;
-            entries.extend(page);
-            pinned = self.pinned_since(tenant_id, w.log_from(now)).await?;
-            let unmoved = entries.iter().filter(|(_, c)| unmoved_ahead(&w, &pinned, c)).count();
-            read_to = lek.as_ref().and_then(|k| get_s(k, index_sort_attr(filter)));
-            match lek {
-                Some(k) if unmoved <= limit => start = Some(k),
-                _ => break,
-            }
-        }
+        let (entries, read_to) = self.inbox_entries(tenant_id, filter, &w, limit).await?;
+        let pinned = self.pinned_since(tenant_id, w.log_from(now)).await?;
         let unmoved: Vec<_> = entries.into_iter().filter(|(_, c)| unmoved_ahead(&w, &pinned, c)).collect();
         let floor = walk::page_floor(&unmoved, read_to.as_deref(), limit);
         let wanted: Vec<(&String, &String)> = pinned
