@@ -78,6 +78,19 @@ fn unmoved_ahead(w: &walk::Walk, pinned: &HashMap<String, String>, c: &Conversat
     !pinned.contains_key(&c.id) && !w.listed.contains(&c.id)
 }
 
+/// The UpdateExpression that puts a header in `a`'s inbox (after `also`, more SET clauses), and
+/// the values it uses: the assignee or pool, `gsi1pk`, and the other of the two removed.
+fn assignment_update(tenant: &str, a: &Assignment, also: &str) -> (String, Item) {
+    let (set, remove, v) = match a {
+        Assignment::Agent(e) => ("assignee = :v, ", "pool_rule_id", Some(e)),
+        Assignment::Pool(r) => ("pool_rule_id = :v, ", "assignee", Some(r)),
+        Assignment::Unassigned => ("", "assignee, pool_rule_id", None),
+    };
+    let mut values = HashMap::from([(":g1".to_string(), s(inbox_pk(tenant, a)))]);
+    values.extend(v.map(|v| (":v".to_string(), s(v))));
+    (format!("SET {also}{set}gsi1pk = :g1 REMOVE {remove}"), values)
+}
+
 /// The sort key attribute of the index behind an inbox view.
 fn index_sort_attr(filter: &ConversationFilter) -> &'static str {
     match filter {
@@ -1224,21 +1237,14 @@ impl ConversationStore for DynamoStore {
         conversation_id: &str,
         assignment: &Assignment,
     ) -> Result<bool, StoreError> {
-        let mut req = self
+        let (expr, values) = assignment_update(tenant_id, assignment, "assign_state = :done, ");
+        let req = self
             .header_update(tenant_id, conversation_id)
+            .update_expression(expr)
+            .set_expression_attribute_values(Some(values))
             .condition_expression("assign_state = :pending")
             .expression_attribute_values(":pending", s(PENDING))
-            .expression_attribute_values(":done", s(DONE))
-            .expression_attribute_values(":g1", s(inbox_pk(tenant_id, assignment)));
-        req = match assignment {
-            Assignment::Agent(e) => req
-                .update_expression("SET assign_state = :done, assignee = :v, gsi1pk = :g1")
-                .expression_attribute_values(":v", s(e)),
-            Assignment::Pool(r) => req
-                .update_expression("SET assign_state = :done, pool_rule_id = :v, gsi1pk = :g1")
-                .expression_attribute_values(":v", s(r)),
-            Assignment::Unassigned => req.update_expression("SET assign_state = :done, gsi1pk = :g1"),
-        };
+            .expression_attribute_values(":done", s(DONE));
         conditional(req.send().await, "UpdateItem")
     }
 
@@ -1250,15 +1256,12 @@ impl ConversationStore for DynamoStore {
         rule_id: &str,
         email: &str,
     ) -> Result<ClaimOutcome, StoreError> {
+        let (expr, values) = assignment_update(tenant_id, &Assignment::Agent(email.to_string()), "");
         let r = self
             .header_update(tenant_id, conversation_id)
-            .update_expression("SET assignee = :me, gsi1pk = :inbox REMOVE pool_rule_id")
+            .update_expression(expr)
+            .set_expression_attribute_values(Some(values))
             .condition_expression("pool_rule_id = :rule AND attribute_not_exists(assignee)")
-            .expression_attribute_values(":me", s(email))
-            .expression_attribute_values(
-                ":inbox",
-                s(inbox_pk(tenant_id, &Assignment::Agent(email.to_string()))),
-            )
             .expression_attribute_values(":rule", s(rule_id))
             .send()
             .await;
@@ -1279,20 +1282,13 @@ impl ConversationStore for DynamoStore {
         from: &str,
         to: &Assignment,
     ) -> Result<bool, StoreError> {
-        let mut req = self
+        let (expr, values) = assignment_update(tenant_id, to, "");
+        let req = self
             .header_update(tenant_id, conversation_id)
+            .update_expression(expr)
+            .set_expression_attribute_values(Some(values))
             .condition_expression("assignee = :from")
-            .expression_attribute_values(":from", s(from))
-            .expression_attribute_values(":g1", s(inbox_pk(tenant_id, to)));
-        req = match to {
-            Assignment::Agent(e) => req
-                .update_expression("SET assignee = :v, gsi1pk = :g1 REMOVE pool_rule_id")
-                .expression_attribute_values(":v", s(e)),
-            Assignment::Pool(r) => req
-                .update_expression("SET pool_rule_id = :v, gsi1pk = :g1 REMOVE assignee")
-                .expression_attribute_values(":v", s(r)),
-            Assignment::Unassigned => req.update_expression("SET gsi1pk = :g1 REMOVE assignee, pool_rule_id"),
-        };
+            .expression_attribute_values(":from", s(from));
         conditional(req.send().await, "UpdateItem")
     }
 
@@ -1797,14 +1793,14 @@ impl RuleStore for DynamoStore {
                 .expression_attribute_values(":turn", n(turn))
                 .build()
                 .map_err(backend("TransactWriteItems"))?;
+            let (expr, values) = assignment_update(tenant_id, &Assignment::Agent(agent.clone()), "");
             let mv = Update::builder()
                 .table_name(&self.table)
                 .key("pk", s(conv_pk(tenant_id, conversation_id)))
                 .key("sk", s(META))
-                .update_expression("SET assignee = :a, gsi1pk = :g1 REMOVE pool_rule_id")
+                .update_expression(expr)
+                .set_expression_attribute_values(Some(values))
                 .condition_expression("assignee = :from")
-                .expression_attribute_values(":a", s(&agent))
-                .expression_attribute_values(":g1", s(inbox_pk(tenant_id, &Assignment::Agent(agent.clone()))))
                 .expression_attribute_values(":from", s(from))
                 .build()
                 .map_err(backend("TransactWriteItems"))?;
