@@ -446,3 +446,48 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Adds agents to the shop of `owner` (a token) through the admin API.
+pub async fn add_agents(stack: &local_stack::RunningStack, owner: &str, emails: &[String]) {
+    for email in emails {
+        let (status, body) =
+            post_json(stack, "/api/members", owner, json!({"email": email, "role": "agent"})).await;
+        assert_eq!(status, 201, "adding {email}: {body}");
+    }
+}
+
+/// `page` connected to `tenant` in only-me mode by `owner`, written to the store as the
+/// connect call would.
+pub async fn connect_only_me(
+    stores: &adapters::Stores,
+    tenant: &str,
+    page: &str,
+    owner: &str,
+    status: domain::model::PageStatus,
+) {
+    use domain::model::{ChatMode, PageRecord, PageRoute};
+    let record = PageRecord {
+        page_id: page.into(),
+        name: "Shop A".into(),
+        status,
+        chat_mode: Some(ChatMode::OnlyMe),
+        rule_id: None,
+        connected_by: Some(owner.into()),
+        last_connected_at: None,
+        lost_reason: None,
+    };
+    let route = PageRoute {
+        page_id: page.into(),
+        tenant_id: tenant.into(),
+        status,
+        chat_mode: ChatMode::OnlyMe,
+        rule_id: None,
+        connected_by: owner.into(),
+    };
+    stores.pages.connect_page(&record, &route).await.expect("connect the Page");
+}
+
+/// Emails of shop-a: `{prefix}@shop-a.vn` for each prefix.
+pub fn shop_a(prefixes: &[&str]) -> Vec<String> {
+    prefixes.iter().map(|p| format!("{p}@shop-a.vn")).collect()
+}

@@ -421,16 +421,7 @@ async fn rules_through_the_api(backend: Backend) {
         w.fake.add_page(p, &format!("Shop {p}"), &format!("page-token-{p}"), &["MANAGE"]);
     }
     login(&w, "c").await;
-    for i in 0..3 {
-        let (s, _) = post_json(
-            &w.stack,
-            "/api/members",
-            &w.owner,
-            json!({"email": format!("agent{i}@shop-a.vn"), "role": "agent"}),
-        )
-        .await;
-        assert_eq!(s, 201);
-    }
+    add_agents(&w.stack, &w.owner, &shop_a(&["agent0", "agent1", "agent2"])).await;
     let rule = |name: &str, pages: Vec<&str>, agents: Vec<&str>, method: &str| json!({"name": name, "page_ids": pages, "agent_emails": agents, "method": method, "old_conversations": "none"});
     // Refusals, each clear.
     for (body, status, code) in [
@@ -620,16 +611,7 @@ async fn history_of_a_shared_page_follows_the_old_conversation_policy(backend: B
         );
     }
     login(&w, "c").await;
-    for a in ["a", "b"] {
-        let (s, _) = post_json(
-            &w.stack,
-            "/api/members",
-            &w.owner,
-            json!({"email": format!("{a}@shop-a.vn"), "role": "agent"}),
-        )
-        .await;
-        assert_eq!(s, 201);
-    }
+    add_agents(&w.stack, &w.owner, &shop_a(&["a", "b"])).await;
     let new_rule = json!({"name": "Ca sáng", "agent_emails": ["a@shop-a.vn", "b@shop-a.vn"], "method": "round_robin", "old_conversations": "available"});
     let (s, b) = post_json(
         &w.stack,
@@ -826,10 +808,7 @@ async fn only_the_holder_of_a_shared_conversation_replies(backend: Backend) {
     w.fake.add_page("1701", "Shop A1", "page-token-1701", &["MANAGE"]);
     w.fake.add_page("1702", "Shop A2", "page-token-1702", &["MANAGE"]);
     login(&w, "c").await;
-    for a in ["a1", "a2", "a3"] {
-        let body = json!({"email": format!("{a}@shop-a.vn"), "role": "agent"});
-        assert_eq!(post_json(&w.stack, "/api/members", &w.owner, body).await.0, 201);
-    }
+    add_agents(&w.stack, &w.owner, &shop_a(&["a1", "a2", "a3"])).await;
     for (page, name, agents) in
         [("1701", "Ca sáng", vec!["a1@shop-a.vn", "a2@shop-a.vn"]), ("1702", "Ca tối", vec!["a3@shop-a.vn"])]
     {
@@ -909,16 +888,7 @@ async fn an_only_me_page_joining_a_rule_hands_its_old_conversations_over(backend
         (b["items"].as_array()?.len() == 4).then_some(())
     })
     .await;
-    for a in ["a", "b"] {
-        let (s, _) = post_json(
-            &w.stack,
-            "/api/members",
-            &w.owner,
-            json!({"email": format!("{a}@shop-a.vn"), "role": "agent"}),
-        )
-        .await;
-        assert_eq!(s, 201);
-    }
+    add_agents(&w.stack, &w.owner, &shop_a(&["a", "b"])).await;
     let body = json!({"name": "Chia đều", "page_ids": ["1601"], "agent_emails": ["a@shop-a.vn", "b@shop-a.vn"],
         "method": "round_robin", "old_conversations": "all"});
     let (s, b) = post_json(&w.stack, "/api/rules", &w.owner, body).await;

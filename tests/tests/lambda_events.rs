@@ -6,7 +6,7 @@ use adapters::Stores;
 use adapters::memory::MemoryStore;
 use aws_lambda_events::sqs::SqsEvent;
 use axum::body::Body;
-use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
+use domain::model::PageStatus;
 use tower::ServiceExt;
 
 async fn shop_with_page(page: &str) -> Stores {
@@ -15,25 +15,7 @@ async fn shop_with_page(page: &str) -> Stores {
 
 async fn shop_with_page_in(page: &str, status: PageStatus) -> Stores {
     let stores = Stores::from_one(Arc::new(MemoryStore::new()));
-    let record = PageRecord {
-        page_id: page.into(),
-        name: "Shop A".into(),
-        status,
-        chat_mode: Some(ChatMode::OnlyMe),
-        rule_id: None,
-        connected_by: Some("owner@shop-a.vn".into()),
-        last_connected_at: None,
-        lost_reason: None,
-    };
-    let route = PageRoute {
-        page_id: page.into(),
-        tenant_id: "shop-a".into(),
-        status,
-        chat_mode: ChatMode::OnlyMe,
-        rule_id: None,
-        connected_by: "owner@shop-a.vn".into(),
-    };
-    stores.pages.connect_page(&record, &route).await.expect("seed");
+    integration_tests::connect_only_me(&stores, "shop-a", page, "owner@shop-a.vn", status).await;
     stores
 }
 

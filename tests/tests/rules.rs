@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use adapters::Stores;
-use domain::model::{ChatMode, Method, OldConversations, PageRecord, PageRoute, PageStatus, Rule};
+use domain::model::{ChatMode, Method, OldConversations, PageStatus, Rule};
 use domain::ports::{ClaimOutcome, ConversationFilter, StoreError};
 use integration_tests::Backend;
 
@@ -28,25 +28,7 @@ fn rule(id: &str, name: &str, agents: usize, method: Method) -> Rule {
 /// Page P of shop-a connected (only me), then `rule` created over it: P switches to shared
 /// mode under the rule, as a shop owner would do it.
 async fn shared_page(s: &Stores, rule: &Rule) {
-    let page = PageRecord {
-        page_id: "P".into(),
-        name: "Shop".into(),
-        status: PageStatus::Connected,
-        chat_mode: Some(ChatMode::OnlyMe),
-        rule_id: None,
-        connected_by: Some("owner@shop-a.vn".into()),
-        last_connected_at: None,
-        lost_reason: None,
-    };
-    let route = PageRoute {
-        page_id: "P".into(),
-        tenant_id: "shop-a".into(),
-        status: PageStatus::Connected,
-        chat_mode: ChatMode::OnlyMe,
-        rule_id: None,
-        connected_by: "owner@shop-a.vn".into(),
-    };
-    s.pages.connect_page(&page, &route).await.expect("connect");
+    integration_tests::connect_only_me(s, "shop-a", "P", "owner@shop-a.vn", PageStatus::Connected).await;
     s.rules.create_rule("shop-a", rule, &["P".to_string()]).await.expect("rule");
     let r = s.pages.page_route("P").await.expect("route").expect("route exists");
     assert_eq!((r.chat_mode, r.rule_id.as_deref()), (ChatMode::Shared, Some(rule.id.as_str())));
@@ -272,20 +254,12 @@ async fn rule_names_are_unique_per_shop_and_turns_are_atomic(backend: Backend) {
 
 async fn claims_through_the_api_have_one_winner_and_only_the_winner_reads(backend: Backend) {
     use integration_tests::{
-        eventually, get_json, http, notification, post_json, post_webhook, start_stack, text_item, token,
+        eventually, get_json, http, notification, post_webhook, start_stack, text_item, token,
     };
     let stack = start_stack(backend).await;
     let owner = token("owner@shop-a.vn", "shop-a", "owner");
-    for i in 0..6 {
-        let (s, b) = post_json(
-            &stack,
-            "/api/members",
-            &owner,
-            serde_json::json!({"email": format!("agent{i}@shop-a.vn"), "role": "agent"}),
-        )
-        .await;
-        assert_eq!(s, 201, "{b}");
-    }
+    let agents: Vec<String> = (0..6).map(|i| format!("agent{i}@shop-a.vn")).collect();
+    integration_tests::add_agents(&stack, &owner, &agents).await;
     // agent5 is a member but not in the rule.
     shared_page(&stack.stores, &rule("pool", "Tự nhận", 5, Method::SelfClaim)).await;
     assert_eq!(
@@ -380,7 +354,7 @@ async fn remove_agent(
     policy: OldConversations,
     from_rule_only: bool,
 ) -> (Assignees, Assignees, HashMap<String, bool>) {
-    use integration_tests::{delete, eventually, notification, post_json, post_webhook, text_item, token};
+    use integration_tests::{delete, eventually, notification, post_webhook, text_item, token};
     // A visibility timeout that outlasts a step on a slow moto (production: 180 s), so a step is
     // not redelivered while it still runs (a duplicate step would take extra turns).
     let stack = integration_tests::start_configured(integration_tests::stack_config(
@@ -390,16 +364,7 @@ async fn remove_agent(
     ))
     .await;
     let owner = token("owner@shop-a.vn", "shop-a", "owner");
-    for a in ["x", "y", "z"] {
-        let (s, _) = post_json(
-            &stack,
-            "/api/members",
-            &owner,
-            serde_json::json!({"email": format!("{a}@shop-a.vn"), "role": "agent"}),
-        )
-        .await;
-        assert_eq!(s, 201);
-    }
+    integration_tests::add_agents(&stack, &owner, &integration_tests::shop_a(&["x", "y", "z"])).await;
     let mut r = rule("rr", "Bán hàng", 0, Method::RoundRobin);
     r.agent_emails = vec!["x@shop-a.vn".into(), "y@shop-a.vn".into(), "z@shop-a.vn".into()];
     r.old_conversations = policy;

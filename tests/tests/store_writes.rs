@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::config::interceptors::{
     BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
+use domain::model::PageStatus;
 use integration_tests::*;
 
 /// What the interceptor saw, and the faults it is told to make.
@@ -112,25 +112,7 @@ async fn a_message_in_an_existing_conversation_costs_three_writes() {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), unique("tbl"));
     store.create_table_if_missing().await.expect("table");
     let stores = Stores::from_one(Arc::new(store));
-    let route = PageRoute {
-        page_id: "111111111111111".into(),
-        tenant_id: "shop-a".into(),
-        status: PageStatus::Connected,
-        chat_mode: ChatMode::OnlyMe,
-        rule_id: None,
-        connected_by: "owner@shop-a.vn".into(),
-    };
-    let page = PageRecord {
-        page_id: route.page_id.clone(),
-        name: "Shop A".into(),
-        status: PageStatus::Connected,
-        chat_mode: Some(ChatMode::OnlyMe),
-        rule_id: None,
-        connected_by: Some("owner@shop-a.vn".into()),
-        last_connected_at: None,
-        lost_reason: None,
-    };
-    stores.pages.connect_page(&page, &route).await.expect("seed");
+    connect_only_me(&stores, "shop-a", "111111111111111", "owner@shop-a.vn", PageStatus::Connected).await;
     let worker = assignment::Worker::new(stores.clone());
     requests.take();
 
