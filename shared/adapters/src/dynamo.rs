@@ -91,15 +91,6 @@ fn assignment_update(tenant: &str, a: &Assignment, also: &str) -> (String, Item)
     (format!("SET {also}{set}gsi1pk = :g1 REMOVE {remove}"), values)
 }
 
-/// The sort key attribute of the index behind an inbox view.
-fn index_sort_attr(filter: &ConversationFilter) -> &'static str {
-    match filter {
-        ConversationFilter::All { page_id: None } => "gsi2sk",
-        ConversationFilter::All { page_id: Some(_) } => "gsi3sk",
-        _ => "gsi1sk",
-    }
-}
-
 /// The inbox move log of a shop (see `walk`).
 fn moves_pk(tenant: &str) -> String {
     format!("T#{tenant}#MOVES")
@@ -636,8 +627,8 @@ impl DynamoStore {
             let (page, lek) = self.inbox_index_page(tenant_id, filter, w, start.take(), limit + 1).await?;
             entries.extend(page);
             match lek {
-                Some(k) if entries.len() <= limit => start = Some(k),
-                Some(k) => return Ok((entries, get_s(&k, index_sort_attr(filter)))),
+                Some((k, _)) if entries.len() <= limit => start = Some(k),
+                Some((_, place)) => return Ok((entries, Some(place))),
                 None => return Ok((entries, None)),
             }
         }
@@ -646,7 +637,7 @@ impl DynamoStore {
     }
 
     /// One Query page of the index behind an inbox view, newest first, below the walk's
-    /// cursor: (place, conversation) entries and the LastEvaluatedKey.
+    /// cursor: (place, conversation) entries and the LastEvaluatedKey with its place.
     async fn inbox_index_page(
         &self,
         tenant_id: &str,
@@ -654,20 +645,25 @@ impl DynamoStore {
         w: &walk::Walk,
         start: Option<Item>,
         limit: usize,
-    ) -> Result<(Vec<(String, Conversation)>, Option<Item>), StoreError> {
-        let (index, pk_attr, pk_value, page_filter) = match filter {
-            ConversationFilter::All { page_id: None } => ("gsi2", "gsi2pk", format!("T#{tenant_id}"), None),
+    ) -> Result<(Vec<(String, Conversation)>, Option<(Item, String)>), StoreError> {
+        let (index, pk_attr, sk_attr, pk_value, page_filter) = match filter {
+            ConversationFilter::All { page_id: None } => {
+                ("gsi2", "gsi2pk", "gsi2sk", format!("T#{tenant_id}"), None)
+            }
             ConversationFilter::All { page_id: Some(p) } => {
-                ("gsi3", "gsi3pk", format!("T#{tenant_id}#P#{p}"), None)
+                ("gsi3", "gsi3pk", "gsi3sk", format!("T#{tenant_id}#P#{p}"), None)
             }
             ConversationFilter::Pool { rule_id } => {
-                ("gsi1", "gsi1pk", inbox_pk(tenant_id, &Assignment::Pool(rule_id.clone())), None)
+                ("gsi1", "gsi1pk", "gsi1sk", inbox_pk(tenant_id, &Assignment::Pool(rule_id.clone())), None)
             }
-            ConversationFilter::AssignedTo { email, page_id } => {
-                ("gsi1", "gsi1pk", inbox_pk(tenant_id, &Assignment::Agent(email.clone())), page_id.as_ref())
-            }
+            ConversationFilter::AssignedTo { email, page_id } => (
+                "gsi1",
+                "gsi1pk",
+                "gsi1sk",
+                inbox_pk(tenant_id, &Assignment::Agent(email.clone())),
+                page_id.as_ref(),
+            ),
         };
-        let sk_attr = index_sort_attr(filter);
         let mut q = self
             .client
             .query()
@@ -695,7 +691,8 @@ impl DynamoStore {
             .iter()
             .map(|item| Ok((req_s(item, sk_attr)?, conversation_from(item)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok((entries, out.last_evaluated_key))
+        let lek = out.last_evaluated_key.and_then(|k| get_s(&k, sk_attr).map(|place| (k, place)));
+        Ok((entries, lek))
     }
 
     /// The shop's move log since `t0` (strongly consistent): each moved conversation's place
