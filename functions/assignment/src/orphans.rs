@@ -21,7 +21,6 @@ const WINDOW_MS: i64 = 24 * 3600 * 1000;
 const MAX_STEPS: u32 = 2000;
 
 impl Worker {
-    /// Where an old conversation (synced history, or orphaned) goes under `rule`'s policy.
     /// Where an old conversation (synced history) of a rule's Page goes, by the rule's
     /// old-conversation policy.
     pub fn old_conversation_target(rule: &Rule, last_customer_ms: Option<i64>, now: i64) -> Target {
