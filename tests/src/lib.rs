@@ -104,6 +104,7 @@ pub fn stack_config(backend: Backend, visibility: Duration, max_receives: u32) -
             max_attempts: 3,
             base_delay: Duration::from_millis(10),
             timeout: Duration::from_millis(500),
+            ..adapters::retry::RetryPolicy::GRAPH
         },
     }
 }

@@ -21,6 +21,7 @@ fn policy() -> RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(10),
         timeout: Duration::from_millis(300),
+        ..RetryPolicy::GRAPH
     }
 }
 

@@ -6,8 +6,6 @@
 //! printed: reqwest errors lose theirs (`without_url`) before they are formatted, and every
 //! text that reaches a `GraphError` is scrubbed of the tokens and the app secret of its call.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use domain::graph::{
     ConversationsPage, Graph, GraphConversation, GraphError, GraphErrorKind, GraphMessage, GraphPage,
@@ -31,31 +29,7 @@ const ACCOUNT_FIELDS: &str = "id,name,access_token,tasks";
 const CONVERSATION_FIELDS: &str =
     "participants,updated_time,messages.limit(20){id,created_time,from,to,message}";
 
-/// How hard a call tries: `max_attempts` in total (first try included), waiting
-/// `base_delay * 2^n` before retry n+1; `timeout` bounds each request (connect to last byte).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(200),
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after failed attempt `n` (0-based): `base_delay * 2^n`.
-    pub fn backoff(&self, n: u32) -> Duration {
-        self.base_delay.saturating_mul(1u32.checked_shl(n).unwrap_or(u32::MAX))
-    }
-}
+pub use crate::retry::RetryPolicy;
 
 /// Why an `HttpGraph` could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -644,19 +618,6 @@ mod tests {
             RetryPolicy::default(),
         )
         .expect("client")
-    }
-
-    #[test]
-    fn backoff_doubles() {
-        let p = RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(10),
-            timeout: Duration::from_secs(1),
-        };
-        assert_eq!(p.backoff(0), Duration::from_millis(10));
-        assert_eq!(p.backoff(1), Duration::from_millis(20));
-        assert_eq!(p.backoff(3), Duration::from_millis(80));
-        assert!(p.backoff(200) >= Duration::from_secs(1));
     }
 
     #[test]

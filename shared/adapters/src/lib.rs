@@ -8,6 +8,7 @@ pub mod dynamo;
 pub mod facebook;
 pub mod graph;
 pub mod memory;
+pub mod retry;
 pub mod sqs;
 pub mod telemetry;
 pub mod walk;
