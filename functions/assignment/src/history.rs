@@ -45,7 +45,7 @@ impl Worker {
         let page = match fb.graph.conversations(&job.page_id, &token, job.after.as_deref()).await {
             Ok(p) => p,
             Err(e) if e.is_retryable() => {
-                return Err(RecordError::Retry(format!("Conversations API: {e}")));
+                return Err(RecordError::Graph { op: "conversations", source: e });
             }
             Err(e) => {
                 if let Some(reason) = e.lost_reason() {
@@ -60,11 +60,7 @@ impl Worker {
         }
         if let Some(after) = page.next_after {
             let next = SyncJob { after: Some(after), step: job.step + 1, ..job.clone() };
-            let msg = next.to_queue_message().map_err(|e| RecordError::Poison(e.to_string()))?;
-            sync.queue
-                .send_batch(&[msg])
-                .await
-                .map_err(|e| RecordError::Retry(format!("queueing the next step: {e}")))?;
+            self.queue_next_step("history sync", next.to_queue_message()).await?;
         } else {
             info!(page_id = %job.page_id, steps = job.step + 1, "history sync complete");
         }
@@ -75,21 +71,19 @@ impl Worker {
         Ok(())
     }
 
-    /// Synced threads are old conversations: on an only-me Page they are the owner's; on a
-    /// shared Page the rule's old-conversation policy decides.
+    /// Synced threads are old conversations ([`domain::assignment::synced_conversation`]).
     async fn history_target(
         &self,
         route: &domain::model::PageRoute,
         last_customer_ms: Option<i64>,
     ) -> Result<Target, RecordError> {
-        let rule = match &route.rule_id {
-            Some(id) => self.stores.rules.rule(&route.tenant_id, id).await?,
-            None => None,
-        };
-        Ok(match rule {
-            Some(r) => Worker::old_conversation_target(&r, last_customer_ms, domain::timefmt::now_ms()),
-            None => self.assignment_for(route).await?,
-        })
+        let rule = self.route_rule(route).await?;
+        Ok(domain::assignment::synced_conversation(
+            route,
+            rule.as_ref(),
+            last_customer_ms,
+            domain::timefmt::now_ms(),
+        ))
     }
 
     async fn store_thread(

@@ -15,9 +15,11 @@ use std::sync::Arc;
 
 use adapters::Stores;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use domain::assignment::{self as policy, Assignment};
 use domain::event::{EventBody, InboundEvent, QUEUE_FORMAT_VERSION, QueuedBatch};
-use domain::model::{ChatMode, Method, PageRoute, PageStatus, Rule};
-use domain::ports::{Assignment, ConversationTouch, StoreError, WatermarkKind};
+use domain::graph::GraphError;
+use domain::model::{ChatMode, PageRoute, PageStatus, Rule};
+use domain::ports::{ConversationTouch, QueueError, StoreError, WatermarkKind};
 use tracing::{Instrument, error, info, info_span, warn};
 
 /// A record of a queue batch, whatever delivered it (Lambda's event source or the local poller).
@@ -28,16 +30,41 @@ pub struct Record {
     pub body: String,
 }
 
+/// Why a record failed. Every variant but the poison ones is passing: the queue redelivers the
+/// record later. Causes are kept as sources, and the worker logs the whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// The body can never be processed (it goes to the dead-letter queue after the retries).
-    #[error("queued body is unreadable: {0}")]
-    Poison(String),
+    #[error("queued body is unreadable")]
+    Unreadable(#[source] serde_json::Error),
+    #[error("queued body has unknown format version {0}")]
+    UnknownVersion(u32),
     #[error("store failed")]
     Store(#[from] StoreError),
-    /// A passing failure outside the store (the Graph API, the queue): redeliver later.
-    #[error("{0}")]
-    Retry(String),
+    /// A Graph API call failed in a way worth retrying (rate limit, timeout, 5xx).
+    #[error("Graph API call {op} failed")]
+    Graph {
+        op: &'static str,
+        #[source]
+        source: GraphError,
+    },
+    /// The next step of a resumable job could not be encoded (a bug: never retried usefully).
+    #[error("encoding the next {job} step failed")]
+    Encode {
+        job: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The next step of a resumable job could not be queued.
+    #[error("queueing the next {job} step failed")]
+    Queue {
+        job: &'static str,
+        #[source]
+        source: QueueError,
+    },
+    /// This worker was built without a queue, so a multi-step job cannot go on.
+    #[error("no queue to continue {0}")]
+    NoQueue(&'static str),
 }
 
 /// What one record did.
@@ -67,14 +94,7 @@ pub struct BatchOutcome {
     pub totals: RecordOutcome,
 }
 
-/// Where a pending conversation goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// Straight to an agent, a pool, or nobody.
-    To(Assignment),
-    /// To the next agent in a round-robin rule's turn.
-    NextInTurn(Rule),
-}
+pub use domain::assignment::Target;
 
 #[derive(Clone)]
 pub struct Worker {
@@ -161,9 +181,8 @@ impl Worker {
                     totals.add(&o);
                 }
                 Err(e) => {
-                    span.in_scope(
-                        || error!(error = %e, source = ?std::error::Error::source(&e), "record failed"),
-                    );
+                    let chain = adapters::telemetry::error_chain(&e);
+                    span.in_scope(|| error!(error = %chain, "record failed"));
                     failed.push(r.message_id);
                 }
             }
@@ -177,10 +196,9 @@ impl Worker {
         body: &str,
         routes: &mut RouteCache,
     ) -> Result<RecordOutcome, RecordError> {
-        let batch: QueuedBatch =
-            serde_json::from_str(body).map_err(|e| RecordError::Poison(e.to_string()))?;
+        let batch: QueuedBatch = serde_json::from_str(body).map_err(RecordError::Unreadable)?;
         if batch.v != QUEUE_FORMAT_VERSION {
-            return Err(RecordError::Poison(format!("unknown format version {}", batch.v)));
+            return Err(RecordError::UnknownVersion(batch.v));
         }
         let mut out = RecordOutcome::default();
         if let Some(job) = &batch.sync {
@@ -282,21 +300,22 @@ impl Worker {
         Ok(())
     }
 
-    /// Where a new conversation of this Page goes: the owner (only me), the next agent in turn
-    /// (round robin), or the rule's pool (self claim).
-    pub async fn assignment_for(&self, route: &PageRoute) -> Result<Target, StoreError> {
+    /// The rule of a shared Page's route, if it has one and it still exists.
+    pub async fn route_rule(&self, route: &PageRoute) -> Result<Option<Rule>, StoreError> {
         let rule_id = match (route.chat_mode, &route.rule_id) {
             (ChatMode::Shared, Some(r)) => r,
-            _ => return Ok(Target::To(decide_assignment(route))),
+            _ => return Ok(None),
         };
-        let Some(rule) = self.stores.rules.rule(&route.tenant_id, rule_id).await? else {
+        let rule = self.stores.rules.rule(&route.tenant_id, rule_id).await?;
+        if rule.is_none() {
             warn!(rule_id = %rule_id, "the Page's rule is gone; conversation left unassigned");
-            return Ok(Target::To(Assignment::Unassigned));
-        };
-        Ok(match rule.method {
-            Method::SelfClaim => Target::To(Assignment::Pool(rule.id.clone())),
-            Method::RoundRobin => Target::NextInTurn(rule),
-        })
+        }
+        Ok(rule)
+    }
+
+    /// Where a new conversation of this Page goes ([`domain::assignment::new_conversation`]).
+    pub async fn assignment_for(&self, route: &PageRoute) -> Result<Target, StoreError> {
+        Ok(policy::new_conversation(route, self.route_rule(route).await?.as_ref()))
     }
 
     /// Assigns a conversation still pending; whether it was assigned now (false: it already
@@ -317,8 +336,7 @@ impl Worker {
                 // so the next conversation takes it and the spread stays even.
                 let rules = &self.stores.rules;
                 let turn = rules.next_turn(tenant, &rule.id).await?;
-                let agent = rule.agent_for_turn(turn).map(String::from);
-                let assignment = agent.map_or(Assignment::Unassigned, Assignment::Agent);
+                let assignment = policy::turn_holder(rule, turn);
                 let assigned =
                     conversations.complete_assignment(tenant, conversation_id, &assignment).await?;
                 if !assigned || assignment == Assignment::Unassigned {
@@ -327,6 +345,18 @@ impl Worker {
                 Ok(assigned)
             }
         }
+    }
+
+    /// Queues the next step of a resumable job (history sync, re-homing) before this one is
+    /// acknowledged, so a crash in between repeats a step rather than losing the rest.
+    async fn queue_next_step(
+        &self,
+        job: &'static str,
+        next: Result<domain::event::OutboundQueueMessage, serde_json::Error>,
+    ) -> Result<(), RecordError> {
+        let Some(sync) = &self.sync else { return Err(RecordError::NoQueue(job)) };
+        let msg = next.map_err(|source| RecordError::Encode { job, source })?;
+        sync.queue.send_batch(&[msg]).await.map_err(|source| RecordError::Queue { job, source })
     }
 
     /// The Lambda entry: an SQS event in, the failed records out.
@@ -348,19 +378,6 @@ impl Worker {
             response.batch_item_failures.push(f);
         }
         response
-    }
-}
-
-/// Where a new conversation goes, by the Page's chat mode.
-pub fn decide_assignment(route: &PageRoute) -> Assignment {
-    match route.chat_mode {
-        ChatMode::OnlyMe => Assignment::Agent(route.connected_by.clone()),
-        // Sharing rules (round robin, self-claim pools) assign shared Pages; until a Page has a
-        // rule its conversations wait unassigned, visible to owners and admins.
-        ChatMode::Shared => match &route.rule_id {
-            Some(rule) => Assignment::Pool(rule.clone()),
-            None => Assignment::Unassigned,
-        },
     }
 }
 

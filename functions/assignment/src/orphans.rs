@@ -1,38 +1,25 @@
-//! Conversations left without a carer when a member is removed: each goes where its rule's
-//! old-conversation policy says (none: unassigned, visible to owners; available: by the rule's
-//! method if the customer wrote within Meta's 24-hour window, else unassigned; all: by the
-//! rule's method). Conversations of Pages without a rule become unassigned.
+//! Conversations left without a carer when a member is removed (from the shop, or from one
+//! rule): each goes where its rule's old-conversation policy says
+//! ([`domain::assignment::old_conversation`]). Conversations of Pages without a rule become
+//! unassigned.
 
 use std::collections::HashMap;
 
+use domain::assignment as policy;
 use domain::event::OrphanJob;
-use domain::model::{Method, OldConversations, Rule};
-use domain::ports::{Assignment, ConversationFilter};
+use domain::model::Rule;
+use domain::ports::ConversationFilter;
 use tracing::info;
 
 use crate::{RecordError, RecordOutcome, Target, Worker};
 
 /// Conversations moved per step (one queue message).
 pub const STEP_SIZE: usize = 25;
-/// Meta's standard messaging window.
-const WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// A guard against a listing that keeps showing moved conversations (index lag): give up after
 /// this many steps and log it.
 const MAX_STEPS: u32 = 2000;
 
 impl Worker {
-    /// Where an old conversation (synced history) of a rule's Page goes, by the rule's
-    /// old-conversation policy.
-    pub fn old_conversation_target(rule: &Rule, last_customer_ms: Option<i64>, now: i64) -> Target {
-        if !policy_distributes(rule, last_customer_ms, now) {
-            return Target::To(Assignment::Unassigned);
-        }
-        match rule.method {
-            Method::SelfClaim => Target::To(Assignment::Pool(rule.id.clone())),
-            Method::RoundRobin => Target::NextInTurn(rule.clone()),
-        }
-    }
-
     pub async fn orphan_step(&self, job: &OrphanJob, out: &mut RecordOutcome) -> Result<(), RecordError> {
         let tenant = job.tenant_id.as_str();
         let held = ConversationFilter::AssignedTo { email: job.email.clone(), page_id: None };
@@ -67,23 +54,15 @@ impl Worker {
             if job.rule_id.is_some() && rule.as_ref().map(|r| &r.id) != job.rule_id.as_ref() {
                 continue; // another rule's conversation: the member still carries it
             }
-            let target = match &rule {
-                Some(r) if policy_distributes(r, c.last_customer_message_ms, now) => match r.method {
-                    Method::SelfClaim => Assignment::Pool(r.id.clone()),
-                    Method::RoundRobin => {
-                        // The turn and the move in one transaction: a duplicated step cannot
-                        // spend turns without moving conversations.
-                        if self.stores.rules.rehome_by_turn(tenant, &r.id, &c.id, &job.email).await?.is_some()
-                        {
-                            moved += 1;
-                            out.assigned += 1;
-                        }
-                        continue;
-                    }
-                },
-                _ => Assignment::Unassigned,
+            let moved_now = match policy::old_conversation(rule.as_ref(), c.last_customer_message_ms, now) {
+                // The turn and the move in one transaction: a duplicated step cannot spend
+                // turns without moving conversations.
+                Target::NextInTurn(r) => {
+                    self.stores.rules.rehome_by_turn(tenant, &r.id, &c.id, &job.email).await?.is_some()
+                }
+                Target::To(a) => self.stores.conversations.reassign(tenant, &c.id, &job.email, &a).await?,
             };
-            if self.stores.conversations.reassign(tenant, &c.id, &job.email, &target).await? {
+            if moved_now {
                 moved += 1;
                 out.assigned += 1;
             }
@@ -96,26 +75,10 @@ impl Worker {
         if more && job.step < MAX_STEPS {
             let cursor = if job.rule_id.is_some() { page.next_cursor.clone() } else { None };
             let next = OrphanJob { step: job.step + 1, cursor, ..job.clone() };
-            let Some(sync) = &self.sync else {
-                return Err(RecordError::Retry("no queue to continue orphan re-homing".into()));
-            };
-            let msg = next.to_queue_message().map_err(|e| RecordError::Poison(e.to_string()))?;
-            sync.queue
-                .send_batch(&[msg])
-                .await
-                .map_err(|e| RecordError::Retry(format!("queueing the next step: {e}")))?;
+            self.queue_next_step("orphan re-homing", next.to_queue_message()).await?;
         } else if job.step >= MAX_STEPS {
             tracing::error!(tenant_id = %tenant, "orphan re-homing stopped after too many steps");
         }
         Ok(())
-    }
-}
-
-/// Whether the rule's old-conversation policy hands this conversation to its agents.
-fn policy_distributes(rule: &Rule, last_customer_ms: Option<i64>, now: i64) -> bool {
-    match rule.old_conversations {
-        OldConversations::All => true,
-        OldConversations::Available => last_customer_ms.is_some_and(|t| now - t < WINDOW_MS),
-        OldConversations::None => false,
     }
 }

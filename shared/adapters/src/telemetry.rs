@@ -51,3 +51,42 @@ fn emf_enabled() -> bool {
             || std::env::var("METRICS").map(|v| v == "emf").unwrap_or(false)
     })
 }
+
+/// An error and every cause under it, outermost first, joined by `": "`: what an edge logs
+/// when it gives up on a request or a record, so the root cause (an SDK error, a refused
+/// condition, a Graph error code) is in the one line the engineer on call reads. Errors in this
+/// code base never carry a secret in their text (tokens are scrubbed before a `GraphError` is
+/// built), so the chain is safe to log.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        // Wrappers that repeat their cause's text (`#[error(transparent)]`) add nothing.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer step failed")]
+    struct Outer(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("storage call PutItem failed")]
+    struct Middle(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_names_every_cause_down_to_the_root() {
+        let e = Outer(Middle(std::io::Error::other("connection reset")));
+        assert_eq!(error_chain(&e), "outer step failed: storage call PutItem failed: connection reset");
+    }
+}

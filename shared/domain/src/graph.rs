@@ -196,8 +196,7 @@ pub enum WindowRefusal {
     Closed,
 }
 
-pub const STANDARD_WINDOW_MS: i64 = 24 * 3600 * 1000;
-pub const HUMAN_AGENT_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+pub use crate::assignment::{HUMAN_AGENT_WINDOW_MS, STANDARD_WINDOW_MS};
 
 /// Which messaging type a reply needs now, from the customer's last message.
 pub fn reply_window(

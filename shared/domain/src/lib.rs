@@ -5,6 +5,7 @@
 //! This crate knows nothing of AWS or HTTP clients; adapters live in the `adapters` crate.
 
 pub mod access;
+pub mod assignment;
 pub mod event;
 pub mod graph;
 pub mod meta;

@@ -127,13 +127,8 @@ pub struct ConversationTouch {
     pub customer_ms: Option<i64>,
 }
 
-/// Where a new conversation goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Assignment {
-    Agent(String),
-    Pool(String),
-    Unassigned,
-}
+/// Where a conversation sits (decided in [`crate::assignment`]).
+pub use crate::assignment::Assignment;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatermarkKind {
