@@ -188,7 +188,7 @@ pub async fn start_with(
         facebook: facebook.clone(),
         queue: queues.producer.clone(),
     });
-    let callback = Arc::new(oauth_callback::Callback { stores: stores.clone(), facebook: facebook.clone() });
+    let callback = Arc::new(oauth_callback::Callback::new(&stores, facebook.clone()));
     let jwt = Arc::new(auth::LocalAuthorizer::new(&cfg.jwt_secret));
     let authed = admin_api::router(api.clone())
         .merge(Router::new().route("/_local/pages", post(seed_page)).with_state(api))

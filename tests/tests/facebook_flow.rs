@@ -912,7 +912,7 @@ fn facebook_for(w: &World) -> Arc<adapters::facebook::Facebook> {
 }
 
 async fn health(w: &World, silence: Duration) -> page_health::HealthReport {
-    page_health::HealthCheck { stores: w.stack.stores.clone(), facebook: facebook_for(w), silence }
+    page_health::HealthCheck { pages: w.stack.stores.pages.clone(), facebook: facebook_for(w), silence }
         .run()
         .await
         .expect("health run")

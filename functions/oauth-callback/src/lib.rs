@@ -15,16 +15,32 @@ use axum::routing::get;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
 use domain::model::{PageRoute, PageStatus};
 use domain::oauth::{StateError, missing_permissions, outcome_url};
-use domain::ports::ImportedPage;
+use domain::ports::{ImportedPage, MemberStore, NonceStore, PageStore};
 use domain::timefmt::{now_ms, rfc3339_ms};
 use serde::Deserialize;
 use tracing::{info, warn};
 
 pub const PATH: &str = "/oauth/facebook/callback";
 
+/// The callback's state: the ports it uses (the state's nonce, the caller's membership, the
+/// imported Pages) and Facebook.
 pub struct Callback {
-    pub stores: Stores,
+    pub pages: Arc<dyn PageStore>,
+    pub members: Arc<dyn MemberStore>,
+    pub nonces: Arc<dyn NonceStore>,
     pub facebook: Arc<Facebook>,
+}
+
+impl Callback {
+    /// Takes the callback's ports out of a full set of stores.
+    pub fn new(stores: &Stores, facebook: Arc<Facebook>) -> Callback {
+        Callback {
+            pages: stores.pages.clone(),
+            members: stores.members.clone(),
+            nonces: stores.nonces.clone(),
+            facebook,
+        }
+    }
 }
 
 pub fn router(cb: Arc<Callback>) -> Router {
@@ -119,7 +135,7 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
         Err(StateError::Expired) => return failed("invalid_state", "the login link expired; start again"),
         Err(_) => return failed("invalid_state", "the login link is not valid; start again"),
     };
-    match cb.stores.nonces.consume_once(&state.nonce, state.expires_ms).await {
+    match cb.nonces.consume_once(&state.nonce, state.expires_ms).await {
         Ok(true) => {}
         Ok(false) => return failed("invalid_state", "this login link was already used; start again"),
         Err(e) => {
@@ -128,7 +144,7 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
         }
     }
     // The user must still manage the shop they started from.
-    match cb.stores.members.member(&state.tenant_id, &state.email).await {
+    match cb.members.member(&state.tenant_id, &state.email).await {
         Ok(Some(m)) if m.role.is_manager() => {}
         Ok(_) => return failed("forbidden", "only the shop's owners and admins can connect Pages"),
         Err(e) => {
@@ -170,7 +186,7 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
             not_admin.push(page.name.clone());
             continue;
         }
-        match cb.stores.pages.page_route(&page.id).await {
+        match cb.pages.page_route(&page.id).await {
             Ok(Some(r)) if r.tenant_id != tenant => {
                 taken.push(page.name.clone());
                 continue;
@@ -187,7 +203,7 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
             token_enc: fb.cipher.encrypt(tenant, &page.id, &page.access_token),
             imported_by: state.email.clone(),
         };
-        let stored = match cb.stores.pages.import_page(tenant, &record).await {
+        let stored = match cb.pages.import_page(tenant, &record).await {
             Ok(p) => p,
             Err(e) => {
                 warn!(error = %e, page_id = %page.id, "import failed");
@@ -216,7 +232,7 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
                 rule_id: stored.rule_id.clone(),
                 connected_by: by,
             };
-            match cb.stores.pages.connect_page(&connected, &route).await {
+            match cb.pages.connect_page(&connected, &route).await {
                 Ok(()) => restored.push(page.name.clone()),
                 Err(e) => warn!(error = %e, page_id = %page.id, "could not restore the Page"),
             }

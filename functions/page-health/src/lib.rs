@@ -7,11 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::Stores;
 use adapters::facebook::Facebook;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
 use domain::model::PageStatus;
-use domain::ports::RouteHealth;
+use domain::ports::{PageStore, RouteHealth};
 use futures::StreamExt;
 use tracing::{info, warn};
 
@@ -19,7 +18,8 @@ use tracing::{info, warn};
 const CONCURRENCY: usize = 4;
 
 pub struct HealthCheck {
-    pub stores: Stores,
+    /// The only port the check needs: the routes to walk, Page tokens, lost connections.
+    pub pages: Arc<dyn PageStore>,
     pub facebook: Arc<Facebook>,
     /// A connected Page silent for longer than this is flagged (`HEALTH_SILENCE_HOURS`).
     pub silence: Duration,
@@ -46,7 +46,6 @@ enum Verdict {
 impl HealthCheck {
     pub async fn run(&self) -> Result<HealthReport, domain::ports::StoreError> {
         let routes: Vec<RouteHealth> = self
-            .stores
             .pages
             .list_routes()
             .await?
@@ -108,7 +107,7 @@ impl HealthCheck {
 
     async fn lost(&self, r: &RouteHealth, reason: &str) -> Verdict {
         warn!(page_id = %r.route.page_id, reason, "Page in lost connection");
-        match self.stores.pages.mark_lost(&r.route.tenant_id, &r.route.page_id, reason).await {
+        match self.pages.mark_lost(&r.route.tenant_id, &r.route.page_id, reason).await {
             Ok(()) => Verdict::Lost,
             Err(e) => {
                 warn!(error = %e, "could not record the lost connection");
@@ -129,7 +128,7 @@ impl HealthCheck {
 
     async fn check(&self, r: &RouteHealth) -> Verdict {
         let (tenant, page_id) = (&r.route.tenant_id, &r.route.page_id);
-        let sealed = match self.stores.pages.page(tenant, page_id).await {
+        let sealed = match self.pages.page(tenant, page_id).await {
             Ok(Some((_, Some(t)))) => t,
             Ok(_) => return Verdict::Unknown,
             Err(e) => {

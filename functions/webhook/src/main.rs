@@ -2,11 +2,8 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    adapters::telemetry::init();
+    let env = adapters::wiring::Lambda::start().await;
     let config = webhook::WebhookConfig::from_env()?;
-    let queue_url = adapters::config::required("QUEUE_URL")?;
-    let aws = adapters::config::aws_sdk_config().await;
-    let queue = adapters::sqs::SqsQueue::new(adapters::config::sqs_client(&aws), queue_url, None);
-    let app = webhook::router(Arc::new(webhook::Webhook { config, queue: Arc::new(queue) }));
+    let app = webhook::router(Arc::new(webhook::Webhook { config, queue: env.queue()? }));
     lambda_http::run(app).await
 }

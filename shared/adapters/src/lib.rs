@@ -12,6 +12,7 @@ pub mod retry;
 pub mod sqs;
 pub mod telemetry;
 pub mod walk;
+pub mod wiring;
 
 use std::sync::Arc;
 
