@@ -32,7 +32,7 @@ impl Member {
 
 /// Emails compare case-insensitively; we store them lower-cased and trimmed.
 pub fn normalize_email(e: &str) -> String {
-    e.trim().to_lowercase()
+    crate::ids::normalize(e)
 }
 
 #[cfg(test)]

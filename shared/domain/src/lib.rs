@@ -8,6 +8,7 @@ pub mod access;
 pub mod assignment;
 pub mod event;
 pub mod graph;
+pub mod ids;
 pub mod meta;
 pub mod model;
 pub mod oauth;

@@ -158,6 +158,70 @@ pub struct Conversation {
     pub delivery_watermark_ms: Option<i64>,
 }
 
+/// What a stored message is (the `kind` of the contract's message object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Text,
+    /// Attachments only (images, files, stickers...), no text.
+    Attachment,
+    /// A button press (`postback.title` is the text).
+    Postback,
+    /// A reaction to another message (`detail.target_mid`); the emoji is the text.
+    Reaction,
+    /// A Page comment added, edited, removed, or with a verb we do not know.
+    Comment,
+    CommentEdited,
+    CommentRemoved,
+    CommentOther,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Attachment => "attachment",
+            MessageKind::Postback => "postback",
+            MessageKind::Reaction => "reaction",
+            MessageKind::Comment => "comment",
+            MessageKind::CommentEdited => "comment_edited",
+            MessageKind::CommentRemoved => "comment_removed",
+            MessageKind::CommentOther => "comment_other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        [
+            MessageKind::Text,
+            MessageKind::Attachment,
+            MessageKind::Postback,
+            MessageKind::Reaction,
+            MessageKind::Comment,
+            MessageKind::CommentEdited,
+            MessageKind::CommentRemoved,
+            MessageKind::CommentOther,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// The kind of a comment event by its webhook `verb`.
+    pub fn of_comment_verb(verb: &str) -> MessageKind {
+        match verb {
+            "add" => MessageKind::Comment,
+            "edited" => MessageKind::CommentEdited,
+            "remove" => MessageKind::CommentRemoved,
+            _ => MessageKind::CommentOther,
+        }
+    }
+}
+
+impl PartialEq<&str> for MessageKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A stored message (the message object of the contract).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -255,6 +319,21 @@ impl Rule {
             return None;
         }
         self.agent_emails.get(((turn - 1) % k) as usize).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::MessageKind;
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for k in [MessageKind::Text, MessageKind::Attachment, MessageKind::CommentOther] {
+            assert_eq!(MessageKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).ok(), Some(serde_json::Value::from(k.as_str())));
+        }
+        assert_eq!(MessageKind::parse("sticker"), None);
+        assert_eq!(MessageKind::of_comment_verb("edited"), MessageKind::CommentEdited);
     }
 }
 
