@@ -1,8 +1,7 @@
-//! A fake of Meta's Graph API on loopback (PLATFORM.md "Facebook Login", "Page subscription",
-//! "Conversations API", "Errors"), scripted through shared state: codes and tokens it issues,
-//! the user's Pages and permissions, per-Page subscriptions, `debug_token` answers,
-//! conversations, and failures queued per route. Every request is recorded, query included,
-//! so tests can assert which token and fields were sent.
+//! A fake of Meta's Graph API on loopback (`docs/meta-platform.md`: Facebook Login, Page subscription,
+//! Conversations API, Errors), scripted through shared state: codes and tokens it issues, the user's Pages
+//! and permissions, per-Page subscriptions, `debug_token` answers, conversations, and failures queued per
+//! route. Every request is recorded, query included, so tests can assert which token and fields were sent.
 //!
 //! Route keys: "exchange", "long_lived", "permissions", "accounts", "subscribe",
 //! "unsubscribe", "subscribed_apps", "debug_token", "conversations" ("unknown" otherwise).

@@ -1,5 +1,5 @@
 //! Facebook Login, the Page list, connect and disconnect, lost connection, against a fake Graph
-//! API speaking PLATFORM.md's shapes and errors. Every log line of this test binary is captured
+//! API speaking Meta's shapes and errors (`docs/meta-platform.md`). Every log line of this test binary is captured
 //! and searched for tokens.
 
 use std::collections::HashMap;

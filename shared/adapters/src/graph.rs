@@ -1,6 +1,6 @@
-//! The `Graph` port over HTTPS (PLATFORM.md "Facebook Login", "Page subscription",
-//! "Conversations API", "Errors"): one reqwest client, rate limits and transient failures
-//! retried with exponential backoff, Graph's error bodies classified by the domain.
+//! The `Graph` port over HTTPS (`docs/meta-platform.md`: Facebook Login, Page subscription, Conversations
+//! API, Errors): one reqwest client, rate limits and transient failures retried with exponential backoff,
+//! Graph's error bodies classified by the domain.
 //!
 //! Tokens travel in the `access_token` query parameter, as Graph documents, so a URL is never
 //! printed: reqwest errors lose theirs (`without_url`) before they are formatted, and every

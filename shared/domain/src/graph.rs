@@ -1,5 +1,5 @@
-//! Meta's Graph API as the domain needs it (PLATFORM.md "Facebook Login", "Page subscription",
-//! "Conversations API", "Errors"): the port, its records, and how an error is classified.
+//! Meta's Graph API as the domain needs it (`docs/meta-platform.md`: Facebook Login, Page subscription,
+//! Conversations API, Errors): the port, its records, and how an error is classified.
 
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -16,7 +16,7 @@ pub const SUBSCRIBED_FIELDS: &[&str] = &[
     "feed",
 ];
 
-/// The permissions the product needs (PRODUCT.md "The flow", step 3).
+/// The permissions the product needs (asked for in the login dialog: `docs/facebook-login.md`).
 pub const REQUIRED_PERMISSIONS: &[&str] = &[
     "pages_messaging",
     "pages_manage_posts",
@@ -113,7 +113,7 @@ impl GraphError {
     }
 }
 
-/// Classifies a Graph error by PLATFORM.md "Errors".
+/// Classifies a Graph error by Meta's error codes (`docs/meta-platform.md`, Errors).
 pub fn classify(status: u16, code: Option<i64>, subcode: Option<i64>) -> GraphErrorKind {
     match (code, subcode) {
         (Some(190), _) => GraphErrorKind::TokenInvalid,
@@ -178,7 +178,7 @@ pub struct ConversationsPage {
     pub next_after: Option<String>,
 }
 
-/// How a reply goes out (PLATFORM.md "Send API").
+/// How a reply goes out (`docs/meta-platform.md`, Send API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessagingType {
     /// Within 24 hours of the customer's last message.

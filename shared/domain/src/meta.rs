@@ -1,4 +1,4 @@
-//! Meta's webhook payloads (PLATFORM.md "Payloads") turned into domain events.
+//! Meta's webhook payloads (`docs/meta-platform.md`, Payloads) turned into domain events.
 //!
 //! Parsing is lenient per item: one item that does not match what we know is reported as
 //! unknown (acknowledged, logged and counted by the caller) and never fails the whole POST,

@@ -1,4 +1,4 @@
-//! Records of the domain, with the field names of the external contract (PRODUCT.md).
+//! Records of the domain, with the field names of the external contract (the README's "What the admin API offers").
 
 use serde::{Deserialize, Serialize};
 
