@@ -27,7 +27,7 @@ fn message(conv: &str, mid: &str, ts: i64) -> Message {
         id: mid.into(),
         conversation_id: conv.into(),
         direction: Direction::In,
-        kind: "text".into(),
+        kind: domain::model::MessageKind::Text,
         text: Some(format!("tin nhắn {mid} – Chào shop")),
         sent_ms: ts,
         detail: Some(serde_json::json!({"reply_to_mid": "m0"})),

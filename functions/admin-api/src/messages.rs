@@ -109,7 +109,7 @@ pub async fn send(
         id: mid,
         conversation_id: c.id.clone(),
         direction: Direction::Out,
-        kind: "text".into(),
+        kind: domain::model::MessageKind::Text,
         text: Some(text),
         sent_ms,
         detail: Some(json!({"sent_by": me.email, "messaging_type": format!("{messaging:?}")})),

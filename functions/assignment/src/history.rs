@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use domain::event::SyncJob;
 use domain::graph::GraphConversation;
-use domain::model::{Direction, Message, PageStatus, conversation_id};
+use domain::model::{Direction, Message, MessageKind, PageStatus, conversation_id};
 use domain::ports::ConversationTouch;
 use tracing::{info, warn};
 
@@ -118,8 +118,11 @@ impl Worker {
                 id: m.id.clone(),
                 conversation_id: conv_id.clone(),
                 direction: if m.from_id == page_id { Direction::Out } else { Direction::In },
-                kind: if m.text.as_deref().is_some_and(|t| !t.is_empty()) { "text" } else { "attachment" }
-                    .into(),
+                kind: if m.text.as_deref().is_some_and(|t| !t.is_empty()) {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Attachment
+                },
                 text: m.text.clone().filter(|t| !t.is_empty()),
                 sent_ms: m.created_ms,
                 detail: Some(serde_json::json!({"source": "history"})),

@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use domain::model::{
-    ChatMode, Conversation, Direction, Member, Message, Method, OldConversations, PageRecord, PageRoute,
-    PageStatus, Paged, Role, Rule,
+    ChatMode, Conversation, Direction, Member, Message, MessageKind, Method, OldConversations, PageRecord,
+    PageRoute, PageStatus, Paged, Role, Rule,
 };
 use domain::ports::*;
 use tracing::instrument;
@@ -131,7 +131,11 @@ fn message_from(item: &Item) -> Result<Message, StoreError> {
         id: req_s(item, "mid")?,
         conversation_id: req_s(item, "conversation_id")?,
         direction,
-        kind: req_s(item, "kind")?,
+        kind: {
+            let k = req_s(item, "kind")?;
+            MessageKind::parse(&k)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown message kind {k:?}")))?
+        },
         text: get_s(item, "text"),
         sent_ms: get_n(item, "sent_ms").ok_or_else(|| StoreError::Corrupt("sent_ms missing".into()))?,
         detail: get_s(item, "detail").and_then(|d| serde_json::from_str(&d).ok()),
@@ -1301,7 +1305,7 @@ impl ConversationStore for DynamoStore {
             .item("mid", s(&m.id))
             .item("conversation_id", s(&m.conversation_id))
             .item("direction", s(m.direction.as_str()))
-            .item("kind", s(&m.kind))
+            .item("kind", s(m.kind.as_str()))
             .item("sent_ms", n(m.sent_ms))
             .condition_expression("attribute_not_exists(sk)");
         if let Some(t) = &m.text {

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{Direction, Message, conversation_id};
+use crate::model::{Direction, Message, MessageKind, conversation_id};
 
 /// Version of the queued body format; the worker refuses versions it does not know.
 pub const QUEUE_FORMAT_VERSION: u32 = 1;
@@ -157,7 +157,7 @@ impl InboundEvent {
     pub fn to_message(&self) -> Option<Message> {
         let conversation_id = self.conversation_id();
         let id = self.event_id();
-        let (direction, kind, text, detail): (Direction, &str, Option<String>, serde_json::Value) =
+        let (direction, kind, text, detail): (Direction, MessageKind, Option<String>, serde_json::Value) =
             match &self.body {
                 EventBody::Message {
                     direction,
@@ -169,7 +169,11 @@ impl InboundEvent {
                     metadata,
                     ..
                 } => {
-                    let kind = if text.is_none() && !attachments.is_empty() { "attachment" } else { "text" };
+                    let kind = if text.is_none() && !attachments.is_empty() {
+                        MessageKind::Attachment
+                    } else {
+                        MessageKind::Text
+                    };
                     let mut d = serde_json::Map::new();
                     if !attachments.is_empty() {
                         d.insert("attachments".into(), serde_json::to_value(attachments).unwrap_or_default());
@@ -183,14 +187,14 @@ impl InboundEvent {
                 EventBody::Postback { title, payload, .. } => {
                     let mut d = serde_json::Map::new();
                     insert_opt(&mut d, "payload", payload);
-                    (Direction::In, "postback", title.clone(), serde_json::Value::Object(d))
+                    (Direction::In, MessageKind::Postback, title.clone(), serde_json::Value::Object(d))
                 }
                 EventBody::Reaction { mid, action, reaction, emoji } => {
                     let mut d = serde_json::Map::new();
                     d.insert("target_mid".into(), mid.clone().into());
                     d.insert("action".into(), action.clone().into());
                     insert_opt(&mut d, "reaction", reaction);
-                    (Direction::In, "reaction", emoji.clone(), serde_json::Value::Object(d))
+                    (Direction::In, MessageKind::Reaction, emoji.clone(), serde_json::Value::Object(d))
                 }
                 EventBody::Comment { comment_id, verb, direction, post_id, parent_id, text, from_name } => {
                     let mut d = serde_json::Map::new();
@@ -199,12 +203,7 @@ impl InboundEvent {
                     insert_opt(&mut d, "post_id", post_id);
                     insert_opt(&mut d, "parent_id", parent_id);
                     insert_opt(&mut d, "from_name", from_name);
-                    let kind = match verb.as_str() {
-                        "add" => "comment",
-                        "edited" => "comment_edited",
-                        "remove" => "comment_removed",
-                        _ => "comment_other",
-                    };
+                    let kind = MessageKind::of_comment_verb(verb);
                     (*direction, kind, text.clone(), serde_json::Value::Object(d))
                 }
                 EventBody::Read { .. } | EventBody::Delivery { .. } => return None,
@@ -213,15 +212,7 @@ impl InboundEvent {
             serde_json::Value::Object(m) if m.is_empty() => None,
             _ => Some(detail),
         };
-        Some(Message {
-            id,
-            conversation_id,
-            direction,
-            kind: kind.to_string(),
-            text,
-            sent_ms: self.timestamp_ms,
-            detail,
-        })
+        Some(Message { id, conversation_id, direction, kind, text, sent_ms: self.timestamp_ms, detail })
     }
 }
 

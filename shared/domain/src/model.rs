@@ -229,7 +229,7 @@ pub struct Message {
     pub id: String,
     pub conversation_id: String,
     pub direction: Direction,
-    pub kind: String,
+    pub kind: MessageKind,
     pub text: Option<String>,
     pub sent_ms: i64,
     /// Event details beyond text (attachments, quick reply payload, reply_to, reaction...).
