@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use domain::model::{Conversation, Message, Paged};
 use domain::ports::*;
 
-use super::MemoryStore;
+use super::{MemoryStore, StoreState, key};
 use crate::{cursor, walk};
 
 fn page_after<T: Clone>(
@@ -45,7 +45,7 @@ fn page_after<T: Clone>(
 impl ConversationStore for MemoryStore {
     async fn touch_conversation(&self, t: &ConversationTouch) -> Result<Conversation, StoreError> {
         let mut s = self.lock();
-        let key = (t.tenant_id.clone(), t.conversation_id.clone());
+        let key = key(&t.tenant_id, &t.conversation_id);
         let c = s.conversations.entry(key).or_insert_with(|| Conversation {
             id: t.conversation_id.clone(),
             tenant_id: t.tenant_id.clone(),
@@ -85,18 +85,11 @@ impl ConversationStore for MemoryStore {
         assignment: &Assignment,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string())) else {
+        let Some(c) = s.conversation_mut(tenant_id, conversation_id).filter(|c| c.assignment_pending) else {
             return Ok(false);
         };
-        if !c.assignment_pending {
-            return Ok(false);
-        }
         c.assignment_pending = false;
-        match assignment {
-            Assignment::Agent(e) => c.assignee = Some(e.clone()),
-            Assignment::Pool(r) => c.pool_rule_id = Some(r.clone()),
-            Assignment::Unassigned => {}
-        }
+        assign(c, assignment);
         Ok(true)
     }
 
@@ -108,7 +101,7 @@ impl ConversationStore for MemoryStore {
         email: &str,
     ) -> Result<ClaimOutcome, StoreError> {
         let mut s = self.lock();
-        let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string())) else {
+        let Some(c) = s.conversation_mut(tenant_id, conversation_id) else {
             return Ok(ClaimOutcome::NotInPool);
         };
         if let Some(holder) = &c.assignee {
@@ -117,8 +110,7 @@ impl ConversationStore for MemoryStore {
         if c.pool_rule_id.as_deref() != Some(rule_id) {
             return Ok(ClaimOutcome::NotInPool);
         }
-        c.assignee = Some(email.to_string());
-        c.pool_rule_id = None;
+        assign(c, &Assignment::Agent(email.to_string()));
         Ok(ClaimOutcome::Won)
     }
 
@@ -130,32 +122,18 @@ impl ConversationStore for MemoryStore {
         to: &Assignment,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string())) else {
+        let Some(c) =
+            s.conversation_mut(tenant_id, conversation_id).filter(|c| c.assignee.as_deref() == Some(from))
+        else {
             return Ok(false);
         };
-        if c.assignee.as_deref() != Some(from) {
-            return Ok(false);
-        }
-        match to {
-            Assignment::Agent(e) => {
-                c.assignee = Some(e.clone());
-                c.pool_rule_id = None;
-            }
-            Assignment::Pool(r) => {
-                c.assignee = None;
-                c.pool_rule_id = Some(r.clone());
-            }
-            Assignment::Unassigned => {
-                c.assignee = None;
-                c.pool_rule_id = None;
-            }
-        }
+        assign(c, to);
         Ok(true)
     }
 
     async fn put_message(&self, tenant_id: &str, m: &Message) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let msgs = s.messages.entry((tenant_id.to_string(), m.conversation_id.clone())).or_default();
+        let msgs = s.messages.entry(key(tenant_id, &m.conversation_id)).or_default();
         if msgs.contains_key(&m.id) {
             return Ok(false);
         }
@@ -171,7 +149,7 @@ impl ConversationStore for MemoryStore {
         watermark_ms: i64,
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
-        if let Some(c) = s.conversations.get_mut(&(tenant_id.to_string(), conversation_id.to_string())) {
+        if let Some(c) = s.conversation_mut(tenant_id, conversation_id) {
             let w = match kind {
                 WatermarkKind::Read => &mut c.read_watermark_ms,
                 WatermarkKind::Delivery => &mut c.delivery_watermark_ms,
@@ -188,7 +166,7 @@ impl ConversationStore for MemoryStore {
         tenant_id: &str,
         conversation_id: &str,
     ) -> Result<Option<Conversation>, StoreError> {
-        Ok(self.lock().conversations.get(&(tenant_id.to_string(), conversation_id.to_string())).cloned())
+        Ok(self.lock().conversations.get(&key(tenant_id, conversation_id)).cloned())
     }
 
     async fn list_conversations(
@@ -211,9 +189,29 @@ impl ConversationStore for MemoryStore {
         let s = self.lock();
         let items: Vec<_> = s
             .messages
-            .get(&(tenant_id.to_string(), conversation_id.to_string()))
+            .get(&key(tenant_id, conversation_id))
             .map(|m| m.values().map(|m| (m.sent_ms, m.id.clone(), m.clone())).collect())
             .unwrap_or_default();
         page_after(items, "messages", cursor, limit)
     }
+}
+
+impl StoreState {
+    pub(super) fn conversation_mut(
+        &mut self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Option<&mut Conversation> {
+        self.conversations.get_mut(&key(tenant_id, conversation_id))
+    }
+}
+
+/// Puts a conversation in `to`'s inbox: an agent's (out of any pool), a pool's (held by nobody)
+/// or nobody's, as the DynamoDB store's assignment update does.
+pub(super) fn assign(c: &mut Conversation, to: &Assignment) {
+    (c.assignee, c.pool_rule_id) = match to {
+        Assignment::Agent(e) => (Some(e.clone()), None),
+        Assignment::Pool(r) => (None, Some(r.clone())),
+        Assignment::Unassigned => (None, None),
+    };
 }

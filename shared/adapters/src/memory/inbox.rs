@@ -16,13 +16,12 @@ impl StoreState {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Paged<Conversation>, StoreError> {
-        let s = self;
         let view = walk::view_key(tenant_id, filter);
         // Writes happen under the lock, so the walk's snapshot is exactly the last label.
         // (Labels may run ahead of the clock by a few ms under a burst of moves.)
-        let now = domain::timefmt::now_ms().max(s.last_label);
-        let w = walk::Walk::resume(&view, cursor, now, || s.last_label)?;
-        let since: Vec<_> = s
+        let now = domain::timefmt::now_ms().max(self.last_label);
+        let w = walk::Walk::resume(&view, cursor, now, || self.last_label)?;
+        let since: Vec<_> = self
             .moves
             .iter()
             .filter(|(label, tenant, _, _)| *label > w.t0 && tenant == tenant_id)
@@ -34,7 +33,7 @@ impl StoreState {
         let pinned = walk::pinned_places(since);
         let mut unmoved = Vec::new();
         let mut moved = Vec::new();
-        for c in s.conversations.values().filter(|c| c.tenant_id == tenant_id && filter.admits(c)) {
+        for c in self.conversations.values().filter(|c| c.tenant_id == tenant_id && filter.admits(c)) {
             match pinned.get(&c.id) {
                 Some(p) if w.ahead(&c.id, p) => moved.push((p.clone(), c.clone())),
                 Some(_) => {}

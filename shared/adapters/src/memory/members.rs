@@ -4,17 +4,17 @@ use async_trait::async_trait;
 use domain::model::Member;
 use domain::ports::*;
 
-use super::MemoryStore;
+use super::{MemoryStore, key, of_shop};
 
 #[async_trait]
 impl MemberStore for MemoryStore {
     async fn member(&self, tenant_id: &str, email: &str) -> Result<Option<Member>, StoreError> {
-        Ok(self.lock().members.get(&(tenant_id.to_string(), email.to_string())).cloned())
+        Ok(self.lock().members.get(&key(tenant_id, email)).cloned())
     }
 
     async fn add_member(&self, tenant_id: &str, member: &Member) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let key = (tenant_id.to_string(), member.email.clone());
+        let key = key(tenant_id, &member.email);
         if s.members.contains_key(&key) {
             return Ok(false);
         }
@@ -37,11 +37,10 @@ impl MemberStore for MemoryStore {
     }
 
     async fn remove_member(&self, tenant_id: &str, email: &str) -> Result<bool, StoreError> {
-        Ok(self.lock().members.remove(&(tenant_id.to_string(), email.to_string())).is_some())
+        Ok(self.lock().members.remove(&key(tenant_id, email)).is_some())
     }
 
     async fn list_members(&self, tenant_id: &str) -> Result<Vec<Member>, StoreError> {
-        let s = self.lock();
-        Ok(s.members.iter().filter(|((t, _), _)| t == tenant_id).map(|(_, m)| m.clone()).collect())
+        Ok(of_shop(&self.lock().members, tenant_id))
     }
 }

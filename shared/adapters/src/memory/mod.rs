@@ -65,3 +65,13 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// The key of a shop's entry (member, Page, rule, conversation) in the store's maps.
+fn key(tenant_id: &str, id: &str) -> (String, String) {
+    (tenant_id.to_string(), id.to_string())
+}
+
+/// The entries of one shop in a map keyed by [`key`], in key order.
+fn of_shop<V: Clone>(map: &BTreeMap<(String, String), V>, tenant_id: &str) -> Vec<V> {
+    map.iter().filter(|((t, _), _)| t == tenant_id).map(|(_, v)| v.clone()).collect()
+}

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use domain::model::{PageRecord, PageRoute, PageStatus};
 use domain::ports::*;
 
-use super::MemoryStore;
+use super::{MemoryStore, StoreState, key, of_shop};
 
 #[async_trait]
 impl PageStore for MemoryStore {
@@ -14,28 +14,23 @@ impl PageStore for MemoryStore {
 
     async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError> {
         let mut s = self.lock();
-        if let Some(existing) = s.routes.get(&page.page_id)
-            && existing.tenant_id != route.tenant_id
-        {
-            return Err(StoreError::Conflict(format!("page {} is connected to another shop", page.page_id)));
-        }
+        s.route_free(&page.page_id, &route.tenant_id)?;
         s.routes.insert(page.page_id.clone(), route.clone());
         let now = domain::timefmt::now_ms();
         let d = s.deliveries.entry(page.page_id.clone()).or_insert((None, now));
         d.1 = now;
         // The record is replaced; the stored token, kept apart, stays.
-        s.pages.insert((route.tenant_id.clone(), page.page_id.clone()), page.clone());
+        s.pages.insert(key(&route.tenant_id, &page.page_id), page.clone());
         Ok(())
     }
 
     async fn list_pages(&self, tenant_id: &str) -> Result<Vec<PageRecord>, StoreError> {
-        let s = self.lock();
-        Ok(s.pages.iter().filter(|((t, _), _)| t == tenant_id).map(|(_, p)| p.clone()).collect())
+        Ok(of_shop(&self.lock().pages, tenant_id))
     }
 
     async fn import_page(&self, tenant_id: &str, page: &ImportedPage) -> Result<PageRecord, StoreError> {
         let mut s = self.lock();
-        let key = (tenant_id.to_string(), page.page_id.clone());
+        let key = key(tenant_id, &page.page_id);
         let record = s.pages.entry(key.clone()).or_insert_with(|| PageRecord {
             page_id: page.page_id.clone(),
             name: page.name.clone(),
@@ -58,7 +53,7 @@ impl PageStore for MemoryStore {
         page_id: &str,
     ) -> Result<Option<(PageRecord, Option<String>)>, StoreError> {
         let s = self.lock();
-        let key = (tenant_id.to_string(), page_id.to_string());
+        let key = key(tenant_id, page_id);
         Ok(s.pages.get(&key).map(|p| (p.clone(), s.page_tokens.get(&key).cloned())))
     }
 
@@ -67,7 +62,7 @@ impl PageStore for MemoryStore {
         if s.routes.get(page_id).is_some_and(|r| r.tenant_id == tenant_id) {
             s.routes.remove(page_id);
         }
-        if let Some(p) = s.pages.get_mut(&(tenant_id.to_string(), page_id.to_string())) {
+        if let Some(p) = s.pages.get_mut(&key(tenant_id, page_id)) {
             p.status = PageStatus::NotConnected;
             p.lost_reason = None;
         }
@@ -106,7 +101,7 @@ impl PageStore for MemoryStore {
 
     async fn mark_lost(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError> {
         let mut s = self.lock();
-        let Some(p) = s.pages.get_mut(&(tenant_id.to_string(), page_id.to_string())) else { return Ok(()) };
+        let Some(p) = s.pages.get_mut(&key(tenant_id, page_id)) else { return Ok(()) };
         if p.status == PageStatus::NotConnected {
             return Ok(());
         }
@@ -116,5 +111,17 @@ impl PageStore for MemoryStore {
             r.status = PageStatus::LostConnection;
         }
         Ok(())
+    }
+}
+
+impl StoreState {
+    /// Refuses to connect a Page to a shop while another shop holds its route.
+    pub(super) fn route_free(&self, page_id: &str, tenant_id: &str) -> Result<(), StoreError> {
+        match self.routes.get(page_id) {
+            Some(r) if r.tenant_id != tenant_id => {
+                Err(StoreError::Conflict(format!("page {page_id} is connected to another shop")))
+            }
+            _ => Ok(()),
+        }
     }
 }
