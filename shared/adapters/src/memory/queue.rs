@@ -149,6 +149,8 @@ impl EventQueue for MemoryQueue {
 #[async_trait]
 impl QueueConsumer for MemoryQueue {
     async fn receive(&self, max: usize, wait_seconds: u32) -> Result<Vec<ReceivedMessage>, QueueError> {
+        // Long polling, as SQS's WaitTimeSeconds: look again every few ms until a message
+        // arrives or the wait is over (a wait, not a retry: nothing failed).
         let deadline = Instant::now() + Duration::from_secs(u64::from(wait_seconds));
         loop {
             let got = self.try_receive(max);
