@@ -1,13 +1,13 @@
 //! The SQS FIFO queue: producer (SendMessageBatch) and consumer (the local stack's poller).
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
 use domain::event::OutboundQueueMessage;
 use domain::ports::*;
 use tracing::{instrument, warn};
+
+use crate::retry::RetryPolicy;
 
 fn backend<E>(op: &'static str) -> impl FnOnce(E) -> QueueError
 where
@@ -22,10 +22,6 @@ pub struct SqsQueue {
     url: String,
     dlq_url: Option<String>,
 }
-
-/// How often entries the queue refused (throttling, internal errors) are sent again before
-/// the webhook gives up and lets Meta retry.
-const ENTRY_RETRIES: u32 = 3;
 
 impl SqsQueue {
     pub fn new(client: Client, url: impl Into<String>, dlq_url: Option<String>) -> SqsQueue {
@@ -81,6 +77,9 @@ impl SqsQueue {
 impl EventQueue for SqsQueue {
     #[instrument(skip(self, messages), fields(entries = messages.len()), err)]
     async fn send_batch(&self, messages: &[OutboundQueueMessage]) -> Result<(), QueueError> {
+        // Entries the queue refused for reasons of its own (throttling, internal errors) are sent
+        // again within this budget; past it the webhook gives up and lets Meta retry.
+        let policy = RetryPolicy::QUEUE_ENTRIES;
         let mut pending: Vec<usize> = (0..messages.len()).collect();
         let mut attempt = 0;
         loop {
@@ -114,7 +113,7 @@ impl EventQueue for SqsQueue {
                 .map(|f| format!("{}: {}", f.code, f.message.clone().unwrap_or_default()))
                 .unwrap_or_default();
             // Entries refused for their own content will be refused again: stop at once.
-            if out.failed.iter().any(|f| f.sender_fault) || attempt >= ENTRY_RETRIES {
+            if out.failed.iter().any(|f| f.sender_fault) || !policy.allows(attempt + 1) {
                 return Err(QueueError::Refused {
                     failed: out.failed.len(),
                     total: messages.len(),
@@ -123,8 +122,8 @@ impl EventQueue for SqsQueue {
             }
             warn!(failed = out.failed.len(), reason = %first_reason, "queue refused entries; retrying them");
             pending = out.failed.iter().filter_map(|f| f.id.parse().ok()).collect();
+            policy.pause(attempt).await;
             attempt += 1;
-            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
         }
     }
 }
