@@ -322,3 +322,31 @@ impl FromItem for Move {
 pub(super) fn decode_all<T: FromItem>(items: &[Item]) -> Result<Vec<T>, StoreError> {
     items.iter().map(T::from_item).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_written_whole_read_back() {
+        let m = Message {
+            id: "m1".into(),
+            conversation_id: "p_c".into(),
+            direction: Direction::In,
+            kind: "text".into(),
+            text: Some("hi".into()),
+            sent_ms: 5,
+            detail: Some(serde_json::json!({"a": 1})),
+        };
+        assert_eq!(Message::from_item(&m.to_item()).expect("message"), m);
+        let member = Member { email: "a@b.c".into(), role: Role::Agent };
+        assert_eq!(Member::from_item(&member.to_item()).expect("member"), member);
+    }
+
+    #[test]
+    fn missing_or_unknown_attributes_are_corrupt() {
+        let item = Item::from([("email".to_string(), "a@b.c".attr()), ("role".to_string(), "boss".attr())]);
+        assert!(matches!(Member::from_item(&item), Err(StoreError::Corrupt(_))));
+        assert!(matches!(Conversation::from_item(&Item::new()), Err(StoreError::Corrupt(_))));
+    }
+}

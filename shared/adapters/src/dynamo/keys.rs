@@ -160,3 +160,35 @@ pub(super) fn members_of(tenant: &str) -> Prefix {
 pub(super) fn rules_of(tenant: &str) -> Prefix {
     Prefix { pk: shop(tenant), sk: RULE }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pk_sk(k: Key) -> (String, String) {
+        (k.pk, k.sk)
+    }
+
+    #[test]
+    fn keys_are_those_of_the_table_design() {
+        let k = |pk: &str, sk: &str| (pk.to_string(), sk.to_string());
+        assert_eq!(pk_sk(page("t", "p")), k("T#t", "PAGE#p"));
+        assert_eq!(pk_sk(route("p")), k("PAGE#p", "ROUTE"));
+        assert_eq!(pk_sk(member("t", "a@b.c")), k("T#t", "MEMBER#a@b.c"));
+        assert_eq!(pk_sk(settings("t")), k("T#t", "SETTINGS"));
+        assert_eq!(pk_sk(rule("t", "r")), k("T#t", "RULE#r"));
+        assert_eq!(pk_sk(rule_name("t", "Ca Sáng")), k("T#t", "RULENAME#ca sáng"));
+        assert_eq!(pk_sk(nonce("n")), k("NONCE#n", "NONCE"));
+        assert_eq!(pk_sk(header("t", "p_c")), k("T#t#C#p_c", "#META"));
+        assert_eq!(pk_sk(message("t", "p_c", "m")), k("T#t#C#p_c", "M#m"));
+        assert_eq!(message_order(42, "m"), "000000000000042#m");
+        assert_eq!(inbox("t", &Assignment::Agent("a@b.c".into())), "T#t#U#a@b.c");
+        assert_eq!(inbox("t", &Assignment::Pool("r".into())), "T#t#POOL#r");
+        assert_eq!(inbox("t", &Assignment::Unassigned), "T#t#UNASSIGNED");
+        assert_eq!(page_inbox("t", "p"), "T#t#P#p");
+        assert_eq!(pk_sk(move_entry("t", 7, "p_c")), k("T#t#MOVES", "000000000000007#p_c"));
+        assert_eq!(moves_after(-1), "000000000000000#");
+        let Prefix { pk, sk } = rules_of("t");
+        assert_eq!((pk.as_str(), sk), ("T#t", "RULE#"));
+    }
+}
