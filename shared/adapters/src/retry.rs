@@ -45,6 +45,17 @@ impl RetryPolicy {
         timeout: Duration::from_secs(10),
     };
 
+    /// A conversation header's touch: read, then create, move or update it conditionally on what
+    /// was read. A lost condition is read again at once (the other writer has committed); a
+    /// throttled, timed-out or faulted move pauses first. Eight attempts in all: touches of one
+    /// conversation are few at a time (one per event), unlike a rule's turn counter.
+    pub const HEADER_TOUCH: RetryPolicy = RetryPolicy {
+        max_attempts: 8,
+        base_delay: Duration::from_millis(40),
+        max_delay: Duration::from_millis(500),
+        timeout: Duration::from_secs(10),
+    };
+
     /// DynamoDB answered with unprocessed keys or throttling: ask again a few times.
     pub const THROTTLED_READ: RetryPolicy = RetryPolicy {
         max_attempts: 6,

@@ -1,0 +1,194 @@
+//! Every key the store writes or reads by: the primary key of each kind of item, the index keys
+//! of conversation headers and Page routes, and the prefixes listings query by (see
+//! docs/table-design.md, "Items"). No other file of the store spells a key.
+//!
+//! `#` separates key parts; tenant ids never contain it, so `T#{tenant}#...` names one shop.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::ports::Assignment;
+
+use super::Item;
+
+/// The sort key of a conversation's header item (its messages share the partition).
+const META: &str = "#META";
+/// The sort key of a Page's route item.
+const ROUTE: &str = "ROUTE";
+/// The sort key of a shop's settings item.
+const SETTINGS: &str = "SETTINGS";
+/// The sort key of a single-use nonce.
+const NONCE: &str = "NONCE";
+const PAGE: &str = "PAGE#";
+const MEMBER: &str = "MEMBER#";
+const RULE: &str = "RULE#";
+const RULE_NAME: &str = "RULENAME#";
+const MESSAGE: &str = "M#";
+
+/// The `gsi1pk` of every Page route: the health check's worklist in one index partition.
+pub(super) const ROUTES: &str = "ROUTES";
+
+/// The primary key of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Key {
+    pk: String,
+    sk: String,
+}
+
+impl Key {
+    fn new(pk: impl Into<String>, sk: impl Into<String>) -> Key {
+        Key { pk: pk.into(), sk: sk.into() }
+    }
+
+    /// The key as a request's `Key` (or the start of an item to Put).
+    pub(super) fn item(self) -> Item {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S(self.pk)),
+            ("sk".to_string(), AttributeValue::S(self.sk)),
+        ])
+    }
+
+    /// An item to Put: this key and `attrs`.
+    pub(super) fn with(self, attrs: Item) -> Item {
+        let mut item = self.item();
+        item.extend(attrs);
+        item
+    }
+}
+
+/// A shop's partition (members, settings, Pages, rules); also the `gsi2pk` of its
+/// conversation headers, the whole-shop inbox.
+pub(super) fn shop(tenant: &str) -> String {
+    format!("T#{tenant}")
+}
+
+/// The shop's view of a Page.
+pub(super) fn page(tenant: &str, page_id: &str) -> Key {
+    Key::new(shop(tenant), format!("{PAGE}{page_id}"))
+}
+
+/// The route of a Page to the one shop receiving it.
+pub(super) fn route(page_id: &str) -> Key {
+    Key::new(format!("{PAGE}{page_id}"), ROUTE)
+}
+
+pub(super) fn member(tenant: &str, email: &str) -> Key {
+    Key::new(shop(tenant), format!("{MEMBER}{email}"))
+}
+
+pub(super) fn settings(tenant: &str) -> Key {
+    Key::new(shop(tenant), SETTINGS)
+}
+
+pub(super) fn rule(tenant: &str, rule_id: &str) -> Key {
+    Key::new(shop(tenant), format!("{RULE}{rule_id}"))
+}
+
+/// The item that claims a rule's name (case-insensitive), so two rules never share it.
+pub(super) fn rule_name(tenant: &str, name: &str) -> Key {
+    Key::new(shop(tenant), format!("{RULE_NAME}{}", name.to_lowercase()))
+}
+
+pub(super) fn nonce(nonce: &str) -> Key {
+    Key::new(format!("NONCE#{nonce}"), NONCE)
+}
+
+/// A conversation's partition: its header and its messages.
+pub(super) fn conversation(tenant: &str, conversation_id: &str) -> String {
+    format!("T#{tenant}#C#{conversation_id}")
+}
+
+/// A conversation's header item.
+pub(super) fn header(tenant: &str, conversation_id: &str) -> Key {
+    Key::new(conversation(tenant, conversation_id), META)
+}
+
+pub(super) fn message(tenant: &str, conversation_id: &str, mid: &str) -> Key {
+    Key::new(conversation(tenant, conversation_id), format!("{MESSAGE}{mid}"))
+}
+
+/// A message's `lsi1sk`: its time (15 digits) then its id, so the index orders by time.
+pub(super) fn message_order(sent_ms: i64, mid: &str) -> String {
+    format!("{:015}#{mid}", sent_ms.max(0))
+}
+
+/// The `gsi1pk` of the inbox a conversation header is in: its agent's, its pool's, or the
+/// unassigned one.
+pub(super) fn inbox(tenant: &str, a: &Assignment) -> String {
+    match a {
+        Assignment::Agent(e) => format!("T#{tenant}#U#{e}"),
+        Assignment::Pool(r) => format!("T#{tenant}#POOL#{r}"),
+        Assignment::Unassigned => format!("T#{tenant}#UNASSIGNED"),
+    }
+}
+
+/// The `gsi3pk` of a conversation header: the inbox of one Page of the shop.
+pub(super) fn page_inbox(tenant: &str, page_id: &str) -> String {
+    format!("T#{tenant}#P#{page_id}")
+}
+
+/// The inbox move log of a shop (see `walk`).
+pub(super) fn moves(tenant: &str) -> String {
+    format!("T#{tenant}#MOVES")
+}
+
+/// One entry of the move log: labels (15 digits) order the log, the conversation id makes the
+/// key unique.
+pub(super) fn move_entry(tenant: &str, label: i64, conversation_id: &str) -> Key {
+    Key::new(moves(tenant), format!("{label:015}#{conversation_id}"))
+}
+
+/// The sort key below every move-log entry labelled after `t0`.
+pub(super) fn moves_after(t0: i64) -> String {
+    format!("{:015}#", t0.max(0))
+}
+
+/// The items of one kind in one partition: its key and the sort-key prefix they share.
+pub(super) struct Prefix {
+    pub(super) pk: String,
+    pub(super) sk: &'static str,
+}
+
+pub(super) fn pages_of(tenant: &str) -> Prefix {
+    Prefix { pk: shop(tenant), sk: PAGE }
+}
+
+pub(super) fn members_of(tenant: &str) -> Prefix {
+    Prefix { pk: shop(tenant), sk: MEMBER }
+}
+
+pub(super) fn rules_of(tenant: &str) -> Prefix {
+    Prefix { pk: shop(tenant), sk: RULE }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pk_sk(k: Key) -> (String, String) {
+        (k.pk, k.sk)
+    }
+
+    #[test]
+    fn keys_are_those_of_the_table_design() {
+        let k = |pk: &str, sk: &str| (pk.to_string(), sk.to_string());
+        assert_eq!(pk_sk(page("t", "p")), k("T#t", "PAGE#p"));
+        assert_eq!(pk_sk(route("p")), k("PAGE#p", "ROUTE"));
+        assert_eq!(pk_sk(member("t", "a@b.c")), k("T#t", "MEMBER#a@b.c"));
+        assert_eq!(pk_sk(settings("t")), k("T#t", "SETTINGS"));
+        assert_eq!(pk_sk(rule("t", "r")), k("T#t", "RULE#r"));
+        assert_eq!(pk_sk(rule_name("t", "Ca Sáng")), k("T#t", "RULENAME#ca sáng"));
+        assert_eq!(pk_sk(nonce("n")), k("NONCE#n", "NONCE"));
+        assert_eq!(pk_sk(header("t", "p_c")), k("T#t#C#p_c", "#META"));
+        assert_eq!(pk_sk(message("t", "p_c", "m")), k("T#t#C#p_c", "M#m"));
+        assert_eq!(message_order(42, "m"), "000000000000042#m");
+        assert_eq!(inbox("t", &Assignment::Agent("a@b.c".into())), "T#t#U#a@b.c");
+        assert_eq!(inbox("t", &Assignment::Pool("r".into())), "T#t#POOL#r");
+        assert_eq!(inbox("t", &Assignment::Unassigned), "T#t#UNASSIGNED");
+        assert_eq!(page_inbox("t", "p"), "T#t#P#p");
+        assert_eq!(pk_sk(move_entry("t", 7, "p_c")), k("T#t#MOVES", "000000000000007#p_c"));
+        assert_eq!(moves_after(-1), "000000000000000#");
+        let Prefix { pk, sk } = rules_of("t");
+        assert_eq!((pk.as_str(), sk), ("T#t", "RULE#"));
+    }
+}
