@@ -22,7 +22,7 @@ use domain::timefmt::rfc3339_ms;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 
 pub struct AdminApi {
     pub stores: Stores,
@@ -65,7 +65,7 @@ pub async fn caller(api: &AdminApi, id: &Identity) -> Result<Caller, ApiError> {
         tracing::info!(tenant_id = %id.tenant_id, "owner registered on first call");
         return Ok(Caller { email, tenant_id: id.tenant_id.clone(), role: Role::Owner });
     }
-    Err(ApiError::Forbidden("not_a_member", "your account is not a member of this shop"))
+    Err(ApiError::Forbidden(ErrorCode::NotAMember, "your account is not a member of this shop"))
 }
 
 fn member_json(m: &Member) -> Value {
@@ -133,22 +133,28 @@ async fn add_member(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let me = caller(&api, &id).await?;
     if !me.role.is_manager() {
-        return Err(ApiError::Forbidden("forbidden", "only owners and admins manage members"));
+        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage members"));
     }
-    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let email = normalize_email(&body.email);
     if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
-        return Err(ApiError::Unprocessable("invalid_email", format!("{email:?} is not an email address")));
+        return Err(ApiError::Unprocessable(
+            ErrorCode::InvalidEmail,
+            format!("{email:?} is not an email address"),
+        ));
     }
     let role = Role::parse(&body.role).ok_or_else(|| {
-        ApiError::Unprocessable("invalid_role", "role must be owner, admin or agent".into())
+        ApiError::Unprocessable(ErrorCode::InvalidRole, "role must be owner, admin or agent".into())
     })?;
     if role == Role::Owner && me.role != Role::Owner {
-        return Err(ApiError::Forbidden("forbidden", "only owners add owners"));
+        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners add owners"));
     }
     let member = Member { email, role };
     if !api.stores.members.add_member(&me.tenant_id, &member).await? {
-        return Err(ApiError::Conflict("member_exists", format!("{} is already a member", member.email)));
+        return Err(ApiError::Conflict(
+            ErrorCode::MemberExists,
+            format!("{} is already a member", member.email),
+        ));
     }
     tracing::info!(tenant_id = %me.tenant_id, role = role.as_str(), "member added");
     Ok((StatusCode::CREATED, Json(member_json(&member))))
@@ -164,7 +170,7 @@ async fn remove_member(
 ) -> Result<Json<Value>, ApiError> {
     let me = caller(&api, &id).await?;
     if !me.role.is_manager() {
-        return Err(ApiError::Forbidden("forbidden", "only owners and admins manage members"));
+        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage members"));
     }
     let email = normalize_email(&email);
     let Some(target) = api.stores.members.member(&me.tenant_id, &email).await? else {
@@ -172,7 +178,7 @@ async fn remove_member(
     };
     if target.role == Role::Owner {
         if me.role != Role::Owner {
-            return Err(ApiError::Forbidden("forbidden", "admins cannot remove owners"));
+            return Err(ApiError::Forbidden(ErrorCode::Forbidden, "admins cannot remove owners"));
         }
         let owners = api
             .stores
@@ -183,7 +189,7 @@ async fn remove_member(
             .filter(|m| m.role == Role::Owner)
             .count();
         if owners <= 1 {
-            return Err(ApiError::Conflict("last_owner", "a shop keeps at least one owner".into()));
+            return Err(ApiError::Conflict(ErrorCode::LastOwner, "a shop keeps at least one owner".into()));
         }
     }
     // Out of every rule first (a conditional write per rule; retried on a concurrent change).
@@ -192,7 +198,7 @@ async fn remove_member(
         let holding: Vec<_> = rules.into_iter().filter(|r| r.agent_emails.contains(&email)).collect();
         if let Some(r) = holding.iter().find(|r| r.agent_emails.len() == 1) {
             return Err(ApiError::Conflict(
-                "last_agent_of_rule",
+                ErrorCode::LastAgentOfRule,
                 format!("{email} is the only agent of the rule {:?}; add another agent first", r.name),
             ));
         }
@@ -240,7 +246,9 @@ fn limit_of(l: Option<usize>) -> Result<usize, ApiError> {
     match l {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::BadRequest("invalid_limit", format!("limit must be 1 to {MAX_LIMIT}"))),
+        Some(_) => {
+            Err(ApiError::BadRequest(ErrorCode::InvalidLimit, format!("limit must be 1 to {MAX_LIMIT}")))
+        }
     }
 }
 
@@ -250,18 +258,23 @@ async fn list_conversations(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let me = caller(&api, &id).await?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidQuery, e.body_text()))?;
     let limit = limit_of(q.limit)?;
     let default_view = if me.role.is_manager() { "all" } else { "mine" };
     let page_id = q.page_id.filter(|p| !p.is_empty());
     let filter = match q.view.as_deref().unwrap_or(default_view) {
         "all" if me.role.is_manager() => ConversationFilter::All { page_id },
         "all" => {
-            return Err(ApiError::Forbidden("forbidden", "only owners and admins see every conversation"));
+            return Err(ApiError::Forbidden(
+                ErrorCode::Forbidden,
+                "only owners and admins see every conversation",
+            ));
         }
         "mine" => ConversationFilter::AssignedTo { email: me.email.clone(), page_id },
         "pool" => return pool_view(&api, &me, q.rule_id.as_deref(), q.cursor.as_deref(), limit).await,
-        _ => return Err(ApiError::BadRequest("invalid_view", "view must be mine, pool or all".into())),
+        _ => {
+            return Err(ApiError::BadRequest(ErrorCode::InvalidView, "view must be mine, pool or all".into()));
+        }
     };
     let page = api
         .stores
@@ -315,7 +328,7 @@ async fn pool_view(
         return Err(ApiError::NotFound("no such pool"));
     }
     if cursor.is_some() && rules.len() != 1 {
-        return Err(ApiError::BadRequest("invalid_cursor", "a pool cursor needs its rule_id".into()));
+        return Err(ApiError::BadRequest(ErrorCode::InvalidCursor, "a pool cursor needs its rule_id".into()));
     }
     let mut items = Vec::new();
     let mut next_cursor = None;
@@ -366,7 +379,10 @@ async fn claim(
             None => false,
         };
         return if me.role.is_manager() || in_rule || holder == me.email {
-            Err(ApiError::Conflict("already_claimed", format!("{holder} claimed this conversation first")))
+            Err(ApiError::Conflict(
+                ErrorCode::AlreadyClaimed,
+                format!("{holder} claimed this conversation first"),
+            ))
         } else {
             Err(ApiError::NotFound("conversation not found"))
         };
@@ -382,7 +398,7 @@ async fn claim(
             Ok(Json(conversation_json(&c)))
         }
         domain::ports::ClaimOutcome::AlreadyClaimed(winner) => Err(ApiError::Conflict(
-            "already_claimed",
+            ErrorCode::AlreadyClaimed,
             match winner {
                 Some(w) => format!("{w} claimed this conversation first"),
                 None => "someone claimed this conversation first".into(),
@@ -415,7 +431,7 @@ async fn list_messages(
     q: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let me = caller(&api, &id).await?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidQuery, e.body_text()))?;
     let limit = limit_of(q.limit)?;
     let c = readable(&api, &me, &conversation_id).await?;
     let page =

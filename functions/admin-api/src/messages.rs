@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use domain::access::Identity;
 use domain::graph::{GraphErrorKind, WindowRefusal, reply_window};
@@ -15,15 +14,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::{AdminApi, ApiError, caller, message_json};
+use crate::{AdminApi, ApiError, ErrorCode, caller, message_json};
 
 #[derive(Deserialize)]
 pub struct Reply {
     text: String,
 }
-
-/// Seconds a caller should wait after Meta's rate limit outlasted our retries.
-const RETRY_AFTER_SECONDS: &str = "60";
 
 /// `POST /api/conversations/{id}/messages`.
 pub async fn send(
@@ -31,13 +27,16 @@ pub async fn send(
     Extension(id): Extension<Identity>,
     Path(conversation_id): Path<String>,
     body: Result<Json<Reply>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let me = caller(&api, &id).await?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let text = body.text;
     let chars = text.chars().count();
     if chars == 0 || chars > 2000 || text.trim().is_empty() {
-        return Err(ApiError::Unprocessable("invalid_text", "text must be 1 to 2000 characters".into()));
+        return Err(ApiError::Unprocessable(
+            ErrorCode::InvalidText,
+            "text must be 1 to 2000 characters".into(),
+        ));
     }
     let Some(c) = api.stores.conversations.conversation(&me.tenant_id, &conversation_id).await? else {
         return Err(ApiError::NotFound("conversation not found"));
@@ -46,7 +45,10 @@ pub async fn send(
     let holder = c.assignee.as_deref() == Some(me.email.as_str());
     if !holder && !me.role.is_manager() {
         return Err(if me.can_read(&c) || c.pool_rule_id.is_some() {
-            ApiError::Forbidden("not_your_conversation", "only the agent who holds this conversation replies")
+            ApiError::Forbidden(
+                ErrorCode::NotYourConversation,
+                "only the agent who holds this conversation replies",
+            )
         } else {
             ApiError::NotFound("conversation not found")
         });
@@ -54,23 +56,23 @@ pub async fn send(
     let human_agent = api.stores.members.human_agent_enabled(&me.tenant_id).await?;
     let messaging = reply_window(now_ms(), c.last_customer_message_ms, human_agent).map_err(|w| match w {
         WindowRefusal::NeedsHumanAgentTag => ApiError::Unprocessable(
-            "outside_window",
+            ErrorCode::OutsideWindow,
             "the customer last wrote more than 24 hours ago; replies up to 7 days need the Human Agent tag, not enabled for this shop".into(),
         ),
         WindowRefusal::Closed => ApiError::Unprocessable(
-            "outside_window",
+            ErrorCode::OutsideWindow,
             "the customer last wrote more than 7 days ago (or never): Meta allows no reply until they write again".into(),
         ),
     })?;
     let Some((_, Some(sealed))) = api.stores.pages.page(&me.tenant_id, &c.page_id).await? else {
         return Err(ApiError::Conflict(
-            "reconnect_required",
+            ErrorCode::ReconnectRequired,
             "the Page has no token; connect it again".into(),
         ));
     };
     let token = api.facebook.cipher.decrypt(&me.tenant_id, &c.page_id, &sealed).map_err(|_| {
         ApiError::Conflict(
-            "reconnect_required",
+            ErrorCode::ReconnectRequired,
             "the stored Page token cannot be used; connect the Page again".into(),
         )
     })?;
@@ -80,16 +82,19 @@ pub async fn send(
         Err(e) => {
             return Err(match e.kind {
                 GraphErrorKind::OutsideWindow => ApiError::Unprocessable(
-                    "outside_window",
+                    ErrorCode::OutsideWindow,
                     format!("Meta refused the reply: {}", e.message),
                 ),
                 GraphErrorKind::RecipientUnavailable => ApiError::Unprocessable(
-                    "recipient_unavailable",
+                    ErrorCode::RecipientUnavailable,
                     "this customer cannot be reached on Messenger right now".into(),
                 ),
                 GraphErrorKind::RateLimited => {
                     warn!(page_id = %c.page_id, code = ?e.code, "Send API rate limited after retries");
-                    return Ok(rate_limited());
+                    ApiError::TooManyRequests(
+                        ErrorCode::RateLimited,
+                        "Facebook is rate limiting this Page; retry shortly".into(),
+                    )
                 }
                 GraphErrorKind::TokenInvalid | GraphErrorKind::PermissionMissing => {
                     crate::pages::graph_failure(&api, &me.tenant_id, &c.page_id, &e).await
@@ -97,7 +102,7 @@ pub async fn send(
                 GraphErrorKind::Transient | GraphErrorKind::Other => {
                     warn!(page_id = %c.page_id, code = ?e.code, status = e.status, "Send API failed");
                     ApiError::BadGateway(
-                        "graph_error",
+                        ErrorCode::GraphError,
                         format!("Facebook did not accept the reply: {}", e.message),
                     )
                 }
@@ -127,17 +132,7 @@ pub async fn send(
         .await?;
     api.stores.conversations.put_message(&me.tenant_id, &message).await?;
     info!(conversation_id = %c.id, "reply sent");
-    Ok((StatusCode::CREATED, Json(message_json(&message))).into_response())
-}
-
-fn rate_limited() -> Response {
-    let mut r = ApiError::TooManyRequests(
-        "rate_limited",
-        "Facebook is rate limiting this Page; retry shortly".into(),
-    )
-    .into_response();
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
-    r
+    Ok((StatusCode::CREATED, Json(message_json(&message))))
 }
 
 #[derive(Deserialize)]
@@ -162,9 +157,9 @@ pub async fn put_settings(
 ) -> Result<Json<Value>, ApiError> {
     let me = caller(&api, &id).await?;
     if !me.role.is_manager() {
-        return Err(ApiError::Forbidden("forbidden", "only owners and admins change settings"));
+        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins change settings"));
     }
-    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     api.stores.members.set_human_agent_enabled(&me.tenant_id, body.human_agent_tag).await?;
     Ok(Json(json!({"human_agent_tag": body.human_agent_tag})))
 }

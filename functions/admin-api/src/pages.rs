@@ -15,13 +15,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::{AdminApi, ApiError, caller, page_json};
+use crate::error::cause_chain;
+use crate::{AdminApi, ApiError, ErrorCode, caller, page_json};
 
 fn manager(me: &domain::access::Member) -> Result<(), ApiError> {
     if me.role.is_manager() {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("forbidden", "only owners and admins manage Pages"))
+        Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage Pages"))
     }
 }
 
@@ -42,7 +43,7 @@ pub async fn login_url(
         nonce: uuid::Uuid::new_v4().simple().to_string(),
     };
     let url = dialog_url(&fb.dialog_url, &fb.app_id, &fb.redirect_uri, &fb.states.sign(&state))
-        .map_err(|_| ApiError::Unavailable("FB_DIALOG_URL is not a URL"))?;
+        .map_err(|e| ApiError::Misconfigured { what: "FB_DIALOG_URL is not a URL", source: e.into() })?;
     Ok(Json(json!({"url": url, "expires_at": rfc3339_ms(state.expires_ms)})))
 }
 
@@ -58,13 +59,13 @@ pub async fn graph_failure(api: &AdminApi, tenant: &str, page_id: &str, e: &Grap
     if let Some(reason) = e.lost_reason() {
         warn!(page_id, code = ?e.code, subcode = ?e.subcode, "Page token or permission no longer works");
         if let Err(se) = api.stores.pages.mark_lost(tenant, page_id, &reason).await {
-            warn!(error = %se, "could not record the lost connection");
+            warn!(error = %cause_chain(&se), "could not record the lost connection");
         }
     } else {
         warn!(page_id, code = ?e.code, status = e.status, kind = ?e.kind, "Graph call failed");
     }
     let code = e.code.map(|c| format!(" (code {c})")).unwrap_or_default();
-    ApiError::BadGateway("graph_error", format!("Facebook refused the request: {}{code}", e.message))
+    ApiError::BadGateway(ErrorCode::GraphError, format!("Facebook refused the request: {}{code}", e.message))
 }
 
 /// `POST /api/pages/{page_id}/connect`: subscribe the app to the Page's webhooks, and only when
@@ -77,9 +78,9 @@ pub async fn connect(
 ) -> Result<Json<Value>, ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let mode = ChatMode::parse(&body.chat_mode).ok_or_else(|| {
-        ApiError::BadRequest("invalid_chat_mode", "chat_mode must be only_me or shared".into())
+        ApiError::BadRequest(ErrorCode::InvalidChatMode, "chat_mode must be only_me or shared".into())
     })?;
     let Some((page, token)) = api.stores.pages.page(&me.tenant_id, &page_id).await? else {
         return Err(ApiError::NotFound("page not found; bring it in through Facebook Login first"));
@@ -88,7 +89,10 @@ pub async fn connect(
     let link = match (mode, body.rule_id, body.new_rule) {
         (ChatMode::OnlyMe, None, None) => None,
         (ChatMode::OnlyMe, _, _) => {
-            return Err(ApiError::BadRequest("invalid_body", "only_me takes no rule_id or new_rule".into()));
+            return Err(ApiError::BadRequest(
+                ErrorCode::InvalidBody,
+                "only_me takes no rule_id or new_rule".into(),
+            ));
         }
         (ChatMode::Shared, Some(rule_id), None) => {
             let rule = api
@@ -104,7 +108,7 @@ pub async fn connect(
         }
         (ChatMode::Shared, _, _) => {
             return Err(ApiError::BadRequest(
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 "shared takes exactly one of rule_id and new_rule".into(),
             ));
         }
@@ -121,18 +125,21 @@ pub async fn connect(
         _ => None,
     };
     let token = token.ok_or(ApiError::Conflict(
-        "reconnect_required",
+        ErrorCode::ReconnectRequired,
         "this Page has no token; run Facebook Login again".into(),
     ))?;
     if let Some(route) = api.stores.pages.page_route(&page_id).await?
         && route.tenant_id != me.tenant_id
     {
-        return Err(ApiError::Conflict("page_taken", "this Page is connected to another shop".into()));
+        return Err(ApiError::Conflict(
+            ErrorCode::PageTaken,
+            "this Page is connected to another shop".into(),
+        ));
     }
     let token = api.facebook.cipher.decrypt(&me.tenant_id, &page_id, &token).map_err(|e| {
-        warn!(page_id = %page_id, error = %e, "stored Page token unreadable");
+        warn!(page_id = %page_id, error = %cause_chain(&e), "stored Page token unreadable");
         ApiError::Conflict(
-            "reconnect_required",
+            ErrorCode::ReconnectRequired,
             "the stored Page token cannot be used; run Facebook Login again".into(),
         )
     })?;
@@ -165,7 +172,7 @@ pub async fn connect(
         match api.stores.rules.update_rule(&me.tenant_id, old, &without, &connected_now).await {
             Ok(()) => {}
             Err(StoreError::Conflict(m)) => {
-                return Err(ApiError::Conflict("conflict", format!("{m}; try again")));
+                return Err(ApiError::Conflict(ErrorCode::Conflict, format!("{m}; try again")));
             }
             Err(e) => return Err(e.into()),
         }
@@ -181,7 +188,10 @@ pub async fn connect(
     match written {
         Ok(()) => {}
         Err(StoreError::Conflict(m)) => {
-            return Err(ApiError::Conflict("page_taken", format!("the Page could not be connected: {m}")));
+            return Err(ApiError::Conflict(
+                ErrorCode::PageTaken,
+                format!("the Page could not be connected: {m}"),
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -191,16 +201,14 @@ pub async fn connect(
     info!(page_id = %page_id, tenant_id = %me.tenant_id, mode = mode.as_str(), "Page connected");
     // The Page's earlier conversations come through the Conversations API, step by step.
     let job = SyncJob { tenant_id: me.tenant_id.clone(), page_id: page_id.clone(), after: None, step: 0 };
-    let history_sync = match job.to_queue_message() {
-        Ok(m) => match api.queue.send_batch(&[m]).await {
-            Ok(()) => "queued",
-            Err(e) => {
-                warn!(page_id = %page_id, error = %e, "history sync could not be queued");
-                "not_started"
-            }
-        },
-        Err(_) => "not_started",
+    let queued = match job.to_queue_message() {
+        Ok(m) => api.queue.send_batch(&[m]).await.map_err(|e| cause_chain(&e)),
+        Err(e) => Err(cause_chain(&e)),
     };
+    if let Err(error) = &queued {
+        warn!(page_id = %page_id, error = %error, "history sync could not be queued");
+    }
+    let history_sync = if queued.is_ok() { "queued" } else { "not_started" };
     let mut body = page_json(&connected);
     body["history_sync"] = json!(history_sync);
     Ok(Json(body))

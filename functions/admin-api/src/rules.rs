@@ -11,7 +11,8 @@ use domain::ports::StoreError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{AdminApi, ApiError, caller};
+use crate::error::cause_chain;
+use crate::{AdminApi, ApiError, ErrorCode, caller};
 
 pub fn rule_json(r: &Rule) -> Value {
     json!({
@@ -33,7 +34,7 @@ fn manager(me: &Caller) -> Result<(), ApiError> {
     if me.role.is_manager() {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("forbidden", "only owners and admins manage rules"))
+        Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage rules"))
     }
 }
 
@@ -76,16 +77,16 @@ async fn validate_rule(
     let name = body.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::Unprocessable(
-            "invalid_name",
+            ErrorCode::InvalidName,
             "the rule needs a name of 1 to 100 characters".into(),
         ));
     }
     let method = Method::parse(&body.method).ok_or_else(|| {
-        ApiError::Unprocessable("invalid_method", "method must be round_robin or self_claim".into())
+        ApiError::Unprocessable(ErrorCode::InvalidMethod, "method must be round_robin or self_claim".into())
     })?;
     let old_conversations = OldConversations::parse(&body.old_conversations).ok_or_else(|| {
         ApiError::Unprocessable(
-            "invalid_old_conversations",
+            ErrorCode::InvalidOldConversations,
             "old_conversations must be none, available or all".into(),
         )
     })?;
@@ -93,7 +94,7 @@ async fn validate_rule(
         && body.page_ids.iter().any(|p| p.trim() != joining)
     {
         return Err(ApiError::Unprocessable(
-            "invalid_pages",
+            ErrorCode::InvalidPages,
             "a rule created while connecting a Page holds that Page only; add others with PUT /api/rules/{id}".into(),
         ));
     }
@@ -110,14 +111,14 @@ async fn validate_rule(
         }
     }
     if page_ids.is_empty() {
-        return Err(ApiError::Unprocessable("no_pages", "a rule needs at least one Page".into()));
+        return Err(ApiError::Unprocessable(ErrorCode::NoPages, "a rule needs at least one Page".into()));
     }
     if agents.is_empty() {
-        return Err(ApiError::Unprocessable("no_agents", "a rule needs at least one agent".into()));
+        return Err(ApiError::Unprocessable(ErrorCode::NoAgents, "a rule needs at least one agent".into()));
     }
     if page_ids.len() > 45 {
         return Err(ApiError::Unprocessable(
-            "too_many_pages",
+            ErrorCode::TooManyPages,
             "a rule takes at most 45 Pages (one transaction links them all)".into(),
         ));
     }
@@ -132,7 +133,7 @@ async fn validate_rule(
                     let other_name =
                         api.stores.rules.rule(&me.tenant_id, &other).await?.map(|r| r.name).unwrap_or(other);
                     return Err(ApiError::Conflict(
-                        "page_in_other_rule",
+                        ErrorCode::PageInOtherRule,
                         format!(
                             "Page {p} already belongs to the rule {other_name:?}; move it from there first"
                         ),
@@ -143,7 +144,7 @@ async fn validate_rule(
     }
     if !unknown_pages.is_empty() {
         return Err(ApiError::Unprocessable(
-            "unknown_pages",
+            ErrorCode::UnknownPages,
             format!("not Pages of this shop: {}", unknown_pages.join(", ")),
         ));
     }
@@ -155,7 +156,7 @@ async fn validate_rule(
     }
     if !unknown.is_empty() {
         return Err(ApiError::Unprocessable(
-            "unknown_emails",
+            ErrorCode::UnknownEmails,
             format!("these people have no account in the shop: {}", unknown.join(", ")),
         ));
     }
@@ -168,7 +169,7 @@ async fn validate_rule(
         .any(|r| Some(r.id.as_str()) != own && r.name.to_lowercase() == name.to_lowercase())
     {
         return Err(ApiError::Conflict(
-            "rule_name_taken",
+            ErrorCode::RuleNameTaken,
             format!("the shop already has a rule named {name:?}"),
         ));
     }
@@ -225,7 +226,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let rule = validate(&api, &me, body, None).await?;
     // Connected Pages of the shop switch to shared mode under the new rule.
     let mut connected = Vec::new();
@@ -238,7 +239,7 @@ pub async fn create(
     match api.stores.rules.create_rule(&me.tenant_id, &rule, &connected).await {
         Ok(()) => {}
         Err(StoreError::Conflict(m)) => {
-            return Err(ApiError::Conflict("conflict", format!("{m}; try again")));
+            return Err(ApiError::Conflict(ErrorCode::Conflict, format!("{m}; try again")));
         }
         Err(e) => return Err(e.into()),
     }
@@ -273,7 +274,7 @@ pub async fn replace(
 ) -> Result<Json<Value>, ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let old =
         api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
     let new = validate_rule(&api, &me, body, None, Some(&old)).await?;
@@ -285,7 +286,7 @@ pub async fn replace(
     match api.stores.rules.update_rule(&me.tenant_id, &old, &new, &connected).await {
         Ok(()) => {}
         Err(StoreError::Conflict(m)) => {
-            return Err(ApiError::Conflict("conflict", format!("{m}; try again")));
+            return Err(ApiError::Conflict(ErrorCode::Conflict, format!("{m}; try again")));
         }
         Err(e) => return Err(e.into()),
     }
@@ -310,13 +311,13 @@ pub async fn delete(
         api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
     if !rule.page_ids.is_empty() {
         return Err(ApiError::Conflict(
-            "rule_has_pages",
+            ErrorCode::RuleHasPages,
             format!("move these Pages out of the rule first: {}", rule.page_ids.join(", ")),
         ));
     }
     match api.stores.rules.delete_rule(&me.tenant_id, &rule).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::Conflict(m)) => Err(ApiError::Conflict("rule_has_pages", m)),
+        Err(StoreError::Conflict(m)) => Err(ApiError::Conflict(ErrorCode::RuleHasPages, m)),
         Err(e) => Err(e.into()),
     }
 }
@@ -352,13 +353,14 @@ pub async fn queue_rehoming(api: &AdminApi, tenant: &str, email: &str, rule_id: 
         step: 0,
     };
     let queued = match job.to_queue_message() {
-        Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
-        Err(_) => false,
+        Ok(m) => api.queue.send_batch(&[m]).await.map_err(|e| cause_chain(&e)),
+        Err(e) => Err(cause_chain(&e)),
     };
-    if !queued {
-        tracing::error!(tenant_id = tenant, rule_id = ?rule_id, "re-homing of conversations could not be queued");
+    if let Err(error) = &queued {
+        tracing::error!(tenant_id = tenant, rule_id = ?rule_id, error = %error,
+            "re-homing of conversations could not be queued");
     }
-    queued
+    queued.is_ok()
 }
 
 /// A Page joining a rule brings its conversations along as old conversations: the rule's
