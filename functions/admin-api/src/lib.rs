@@ -7,6 +7,7 @@ pub mod identity;
 pub mod messages;
 pub mod pages;
 pub mod rules;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -16,13 +17,15 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use domain::access::{Identity, Member as Caller, normalize_email};
-use domain::model::{Conversation, Member, Message, PageRecord, Role};
+use domain::model::{Conversation, Member, PageRecord, Role};
 use domain::ports::ConversationFilter;
-use domain::timefmt::rfc3339_ms;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use error::{ApiError, ErrorCode};
+use views::{
+    ConversationView, ItemsView, JobState, MemberView, MessageView, PageView, PagedView, RemovedView,
+};
 
 pub struct AdminApi {
     pub stores: Stores,
@@ -68,56 +71,20 @@ pub async fn caller(api: &AdminApi, id: &Identity) -> Result<Caller, ApiError> {
     Err(ApiError::Forbidden(ErrorCode::NotAMember, "your account is not a member of this shop"))
 }
 
-fn member_json(m: &Member) -> Value {
-    json!({"email": m.email, "role": m.role.as_str()})
-}
-
+/// The page object of the contract, as JSON (for routes outside this crate, such as the local
+/// stack's seeding route).
 pub fn page_json(p: &PageRecord) -> Value {
-    json!({
-        "page_id": p.page_id,
-        "name": p.name,
-        "status": p.status.as_str(),
-        "chat_mode": p.chat_mode.map(|c| c.as_str()),
-        "rule_id": p.rule_id,
-        "connected_by": p.connected_by,
-        "last_connected_at": p.last_connected_at,
-        "lost_reason": p.lost_reason,
-    })
-}
-
-pub fn conversation_json(c: &Conversation) -> Value {
-    json!({
-        "id": c.id,
-        "page_id": c.page_id,
-        "customer_id": c.customer_id,
-        "assignee": c.assignee,
-        "pool_rule_id": c.pool_rule_id,
-        "last_customer_message_at": c.last_customer_message_ms.map(rfc3339_ms),
-        "last_activity_at": rfc3339_ms(c.last_activity_ms),
-        "read_watermark_at": c.read_watermark_ms.map(rfc3339_ms),
-        "delivery_watermark_at": c.delivery_watermark_ms.map(rfc3339_ms),
-    })
-}
-
-pub fn message_json(m: &Message) -> Value {
-    json!({
-        "id": m.id,
-        "direction": m.direction.as_str(),
-        "kind": m.kind,
-        "text": m.text,
-        "sent_at": rfc3339_ms(m.sent_ms),
-        "detail": m.detail,
-    })
+    serde_json::to_value(PageView::from(p)).unwrap_or_default()
 }
 
 async fn list_members(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ItemsView<MemberView>>, ApiError> {
     let me = caller(&api, &id).await?;
     let mut members = api.stores.members.list_members(&me.tenant_id).await?;
     members.sort_by(|a, b| a.email.cmp(&b.email));
-    Ok(Json(json!({"items": members.iter().map(member_json).collect::<Vec<_>>()})))
+    Ok(Json(ItemsView::of(&members)))
 }
 
 #[derive(Deserialize)]
@@ -130,7 +97,7 @@ async fn add_member(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
     body: Result<Json<NewMember>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<MemberView>), ApiError> {
     let me = caller(&api, &id).await?;
     if !me.role.is_manager() {
         return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage members"));
@@ -157,7 +124,7 @@ async fn add_member(
         ));
     }
     tracing::info!(tenant_id = %me.tenant_id, role = role.as_str(), "member added");
-    Ok((StatusCode::CREATED, Json(member_json(&member))))
+    Ok((StatusCode::CREATED, Json(MemberView::from(&member))))
 }
 
 /// `DELETE /api/members/{email}`: the member leaves every rule and the shop; the
@@ -167,7 +134,7 @@ async fn remove_member(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
     Path(email): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RemovedView>, ApiError> {
     let me = caller(&api, &id).await?;
     if !me.role.is_manager() {
         return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage members"));
@@ -216,17 +183,17 @@ async fn remove_member(
     api.stores.members.remove_member(&me.tenant_id, &email).await?;
     let queued = rules::queue_rehoming(&api, &me.tenant_id, &email, None).await;
     tracing::info!(tenant_id = %me.tenant_id, "member removed");
-    Ok(Json(json!({"removed": email, "reassignment": if queued { "queued" } else { "not_started" }})))
+    Ok(Json(RemovedView { reassignment: JobState::queued_if(queued), removed: email }))
 }
 
 async fn list_pages(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ItemsView<PageView>>, ApiError> {
     let me = caller(&api, &id).await?;
     let mut pages = api.stores.pages.list_pages(&me.tenant_id).await?;
     pages.sort_by(|a, b| a.name.cmp(&b.name).then(a.page_id.cmp(&b.page_id)));
-    Ok(Json(json!({"items": pages.iter().map(page_json).collect::<Vec<_>>()})))
+    Ok(Json(ItemsView::of(&pages)))
 }
 
 #[derive(Deserialize)]
@@ -256,7 +223,7 @@ async fn list_conversations(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PagedView<ConversationView>>, ApiError> {
     let me = caller(&api, &id).await?;
     let Query(q) = q.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidQuery, e.body_text()))?;
     let limit = limit_of(q.limit)?;
@@ -273,7 +240,10 @@ async fn list_conversations(
         "mine" => ConversationFilter::AssignedTo { email: me.email.clone(), page_id },
         "pool" => return pool_view(&api, &me, q.rule_id.as_deref(), q.cursor.as_deref(), limit).await,
         _ => {
-            return Err(ApiError::BadRequest(ErrorCode::InvalidView, "view must be mine, pool or all".into()));
+            return Err(ApiError::BadRequest(
+                ErrorCode::InvalidView,
+                "view must be mine, pool or all".into(),
+            ));
         }
     };
     let page = api
@@ -281,10 +251,7 @@ async fn list_conversations(
         .conversations
         .list_conversations(&me.tenant_id, &filter, q.cursor.as_deref(), limit)
         .await?;
-    Ok(Json(json!({
-        "items": page.items.iter().map(conversation_json).collect::<Vec<_>>(),
-        "next_cursor": page.next_cursor,
-    })))
+    Ok(Json(PagedView::of(&page.items, page.next_cursor)))
 }
 
 /// The conversation if it exists in the caller's shop and the caller may read it; 404 alike
@@ -313,7 +280,7 @@ async fn pool_view(
     rule_id: Option<&str>,
     cursor: Option<&str>,
     limit: usize,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PagedView<ConversationView>>, ApiError> {
     let rules: Vec<_> = api
         .stores
         .rules
@@ -342,10 +309,7 @@ async fn pool_view(
     }
     items.sort_by(|a, b| (b.last_activity_ms, &b.id).cmp(&(a.last_activity_ms, &a.id)));
     items.truncate(limit);
-    Ok(Json(json!({
-        "items": items.iter().map(conversation_json).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    Ok(Json(PagedView::of(&items, next_cursor)))
 }
 
 /// `POST /api/conversations/{id}/claim` (*Nhận chat*): the first agent of the rule wins,
@@ -354,7 +318,7 @@ async fn claim(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
     Path(conversation_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConversationView>, ApiError> {
     let me = caller(&api, &id).await?;
     let Some(c) = api.stores.conversations.conversation(&me.tenant_id, &conversation_id).await? else {
         return Err(ApiError::NotFound("conversation not found"));
@@ -395,7 +359,7 @@ async fn claim(
         domain::ports::ClaimOutcome::Won => {
             tracing::info!(conversation_id = %conversation_id, "conversation claimed");
             let c = readable(&api, &me, &conversation_id).await?;
-            Ok(Json(conversation_json(&c)))
+            Ok(Json(ConversationView::from(&c)))
         }
         domain::ports::ClaimOutcome::AlreadyClaimed(winner) => Err(ApiError::Conflict(
             ErrorCode::AlreadyClaimed,
@@ -412,10 +376,10 @@ async fn get_conversation(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
     Path(conversation_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConversationView>, ApiError> {
     let me = caller(&api, &id).await?;
     let c = readable(&api, &me, &conversation_id).await?;
-    Ok(Json(conversation_json(&c)))
+    Ok(Json(ConversationView::from(&c)))
 }
 
 #[derive(Deserialize)]
@@ -429,15 +393,12 @@ async fn list_messages(
     Extension(id): Extension<Identity>,
     Path(conversation_id): Path<String>,
     q: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PagedView<MessageView>>, ApiError> {
     let me = caller(&api, &id).await?;
     let Query(q) = q.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidQuery, e.body_text()))?;
     let limit = limit_of(q.limit)?;
     let c = readable(&api, &me, &conversation_id).await?;
     let page =
         api.stores.conversations.list_messages(&me.tenant_id, &c.id, q.cursor.as_deref(), limit).await?;
-    Ok(Json(json!({
-        "items": page.items.iter().map(message_json).collect::<Vec<_>>(),
-        "next_cursor": page.next_cursor,
-    })))
+    Ok(Json(PagedView::of(&page.items, page.next_cursor)))
 }

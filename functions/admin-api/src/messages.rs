@@ -10,11 +10,12 @@ use domain::graph::{GraphErrorKind, WindowRefusal, reply_window};
 use domain::model::{Direction, Message};
 use domain::ports::ConversationTouch;
 use domain::timefmt::now_ms;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tracing::{info, warn};
 
-use crate::{AdminApi, ApiError, ErrorCode, caller, message_json};
+use crate::views::MessageView;
+use crate::{AdminApi, ApiError, ErrorCode, caller};
 
 #[derive(Deserialize)]
 pub struct Reply {
@@ -27,7 +28,7 @@ pub async fn send(
     Extension(id): Extension<Identity>,
     Path(conversation_id): Path<String>,
     body: Result<Json<Reply>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
     let me = caller(&api, &id).await?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let text = body.text;
@@ -132,10 +133,11 @@ pub async fn send(
         .await?;
     api.stores.conversations.put_message(&me.tenant_id, &message).await?;
     info!(conversation_id = %c.id, "reply sent");
-    Ok((StatusCode::CREATED, Json(message_json(&message))))
+    Ok((StatusCode::CREATED, Json(MessageView::from(&message))))
 }
 
-#[derive(Deserialize)]
+/// `{"human_agent_tag": bool}`, read and written alike.
+#[derive(Deserialize, Serialize)]
 pub struct Settings {
     human_agent_tag: bool,
 }
@@ -144,9 +146,10 @@ pub struct Settings {
 pub async fn get_settings(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Settings>, ApiError> {
     let me = caller(&api, &id).await?;
-    Ok(Json(json!({"human_agent_tag": api.stores.members.human_agent_enabled(&me.tenant_id).await?})))
+    let human_agent_tag = api.stores.members.human_agent_enabled(&me.tenant_id).await?;
+    Ok(Json(Settings { human_agent_tag }))
 }
 
 /// `PUT /api/settings`: owners and admins.
@@ -154,12 +157,12 @@ pub async fn put_settings(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
     body: Result<Json<Settings>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Settings>, ApiError> {
     let me = caller(&api, &id).await?;
     if !me.role.is_manager() {
         return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins change settings"));
     }
     let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     api.stores.members.set_human_agent_enabled(&me.tenant_id, body.human_agent_tag).await?;
-    Ok(Json(json!({"human_agent_tag": body.human_agent_tag})))
+    Ok(Json(body))
 }

@@ -12,11 +12,11 @@ use domain::oauth::{OAuthState, STATE_TTL_MS, dialog_url};
 use domain::ports::{RuleLink, StoreError};
 use domain::timefmt::{now_ms, rfc3339_ms};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::error::cause_chain;
-use crate::{AdminApi, ApiError, ErrorCode, caller, page_json};
+use crate::views::{JobState, LoginUrlView, PageView};
+use crate::{AdminApi, ApiError, ErrorCode, caller};
 
 fn manager(me: &domain::access::Member) -> Result<(), ApiError> {
     if me.role.is_manager() {
@@ -31,7 +31,7 @@ fn manager(me: &domain::access::Member) -> Result<(), ApiError> {
 pub async fn login_url(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LoginUrlView>, ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
     let fb = &api.facebook;
@@ -44,7 +44,7 @@ pub async fn login_url(
     };
     let url = dialog_url(&fb.dialog_url, &fb.app_id, &fb.redirect_uri, &fb.states.sign(&state))
         .map_err(|e| ApiError::Misconfigured { what: "FB_DIALOG_URL is not a URL", source: e.into() })?;
-    Ok(Json(json!({"url": url, "expires_at": rfc3339_ms(state.expires_ms)})))
+    Ok(Json(LoginUrlView { expires_at: rfc3339_ms(state.expires_ms), url }))
 }
 
 #[derive(Deserialize)]
@@ -75,7 +75,7 @@ pub async fn connect(
     Extension(id): Extension<Identity>,
     Path(page_id): Path<String>,
     body: Result<Json<ConnectBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PageView>, ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
@@ -208,10 +208,8 @@ pub async fn connect(
     if let Err(error) = &queued {
         warn!(page_id = %page_id, error = %error, "history sync could not be queued");
     }
-    let history_sync = if queued.is_ok() { "queued" } else { "not_started" };
-    let mut body = page_json(&connected);
-    body["history_sync"] = json!(history_sync);
-    Ok(Json(body))
+    let history_sync = JobState::queued_if(queued.is_ok());
+    Ok(Json(PageView { history_sync: Some(history_sync), ..PageView::from(&connected) }))
 }
 
 /// `POST /api/pages/{page_id}/disconnect`: unsubscribe and stop routing; conversations stay.
@@ -219,7 +217,7 @@ pub async fn disconnect(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
     Path(page_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PageView>, ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
     let Some((_, token)) = api.stores.pages.page(&me.tenant_id, &page_id).await? else {
@@ -236,5 +234,5 @@ pub async fn disconnect(
     let (page, _) =
         api.stores.pages.page(&me.tenant_id, &page_id).await?.ok_or(ApiError::NotFound("page not found"))?;
     info!(page_id = %page_id, tenant_id = %me.tenant_id, "Page disconnected");
-    Ok(Json(page_json(&page)))
+    Ok(Json(PageView::from(&page)))
 }

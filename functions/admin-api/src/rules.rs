@@ -9,26 +9,10 @@ use domain::access::{Identity, Member as Caller, normalize_email};
 use domain::model::{Method, OldConversations, Rule};
 use domain::ports::StoreError;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::error::cause_chain;
+use crate::views::{ItemsView, RuleView};
 use crate::{AdminApi, ApiError, ErrorCode, caller};
-
-pub fn rule_json(r: &Rule) -> Value {
-    json!({
-        "id": r.id,
-        "name": r.name,
-        "page_ids": r.page_ids,
-        "agent_emails": r.agent_emails,
-        "method": r.method.as_str(),
-        "old_conversations": r.old_conversations.as_str(),
-        "old_conversations_chosen_by": r.policy_chosen_by,
-        "old_conversations_chosen_at": r.policy_chosen_at,
-        "old_conversations_warning": (r.old_conversations != OldConversations::None).then_some(
-            "distributing old conversations shares their whole history and customer data with the rule's agents"
-        ),
-    })
-}
 
 fn manager(me: &Caller) -> Result<(), ApiError> {
     if me.role.is_manager() {
@@ -199,31 +183,31 @@ async fn validate_rule(
 pub async fn list(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ItemsView<RuleView>>, ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
     let mut rules = api.stores.rules.list_rules(&me.tenant_id).await?;
     rules.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(json!({"items": rules.iter().map(rule_json).collect::<Vec<_>>()})))
+    Ok(Json(ItemsView::of(&rules)))
 }
 
 pub async fn get_one(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
     Path(rule_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RuleView>, ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
     let rule =
         api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
-    Ok(Json(rule_json(&rule)))
+    Ok(Json(RuleView::from(&rule)))
 }
 
 pub async fn create(
     State(api): State<Arc<AdminApi>>,
     Extension(id): Extension<Identity>,
     body: Result<Json<NewRule>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RuleView>), ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
@@ -245,7 +229,7 @@ pub async fn create(
     }
     hand_over(&api, &me.tenant_id, &rule.id, &holders).await;
     tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule.id, "rule created");
-    Ok((StatusCode::CREATED, Json(rule_json(&rule))))
+    Ok((StatusCode::CREATED, Json(RuleView::from(&rule))))
 }
 
 /// Pages of the shop (among `pages`) connected to it now.
@@ -271,7 +255,7 @@ pub async fn replace(
     Extension(id): Extension<Identity>,
     Path(rule_id): Path<String>,
     body: Result<Json<NewRule>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RuleView>, ApiError> {
     let me = caller(&api, &id).await?;
     manager(&me)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
@@ -296,7 +280,7 @@ pub async fn replace(
         queue_rehoming(&api, &me.tenant_id, gone, Some(&new.id)).await;
     }
     tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule_id, "rule updated");
-    Ok(Json(rule_json(&new)))
+    Ok(Json(RuleView::from(&new)))
 }
 
 /// `DELETE /api/rules/{rule_id}`: refused while the rule still has Pages.
