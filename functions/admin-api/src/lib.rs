@@ -3,6 +3,7 @@
 //! HS256 check locally), placed in the request extensions by the layer in front of [`router`].
 
 pub mod error;
+pub mod extract;
 pub mod identity;
 pub mod messages;
 pub mod pages;
@@ -12,10 +13,10 @@ pub mod views;
 use std::sync::Arc;
 
 use adapters::Stores;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use domain::access::{Identity, Member as Caller, normalize_email};
 use domain::model::{Conversation, Member, PageRecord, Role};
 use domain::ports::ConversationFilter;
@@ -23,6 +24,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use error::{ApiError, ErrorCode};
+pub use extract::{ApiJson, ApiQuery, Manager, Me};
+use extract::{Body, area, one_of};
 use views::{
     ConversationView, ItemsView, JobState, MemberView, MessageView, PageView, PagedView, RemovedView,
 };
@@ -79,9 +82,8 @@ pub fn page_json(p: &PageRecord) -> Value {
 
 async fn list_members(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
+    me: Me,
 ) -> Result<Json<ItemsView<MemberView>>, ApiError> {
-    let me = caller(&api, &id).await?;
     let mut members = api.stores.members.list_members(&me.tenant_id).await?;
     members.sort_by(|a, b| a.email.cmp(&b.email));
     Ok(Json(ItemsView::of(&members)))
@@ -90,19 +92,23 @@ async fn list_members(
 #[derive(Deserialize)]
 struct NewMember {
     email: String,
-    role: String,
+    #[serde(deserialize_with = "one_of")]
+    role: Role,
+}
+
+impl Body for NewMember {
+    fn unknown_value(path: &[&str]) -> Option<ApiError> {
+        (path == ["role"]).then(|| {
+            ApiError::Unprocessable(ErrorCode::InvalidRole, "role must be owner, admin or agent".into())
+        })
+    }
 }
 
 async fn add_member(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-    body: Result<Json<NewMember>, axum::extract::rejection::JsonRejection>,
+    me: Manager<area::Members>,
+    ApiJson(body): ApiJson<NewMember>,
 ) -> Result<(StatusCode, Json<MemberView>), ApiError> {
-    let me = caller(&api, &id).await?;
-    if !me.role.is_manager() {
-        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage members"));
-    }
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let email = normalize_email(&body.email);
     if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
         return Err(ApiError::Unprocessable(
@@ -110,9 +116,7 @@ async fn add_member(
             format!("{email:?} is not an email address"),
         ));
     }
-    let role = Role::parse(&body.role).ok_or_else(|| {
-        ApiError::Unprocessable(ErrorCode::InvalidRole, "role must be owner, admin or agent".into())
-    })?;
+    let role = body.role;
     if role == Role::Owner && me.role != Role::Owner {
         return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners add owners"));
     }
@@ -132,13 +136,9 @@ async fn add_member(
 /// steps.
 async fn remove_member(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(email): Path<String>,
+    me: Manager<area::Members>,
 ) -> Result<Json<RemovedView>, ApiError> {
-    let me = caller(&api, &id).await?;
-    if !me.role.is_manager() {
-        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage members"));
-    }
     let email = normalize_email(&email);
     let Some(target) = api.stores.members.member(&me.tenant_id, &email).await? else {
         return Err(ApiError::NotFound("member not found"));
@@ -186,11 +186,7 @@ async fn remove_member(
     Ok(Json(RemovedView { reassignment: JobState::queued_if(queued), removed: email }))
 }
 
-async fn list_pages(
-    State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-) -> Result<Json<ItemsView<PageView>>, ApiError> {
-    let me = caller(&api, &id).await?;
+async fn list_pages(State(api): State<Arc<AdminApi>>, me: Me) -> Result<Json<ItemsView<PageView>>, ApiError> {
     let mut pages = api.stores.pages.list_pages(&me.tenant_id).await?;
     pages.sort_by(|a, b| a.name.cmp(&b.name).then(a.page_id.cmp(&b.page_id)));
     Ok(Json(ItemsView::of(&pages)))
@@ -221,11 +217,9 @@ fn limit_of(l: Option<usize>) -> Result<usize, ApiError> {
 
 async fn list_conversations(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    me: Me,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<PagedView<ConversationView>>, ApiError> {
-    let me = caller(&api, &id).await?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidQuery, e.body_text()))?;
     let limit = limit_of(q.limit)?;
     let default_view = if me.role.is_manager() { "all" } else { "mine" };
     let page_id = q.page_id.filter(|p| !p.is_empty());
@@ -316,10 +310,9 @@ async fn pool_view(
 /// whatever the concurrency; the others get 409 `already_claimed`.
 async fn claim(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(conversation_id): Path<String>,
+    me: Me,
 ) -> Result<Json<ConversationView>, ApiError> {
-    let me = caller(&api, &id).await?;
     let Some(c) = api.stores.conversations.conversation(&me.tenant_id, &conversation_id).await? else {
         return Err(ApiError::NotFound("conversation not found"));
     };
@@ -374,10 +367,9 @@ async fn claim(
 
 async fn get_conversation(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(conversation_id): Path<String>,
+    me: Me,
 ) -> Result<Json<ConversationView>, ApiError> {
-    let me = caller(&api, &id).await?;
     let c = readable(&api, &me, &conversation_id).await?;
     Ok(Json(ConversationView::from(&c)))
 }
@@ -390,12 +382,10 @@ struct MessagesQuery {
 
 async fn list_messages(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(conversation_id): Path<String>,
-    q: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+    me: Me,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> Result<Json<PagedView<MessageView>>, ApiError> {
-    let me = caller(&api, &id).await?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidQuery, e.body_text()))?;
     let limit = limit_of(q.limit)?;
     let c = readable(&api, &me, &conversation_id).await?;
     let page =

@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
-use domain::access::Identity;
 use domain::graph::{GraphErrorKind, WindowRefusal, reply_window};
 use domain::model::{Direction, Message};
 use domain::ports::ConversationTouch;
@@ -14,23 +13,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{info, warn};
 
+use crate::extract::{ApiJson, Body, Manager, Me, area};
 use crate::views::MessageView;
-use crate::{AdminApi, ApiError, ErrorCode, caller};
+use crate::{AdminApi, ApiError, ErrorCode};
 
 #[derive(Deserialize)]
 pub struct Reply {
     text: String,
 }
 
+impl Body for Reply {}
+
 /// `POST /api/conversations/{id}/messages`.
 pub async fn send(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(conversation_id): Path<String>,
-    body: Result<Json<Reply>, axum::extract::rejection::JsonRejection>,
+    me: Me,
+    ApiJson(body): ApiJson<Reply>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
-    let me = caller(&api, &id).await?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let text = body.text;
     let chars = text.chars().count();
     if chars == 0 || chars > 2000 || text.trim().is_empty() {
@@ -142,12 +142,10 @@ pub struct Settings {
     human_agent_tag: bool,
 }
 
+impl Body for Settings {}
+
 /// `GET /api/settings`.
-pub async fn get_settings(
-    State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-) -> Result<Json<Settings>, ApiError> {
-    let me = caller(&api, &id).await?;
+pub async fn get_settings(State(api): State<Arc<AdminApi>>, me: Me) -> Result<Json<Settings>, ApiError> {
     let human_agent_tag = api.stores.members.human_agent_enabled(&me.tenant_id).await?;
     Ok(Json(Settings { human_agent_tag }))
 }
@@ -155,14 +153,9 @@ pub async fn get_settings(
 /// `PUT /api/settings`: owners and admins.
 pub async fn put_settings(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-    body: Result<Json<Settings>, axum::extract::rejection::JsonRejection>,
+    me: Manager<area::Settings>,
+    ApiJson(body): ApiJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
-    let me = caller(&api, &id).await?;
-    if !me.role.is_manager() {
-        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins change settings"));
-    }
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     api.stores.members.set_human_agent_enabled(&me.tenant_id, body.human_agent_tag).await?;
     Ok(Json(body))
 }

@@ -15,25 +15,18 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use crate::error::cause_chain;
+use crate::extract::{ApiJson, Body, Manager, area, one_of};
+use crate::rules::NewRule;
 use crate::views::{JobState, LoginUrlView, PageView};
-use crate::{AdminApi, ApiError, ErrorCode, caller};
-
-fn manager(me: &domain::access::Member) -> Result<(), ApiError> {
-    if me.role.is_manager() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage Pages"))
-    }
-}
+use crate::{AdminApi, ApiError, ErrorCode};
 
 /// `GET /api/facebook/login-url`: Meta's dialog with a signed, expiring, single-use state bound
 /// to the caller and the shop.
 pub async fn login_url(
     State(api): State<Arc<AdminApi>>,
+    me: Manager<area::Pages>,
     Extension(id): Extension<Identity>,
 ) -> Result<Json<LoginUrlView>, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
     let fb = &api.facebook;
     let state = OAuthState {
         tenant_id: me.tenant_id.clone(),
@@ -49,9 +42,23 @@ pub async fn login_url(
 
 #[derive(Deserialize)]
 pub struct ConnectBody {
-    chat_mode: String,
+    #[serde(deserialize_with = "one_of")]
+    chat_mode: ChatMode,
     rule_id: Option<String>,
-    new_rule: Option<crate::rules::NewRule>,
+    new_rule: Option<NewRule>,
+}
+
+impl Body for ConnectBody {
+    fn unknown_value(path: &[&str]) -> Option<ApiError> {
+        match path {
+            ["chat_mode"] => Some(ApiError::BadRequest(
+                ErrorCode::InvalidChatMode,
+                "chat_mode must be only_me or shared".into(),
+            )),
+            ["new_rule", inner @ ..] => NewRule::unknown_value(inner),
+            _ => None,
+        }
+    }
 }
 
 /// What a Graph failure on a Page call does to the Page, and the caller's answer.
@@ -72,16 +79,11 @@ pub async fn graph_failure(api: &AdminApi, tenant: &str, page_id: &str, e: &Grap
 /// Meta accepted, make the Page receive for this shop.
 pub async fn connect(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(page_id): Path<String>,
-    body: Result<Json<ConnectBody>, axum::extract::rejection::JsonRejection>,
+    me: Manager<area::Pages>,
+    ApiJson(body): ApiJson<ConnectBody>,
 ) -> Result<Json<PageView>, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
-    let mode = ChatMode::parse(&body.chat_mode).ok_or_else(|| {
-        ApiError::BadRequest(ErrorCode::InvalidChatMode, "chat_mode must be only_me or shared".into())
-    })?;
+    let mode = body.chat_mode;
     let Some((page, token)) = api.stores.pages.page(&me.tenant_id, &page_id).await? else {
         return Err(ApiError::NotFound("page not found; bring it in through Facebook Login first"));
     };
@@ -215,11 +217,9 @@ pub async fn connect(
 /// `POST /api/pages/{page_id}/disconnect`: unsubscribe and stop routing; conversations stay.
 pub async fn disconnect(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(page_id): Path<String>,
+    me: Manager<area::Pages>,
 ) -> Result<Json<PageView>, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
     let Some((_, token)) = api.stores.pages.page(&me.tenant_id, &page_id).await? else {
         return Err(ApiError::NotFound("page not found"));
     };

@@ -2,25 +2,18 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
-use domain::access::{Identity, Member as Caller, normalize_email};
+use domain::access::{Member as Caller, normalize_email};
 use domain::model::{Method, OldConversations, Rule};
 use domain::ports::StoreError;
 use serde::Deserialize;
 
 use crate::error::cause_chain;
+use crate::extract::{ApiJson, Body, Manager, area, one_of};
 use crate::views::{ItemsView, RuleView};
-use crate::{AdminApi, ApiError, ErrorCode, caller};
-
-fn manager(me: &Caller) -> Result<(), ApiError> {
-    if me.role.is_manager() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners and admins manage rules"))
-    }
-}
+use crate::{AdminApi, ApiError, ErrorCode};
 
 #[derive(Deserialize)]
 pub struct NewRule {
@@ -29,13 +22,27 @@ pub struct NewRule {
     page_ids: Vec<String>,
     #[serde(default)]
     agent_emails: Vec<String>,
-    method: String,
-    #[serde(default = "default_old")]
-    old_conversations: String,
+    #[serde(deserialize_with = "one_of")]
+    method: Method,
+    #[serde(default = "no_old_conversations", deserialize_with = "one_of")]
+    old_conversations: OldConversations,
 }
 
-fn default_old() -> String {
-    "none".into()
+fn no_old_conversations() -> OldConversations {
+    OldConversations::None
+}
+
+impl Body for NewRule {
+    fn unknown_value(path: &[&str]) -> Option<ApiError> {
+        let (code, message) = match path {
+            ["method"] => (ErrorCode::InvalidMethod, "method must be round_robin or self_claim"),
+            ["old_conversations"] => {
+                (ErrorCode::InvalidOldConversations, "old_conversations must be none, available or all")
+            }
+            _ => return None,
+        };
+        Some(ApiError::Unprocessable(code, message.into()))
+    }
 }
 
 /// Validates a rule against the shop: every refusal a clear 4xx. `joining_page` is a Page being
@@ -65,15 +72,7 @@ async fn validate_rule(
             "the rule needs a name of 1 to 100 characters".into(),
         ));
     }
-    let method = Method::parse(&body.method).ok_or_else(|| {
-        ApiError::Unprocessable(ErrorCode::InvalidMethod, "method must be round_robin or self_claim".into())
-    })?;
-    let old_conversations = OldConversations::parse(&body.old_conversations).ok_or_else(|| {
-        ApiError::Unprocessable(
-            ErrorCode::InvalidOldConversations,
-            "old_conversations must be none, available or all".into(),
-        )
-    })?;
+    let (method, old_conversations) = (body.method, body.old_conversations);
     if let Some(joining) = joining_page
         && body.page_ids.iter().any(|p| p.trim() != joining)
     {
@@ -182,10 +181,8 @@ async fn validate_rule(
 
 pub async fn list(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
+    me: Manager<area::Rules>,
 ) -> Result<Json<ItemsView<RuleView>>, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
     let mut rules = api.stores.rules.list_rules(&me.tenant_id).await?;
     rules.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Json(ItemsView::of(&rules)))
@@ -193,11 +190,9 @@ pub async fn list(
 
 pub async fn get_one(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(rule_id): Path<String>,
+    me: Manager<area::Rules>,
 ) -> Result<Json<RuleView>, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
     let rule =
         api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
     Ok(Json(RuleView::from(&rule)))
@@ -205,12 +200,9 @@ pub async fn get_one(
 
 pub async fn create(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-    body: Result<Json<NewRule>, axum::extract::rejection::JsonRejection>,
+    me: Manager<area::Rules>,
+    ApiJson(body): ApiJson<NewRule>,
 ) -> Result<(StatusCode, Json<RuleView>), ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let rule = validate(&api, &me, body, None).await?;
     // Connected Pages of the shop switch to shared mode under the new rule.
     let mut connected = Vec::new();
@@ -252,13 +244,10 @@ async fn connected_of(
 /// connected them), all in one transaction.
 pub async fn replace(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(rule_id): Path<String>,
-    body: Result<Json<NewRule>, axum::extract::rejection::JsonRejection>,
+    me: Manager<area::Rules>,
+    ApiJson(body): ApiJson<NewRule>,
 ) -> Result<Json<RuleView>, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(ErrorCode::InvalidBody, e.body_text()))?;
     let old =
         api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
     let new = validate_rule(&api, &me, body, None, Some(&old)).await?;
@@ -286,11 +275,9 @@ pub async fn replace(
 /// `DELETE /api/rules/{rule_id}`: refused while the rule still has Pages.
 pub async fn delete(
     State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
     Path(rule_id): Path<String>,
+    me: Manager<area::Rules>,
 ) -> Result<StatusCode, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
     let rule =
         api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
     if !rule.page_ids.is_empty() {
