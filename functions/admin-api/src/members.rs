@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use adapters::retry::RetryPolicy;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -102,10 +103,11 @@ async fn owner_may_leave(api: &AdminApi, me: &Caller) -> Result<(), ApiError> {
 }
 
 /// Takes `email` out of every rule of the shop, a conditional write per rule; a rule changed
-/// meanwhile is read again. Refused (409 `last_agent_of_rule`) while they are some rule's only
-/// agent.
+/// meanwhile is read again, with the shared optimistic budget and backoff. Refused (409
+/// `last_agent_of_rule`) while they are some rule's only agent.
 async fn leave_every_rule(api: &AdminApi, tenant: &str, email: &str) -> Result<(), ApiError> {
-    for _ in 0..5 {
+    let policy = RetryPolicy::OPTIMISTIC;
+    for n in policy.attempts() {
         let rules = api.stores.rules.list_rules(tenant).await?;
         let holding: Vec<Rule> =
             rules.into_iter().filter(|r| r.agent_emails.iter().any(|a| a == email)).collect();
@@ -123,8 +125,13 @@ async fn leave_every_rule(api: &AdminApi, tenant: &str, email: &str) -> Result<(
             }
         }
         if all_done {
-            break;
+            return Ok(());
+        }
+        if policy.allows(n + 1) {
+            policy.pause(n).await;
         }
     }
+    // As before, the member still leaves the shop; a rule that kept changing may still name them.
+    tracing::warn!(tenant_id = tenant, "rules kept changing while a member left them");
     Ok(())
 }
