@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::{info, warn};
 
+use crate::error::cause_chain;
 use crate::extract::{ApiJson, ApiQuery, Body, Me};
 use crate::views::{ConversationView, MessageView, PagedView};
 use crate::{AdminApi, ApiError, ErrorCode};
@@ -304,7 +305,8 @@ async fn page_token(api: &AdminApi, tenant: &str, page_id: &str) -> Result<Secre
         let refusal = "the Page has no token; connect it again".into();
         return Err(ApiError::Conflict(ErrorCode::ReconnectRequired, refusal));
     };
-    api.facebook.cipher.decrypt(tenant, page_id, &sealed).map_err(|_| {
+    api.facebook.cipher.decrypt(tenant, page_id, &sealed).map_err(|e| {
+        warn!(page_id, error = %cause_chain(&e), "stored Page token unreadable");
         ApiError::Conflict(
             ErrorCode::ReconnectRequired,
             "the stored Page token cannot be used; connect the Page again".into(),
