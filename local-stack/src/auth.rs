@@ -32,7 +32,7 @@ pub async fn require_jwt(State(auth): State<Arc<LocalAuthorizer>>, mut req: Requ
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
     let Some(token) = token else {
         return admin_api::ApiError::Unauthorized(
-            "missing_token",
+            admin_api::ErrorCode::MissingToken,
             "an Authorization: Bearer token is required",
         )
         .into_response();
@@ -46,8 +46,11 @@ pub async fn require_jwt(State(auth): State<Arc<LocalAuthorizer>>, mut req: Requ
         Err(e) => {
             // The reason (expired, bad signature...) but never the token itself.
             tracing::info!(reason = %e, "local authorizer refused a token");
-            return admin_api::ApiError::Unauthorized("invalid_token", "the token is invalid or expired")
-                .into_response();
+            return admin_api::ApiError::Unauthorized(
+                admin_api::ErrorCode::InvalidToken,
+                "the token is invalid or expired",
+            )
+            .into_response();
         }
     };
     let identity = admin_api::identity::from_claims(|k| claims.get(k).and_then(|v| v.as_str()));

@@ -265,7 +265,10 @@ async fn seed_page(
 ) -> Result<(StatusCode, Json<serde_json::Value>), admin_api::ApiError> {
     let me = admin_api::caller(&api, &id).await?;
     if !me.role.is_manager() {
-        return Err(admin_api::ApiError::Forbidden("forbidden", "only owners and admins connect Pages"));
+        return Err(admin_api::ApiError::Forbidden(
+            admin_api::ErrorCode::Forbidden,
+            "only owners and admins connect Pages",
+        ));
     }
     let now = domain::timefmt::rfc3339_ms(domain::timefmt::now_ms());
     let page = PageRecord {

@@ -1,74 +1,284 @@
 //! Every admin API failure, mapped to its status and `{"error":{"code","message"}}` in one
-//! place. Storage errors are logged with their cause chain and shown only as a generic message.
+//! place. A failure of ours (5xx) is logged with its whole cause chain and shown only as a
+//! generic message; nothing secret is ever in an answer or a log line.
+
+use std::error::Error as StdError;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::ports::StoreError;
+use domain::ports::{BoxError, StoreError};
+use serde::{Serialize, Serializer};
+
+/// The `code` of an error answer: what a client branches on. Written as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    // 400
+    InvalidBody,
+    InvalidQuery,
+    InvalidLimit,
+    InvalidView,
+    InvalidCursor,
+    CursorExpired,
+    InvalidChatMode,
+    // 401
+    MissingToken,
+    InvalidToken,
+    // 403
+    Forbidden,
+    NotAMember,
+    NotYourConversation,
+    // 404
+    NotFound,
+    // 409
+    Conflict,
+    MemberExists,
+    LastOwner,
+    LastAgentOfRule,
+    AlreadyClaimed,
+    PageTaken,
+    PageInOtherRule,
+    RuleNameTaken,
+    RuleHasPages,
+    ReconnectRequired,
+    // 422
+    InvalidEmail,
+    InvalidRole,
+    InvalidName,
+    InvalidMethod,
+    InvalidOldConversations,
+    InvalidPages,
+    NoPages,
+    NoAgents,
+    TooManyPages,
+    UnknownPages,
+    UnknownEmails,
+    InvalidText,
+    OutsideWindow,
+    RecipientUnavailable,
+    // 429
+    RateLimited,
+    // 502
+    GraphError,
+    // 503
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::InvalidLimit => "invalid_limit",
+            ErrorCode::InvalidView => "invalid_view",
+            ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::CursorExpired => "cursor_expired",
+            ErrorCode::InvalidChatMode => "invalid_chat_mode",
+            ErrorCode::MissingToken => "missing_token",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotAMember => "not_a_member",
+            ErrorCode::NotYourConversation => "not_your_conversation",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::MemberExists => "member_exists",
+            ErrorCode::LastOwner => "last_owner",
+            ErrorCode::LastAgentOfRule => "last_agent_of_rule",
+            ErrorCode::AlreadyClaimed => "already_claimed",
+            ErrorCode::PageTaken => "page_taken",
+            ErrorCode::PageInOtherRule => "page_in_other_rule",
+            ErrorCode::RuleNameTaken => "rule_name_taken",
+            ErrorCode::RuleHasPages => "rule_has_pages",
+            ErrorCode::ReconnectRequired => "reconnect_required",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::InvalidRole => "invalid_role",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::InvalidMethod => "invalid_method",
+            ErrorCode::InvalidOldConversations => "invalid_old_conversations",
+            ErrorCode::InvalidPages => "invalid_pages",
+            ErrorCode::NoPages => "no_pages",
+            ErrorCode::NoAgents => "no_agents",
+            ErrorCode::TooManyPages => "too_many_pages",
+            ErrorCode::UnknownPages => "unknown_pages",
+            ErrorCode::UnknownEmails => "unknown_emails",
+            ErrorCode::InvalidText => "invalid_text",
+            ErrorCode::OutsideWindow => "outside_window",
+            ErrorCode::RecipientUnavailable => "recipient_unavailable",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::GraphError => "graph_error",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{1}")]
-    BadRequest(&'static str, String),
+    BadRequest(ErrorCode, String),
     #[error("{1}")]
-    Unauthorized(&'static str, &'static str),
+    Unauthorized(ErrorCode, &'static str),
     #[error("{1}")]
-    Forbidden(&'static str, &'static str),
+    Forbidden(ErrorCode, &'static str),
     #[error("{0}")]
     NotFound(&'static str),
     #[error("{1}")]
-    Conflict(&'static str, String),
+    Conflict(ErrorCode, String),
     #[error("{1}")]
-    Unprocessable(&'static str, String),
+    Unprocessable(ErrorCode, String),
+    /// Meta refused a call; the message is Graph's own (scrubbed of secrets by the client).
     #[error("{1}")]
-    BadGateway(&'static str, String),
-    #[error("{0}")]
-    Unavailable(&'static str),
+    BadGateway(ErrorCode, String),
+    /// Answered with `Retry-After`.
     #[error("{1}")]
-    TooManyRequests(&'static str, String),
+    TooManyRequests(ErrorCode, String),
+    /// The deployment is wrong (a setting that does not parse...): 503, logged with its cause.
+    #[error("misconfigured: {what}")]
+    Misconfigured {
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, message) = match &self {
+/// Seconds a caller should wait after a 429 (Meta's rate limit outlasted our retries).
+const RETRY_AFTER_SECONDS: &str = "60";
+
+impl ApiError {
+    /// A store write that lost to a concurrent change: 409 `conflict`, worth trying again.
+    pub fn try_again(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Conflict(m) => ApiError::Conflict(ErrorCode::Conflict, format!("{m}; try again")),
+            e => e.into(),
+        }
+    }
+
+    /// The answer's status, code and message; a failure of ours is logged here, with its causes.
+    fn answer(&self) -> (StatusCode, ErrorCode, String) {
+        match self {
             ApiError::BadRequest(c, m) => (StatusCode::BAD_REQUEST, *c, m.clone()),
             ApiError::Unauthorized(c, m) => (StatusCode::UNAUTHORIZED, *c, m.to_string()),
             ApiError::Forbidden(c, m) => (StatusCode::FORBIDDEN, *c, m.to_string()),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.to_string()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, m.to_string()),
             ApiError::Conflict(c, m) => (StatusCode::CONFLICT, *c, m.clone()),
             ApiError::Unprocessable(c, m) => (StatusCode::UNPROCESSABLE_ENTITY, *c, m.clone()),
             ApiError::BadGateway(c, m) => (StatusCode::BAD_GATEWAY, *c, m.clone()),
             ApiError::TooManyRequests(c, m) => (StatusCode::TOO_MANY_REQUESTS, *c, m.clone()),
-            ApiError::Unavailable(m) => {
-                tracing::error!(reason = m, "misconfigured");
+            ApiError::Misconfigured { what, .. } => {
+                tracing::error!(reason = what, error = %cause_chain(self), "misconfigured");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "the service is temporarily unavailable".into(),
                 )
             }
             ApiError::Store(StoreError::InvalidCursor) => (
                 StatusCode::BAD_REQUEST,
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 "the cursor is not one this listing issued".into(),
             ),
             ApiError::Store(StoreError::CursorExpired) => (
                 StatusCode::BAD_REQUEST,
-                "cursor_expired",
+                ErrorCode::CursorExpired,
                 "this listing began too long ago to be continued; start again from the first page".into(),
             ),
-            ApiError::Store(StoreError::Conflict(m)) => (StatusCode::CONFLICT, "conflict", m.clone()),
+            ApiError::Store(StoreError::Conflict(m)) => {
+                (StatusCode::CONFLICT, ErrorCode::Conflict, m.clone())
+            }
             ApiError::Store(e) => {
-                tracing::error!(error = %e, source = ?std::error::Error::source(e), "storage failure");
+                tracing::error!(error = %cause_chain(e), "storage failure");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "the service is temporarily unavailable; retry".into(),
                 )
             }
-        };
-        (status, Json(serde_json::json!({"error": {"code": code, "message": message}}))).into_response()
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail {
+    code: ErrorCode,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.answer();
+        let mut response = (status, Json(ErrorBody { error: ErrorDetail { code, message } })).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        response
+    }
+}
+
+/// `e` and every error under it (`source()` after `source()`), as `a: b: c`, for a log line.
+pub fn cause_chain(e: &(dyn StdError + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_whole_chain_is_logged() {
+        let e =
+            StoreError::Backend { op: "get_item", source: Box::new(Outer(std::io::Error::other("inner"))) };
+        assert_eq!(cause_chain(&e), "storage call get_item failed: outer: inner");
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_answers_generically() {
+        let e = ApiError::Store(StoreError::Backend {
+            op: "get_item",
+            source: Box::new(std::io::Error::other("secret detail")),
+        });
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.expect("body");
+        assert_eq!(
+            std::str::from_utf8(&body).expect("utf-8"),
+            r#"{"error":{"code":"unavailable","message":"the service is temporarily unavailable; retry"}}"#
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_says_when_to_retry() {
+        let r = ApiError::TooManyRequests(ErrorCode::RateLimited, "slow down".into()).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("60"));
+    }
+
+    #[test]
+    fn codes_are_snake_case() {
+        let json = serde_json::to_string(&[ErrorCode::NotAMember, ErrorCode::InvalidOldConversations])
+            .expect("serialize");
+        assert_eq!(json, r#"["not_a_member","invalid_old_conversations"]"#);
     }
 }

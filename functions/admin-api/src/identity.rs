@@ -7,26 +7,28 @@ use axum::response::{IntoResponse, Response};
 use domain::access::Identity;
 use domain::model::Role;
 
-use crate::ApiError;
+use crate::{ApiError, ErrorCode};
 
 /// Builds the identity from string claims; every claim of the contract is required.
 pub fn from_claims<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Identity, ApiError> {
     let claim = |k: &'static str| {
         get(k)
             .filter(|v| !v.is_empty())
-            .ok_or(ApiError::Unauthorized("invalid_token", "a required claim is missing"))
+            .ok_or(ApiError::Unauthorized(ErrorCode::InvalidToken, "a required claim is missing"))
     };
     let tenant_id = claim("tenant_id")?;
     // `#` separates the parts of the store's keys; a tenant id never contains it.
     if tenant_id.contains('#') || tenant_id.len() > 128 {
-        return Err(ApiError::Unauthorized("invalid_token", "the tenant_id claim is malformed"));
+        return Err(ApiError::Unauthorized(ErrorCode::InvalidToken, "the tenant_id claim is malformed"));
     }
     Ok(Identity {
         sub: claim("sub")?.to_string(),
         email: claim("email")?.to_string(),
         tenant_id: tenant_id.to_string(),
-        claimed_role: Role::parse(claim("role")?)
-            .ok_or(ApiError::Unauthorized("invalid_token", "the role claim is not owner, admin or agent"))?,
+        claimed_role: Role::parse(claim("role")?).ok_or(ApiError::Unauthorized(
+            ErrorCode::InvalidToken,
+            "the role claim is not owner, admin or agent",
+        ))?,
     })
 }
 
@@ -39,10 +41,13 @@ pub async fn from_lambda_context(mut req: Request, next: Next) -> Response {
             let claims = ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims);
             match claims {
                 Some(c) => from_claims(|k| c.get(k).map(String::as_str)),
-                None => Err(ApiError::Unauthorized("missing_token", "no authorizer claims on the request")),
+                None => Err(ApiError::Unauthorized(
+                    ErrorCode::MissingToken,
+                    "no authorizer claims on the request",
+                )),
             }
         }
-        _ => Err(ApiError::Unauthorized("missing_token", "no authorizer claims on the request")),
+        _ => Err(ApiError::Unauthorized(ErrorCode::MissingToken, "no authorizer claims on the request")),
     };
     match identity {
         Ok(id) => {

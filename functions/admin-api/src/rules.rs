@@ -1,41 +1,23 @@
-//! Sharing rules (*quy tắc chia hội thoại*): list, read, create; and the shared mode of connect.
+//! Sharing rules (*quy tắc chia hội thoại*): list, read, create, replace, delete; and the
+//! shared mode of connect.
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
-use domain::access::{Identity, Member as Caller, normalize_email};
+use domain::access::{Member as Caller, normalize_email};
 use domain::model::{Method, OldConversations, Rule};
 use domain::ports::StoreError;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use crate::{AdminApi, ApiError, caller};
+use crate::error::cause_chain;
+use crate::extract::{ApiJson, Body, Manager, area, one_of};
+use crate::views::{ItemsView, RuleView};
+use crate::{AdminApi, ApiError, ErrorCode};
 
-pub fn rule_json(r: &Rule) -> Value {
-    json!({
-        "id": r.id,
-        "name": r.name,
-        "page_ids": r.page_ids,
-        "agent_emails": r.agent_emails,
-        "method": r.method.as_str(),
-        "old_conversations": r.old_conversations.as_str(),
-        "old_conversations_chosen_by": r.policy_chosen_by,
-        "old_conversations_chosen_at": r.policy_chosen_at,
-        "old_conversations_warning": (r.old_conversations != OldConversations::None).then_some(
-            "distributing old conversations shares their whole history and customer data with the rule's agents"
-        ),
-    })
-}
-
-fn manager(me: &Caller) -> Result<(), ApiError> {
-    if me.role.is_manager() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("forbidden", "only owners and admins manage rules"))
-    }
-}
+/// The most Pages a rule takes: one transaction links them all.
+const MAX_PAGES: usize = 45;
 
 #[derive(Deserialize)]
 pub struct NewRule {
@@ -44,13 +26,112 @@ pub struct NewRule {
     page_ids: Vec<String>,
     #[serde(default)]
     agent_emails: Vec<String>,
-    method: String,
-    #[serde(default = "default_old")]
-    old_conversations: String,
+    #[serde(deserialize_with = "one_of")]
+    method: Method,
+    #[serde(default = "no_old_conversations", deserialize_with = "one_of")]
+    old_conversations: OldConversations,
 }
 
-fn default_old() -> String {
-    "none".into()
+fn no_old_conversations() -> OldConversations {
+    OldConversations::None
+}
+
+impl Body for NewRule {
+    fn unknown_value(path: &[&str]) -> Option<ApiError> {
+        let (code, message) = match path {
+            ["method"] => (ErrorCode::InvalidMethod, "method must be round_robin or self_claim"),
+            ["old_conversations"] => {
+                (ErrorCode::InvalidOldConversations, "old_conversations must be none, available or all")
+            }
+            _ => return None,
+        };
+        Some(ApiError::Unprocessable(code, message.into()))
+    }
+}
+
+/// `GET /api/rules`, by name.
+pub async fn list(
+    State(api): State<Arc<AdminApi>>,
+    me: Manager<area::Rules>,
+) -> Result<Json<ItemsView<RuleView>>, ApiError> {
+    let mut rules = api.stores.rules.list_rules(&me.tenant_id).await?;
+    rules.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(ItemsView::of(&rules)))
+}
+
+/// `GET /api/rules/{rule_id}`.
+pub async fn get_one(
+    State(api): State<Arc<AdminApi>>,
+    Path(rule_id): Path<String>,
+    me: Manager<area::Rules>,
+) -> Result<Json<RuleView>, ApiError> {
+    let rule = existing(&api, &me.tenant_id, &rule_id).await?;
+    Ok(Json(RuleView::from(&rule)))
+}
+
+async fn existing(api: &AdminApi, tenant: &str, rule_id: &str) -> Result<Rule, ApiError> {
+    api.stores.rules.rule(tenant, rule_id).await?.ok_or(ApiError::NotFound("rule not found"))
+}
+
+/// `POST /api/rules`: the shop's connected Pages among the rule's switch to shared mode under it.
+pub async fn create(
+    State(api): State<Arc<AdminApi>>,
+    me: Manager<area::Rules>,
+    ApiJson(body): ApiJson<NewRule>,
+) -> Result<(StatusCode, Json<RuleView>), ApiError> {
+    let rule = validate(&api, &me, body, None).await?;
+    let connected = connected_of(&api, &me.tenant_id, rule.page_ids.iter()).await?;
+    let holders = only_me_holders(&api, &me.tenant_id, &connected).await?;
+    api.stores.rules.create_rule(&me.tenant_id, &rule, &connected).await.map_err(ApiError::try_again)?;
+    hand_over(&api, &me.tenant_id, &rule.id, &holders).await;
+    tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule.id, "rule created");
+    Ok((StatusCode::CREATED, Json(RuleView::from(&rule))))
+}
+
+/// `PUT /api/rules/{rule_id}`: replaces the rule. Pages it gains join it (connected ones switch
+/// to shared), Pages it loses leave it (connected ones go back to only-me under the member who
+/// connected them), all in one transaction.
+pub async fn replace(
+    State(api): State<Arc<AdminApi>>,
+    Path(rule_id): Path<String>,
+    me: Manager<area::Rules>,
+    ApiJson(body): ApiJson<NewRule>,
+) -> Result<Json<RuleView>, ApiError> {
+    let old = existing(&api, &me.tenant_id, &rule_id).await?;
+    let new = validate_rule(&api, &me, body, None, Some(&old)).await?;
+    let touched = new.page_ids.iter().chain(old.page_ids.iter());
+    let connected = connected_of(&api, &me.tenant_id, touched).await?;
+    let joining: Vec<String> =
+        connected.iter().filter(|p| new.page_ids.contains(p) && !old.page_ids.contains(p)).cloned().collect();
+    let holders = only_me_holders(&api, &me.tenant_id, &joining).await?;
+    api.stores.rules.update_rule(&me.tenant_id, &old, &new, &connected).await.map_err(ApiError::try_again)?;
+    hand_over(&api, &me.tenant_id, &new.id, &holders).await;
+    // Agents who left the rule leave its conversations behind: re-homed by the policy.
+    for gone in old.agent_emails.iter().filter(|a| !new.agent_emails.contains(a)) {
+        queue_rehoming(&api, &me.tenant_id, gone, Some(&new.id)).await;
+    }
+    tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule_id, "rule updated");
+    Ok(Json(RuleView::from(&new)))
+}
+
+/// `DELETE /api/rules/{rule_id}`: refused while the rule still has Pages.
+pub async fn delete(
+    State(api): State<Arc<AdminApi>>,
+    Path(rule_id): Path<String>,
+    me: Manager<area::Rules>,
+) -> Result<StatusCode, ApiError> {
+    let rule = existing(&api, &me.tenant_id, &rule_id).await?;
+    if !rule.page_ids.is_empty() {
+        return Err(ApiError::Conflict(
+            ErrorCode::RuleHasPages,
+            format!("move these Pages out of the rule first: {}", rule.page_ids.join(", ")),
+        ));
+    }
+    match api.stores.rules.delete_rule(&me.tenant_id, &rule).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::Conflict(m)) => Err(ApiError::Conflict(ErrorCode::RuleHasPages, m)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Validates a rule against the shop: every refusal a clear 4xx. `joining_page` is a Page being
@@ -73,111 +154,31 @@ async fn validate_rule(
     editing: Option<&Rule>,
 ) -> Result<Rule, ApiError> {
     let own = editing.map(|r| r.id.as_str());
-    let name = body.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::Unprocessable(
-            "invalid_name",
-            "the rule needs a name of 1 to 100 characters".into(),
-        ));
-    }
-    let method = Method::parse(&body.method).ok_or_else(|| {
-        ApiError::Unprocessable("invalid_method", "method must be round_robin or self_claim".into())
-    })?;
-    let old_conversations = OldConversations::parse(&body.old_conversations).ok_or_else(|| {
-        ApiError::Unprocessable(
-            "invalid_old_conversations",
-            "old_conversations must be none, available or all".into(),
-        )
-    })?;
-    if let Some(joining) = joining_page
-        && body.page_ids.iter().any(|p| p.trim() != joining)
-    {
-        return Err(ApiError::Unprocessable(
-            "invalid_pages",
-            "a rule created while connecting a Page holds that Page only; add others with PUT /api/rules/{id}".into(),
-        ));
-    }
-    let mut page_ids: Vec<String> = Vec::new();
-    for p in body.page_ids.iter().map(|p| p.trim().to_string()).chain(joining_page.map(String::from)) {
-        if !p.is_empty() && !page_ids.contains(&p) {
-            page_ids.push(p);
-        }
-    }
-    let mut agents: Vec<String> = Vec::new();
-    for e in body.agent_emails.iter().map(|e| normalize_email(e)) {
-        if !agents.contains(&e) {
-            agents.push(e);
-        }
-    }
+    let name = rule_name(&body.name)?;
+    let page_ids = page_list(&body.page_ids, joining_page)?;
+    let agents = agent_list(&body.agent_emails);
     if page_ids.is_empty() {
-        return Err(ApiError::Unprocessable("no_pages", "a rule needs at least one Page".into()));
+        return Err(ApiError::Unprocessable(ErrorCode::NoPages, "a rule needs at least one Page".into()));
     }
     if agents.is_empty() {
-        return Err(ApiError::Unprocessable("no_agents", "a rule needs at least one agent".into()));
+        return Err(ApiError::Unprocessable(ErrorCode::NoAgents, "a rule needs at least one agent".into()));
     }
-    if page_ids.len() > 45 {
+    if page_ids.len() > MAX_PAGES {
         return Err(ApiError::Unprocessable(
-            "too_many_pages",
-            "a rule takes at most 45 Pages (one transaction links them all)".into(),
+            ErrorCode::TooManyPages,
+            format!("a rule takes at most {MAX_PAGES} Pages (one transaction links them all)"),
         ));
     }
-    let mut unknown_pages = Vec::new();
-    for p in &page_ids {
-        match api.stores.pages.page(&me.tenant_id, p).await? {
-            None => unknown_pages.push(p.clone()),
-            Some((page, _)) => {
-                if let Some(other) =
-                    page.rule_id.filter(|r| Some(p.as_str()) != joining_page && Some(r.as_str()) != own)
-                {
-                    let other_name =
-                        api.stores.rules.rule(&me.tenant_id, &other).await?.map(|r| r.name).unwrap_or(other);
-                    return Err(ApiError::Conflict(
-                        "page_in_other_rule",
-                        format!(
-                            "Page {p} already belongs to the rule {other_name:?}; move it from there first"
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    if !unknown_pages.is_empty() {
-        return Err(ApiError::Unprocessable(
-            "unknown_pages",
-            format!("not Pages of this shop: {}", unknown_pages.join(", ")),
-        ));
-    }
-    let mut unknown = Vec::new();
-    for e in &agents {
-        if api.stores.members.member(&me.tenant_id, e).await?.is_none() {
-            unknown.push(e.clone());
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(ApiError::Unprocessable(
-            "unknown_emails",
-            format!("these people have no account in the shop: {}", unknown.join(", ")),
-        ));
-    }
-    if api
-        .stores
-        .rules
-        .list_rules(&me.tenant_id)
-        .await?
-        .iter()
-        .any(|r| Some(r.id.as_str()) != own && r.name.to_lowercase() == name.to_lowercase())
-    {
-        return Err(ApiError::Conflict(
-            "rule_name_taken",
-            format!("the shop already has a rule named {name:?}"),
-        ));
-    }
+    pages_of_the_shop(api, &me.tenant_id, &page_ids, joining_page, own).await?;
+    members_of_the_shop(api, &me.tenant_id, &agents).await?;
+    name_free(api, &me.tenant_id, &name, own).await?;
+    let old_conversations = body.old_conversations;
     if old_conversations != OldConversations::None {
         tracing::info!(tenant_id = %me.tenant_id, policy = old_conversations.as_str(), chosen_by = %me.email,
             "old conversations will be shared with the rule's agents (history and customer data included)");
     }
     // The policy's chooser changes only when the policy does.
-    let (chosen_by, chosen_at) = match editing {
+    let (policy_chosen_by, policy_chosen_at) = match editing {
         Some(r) if r.old_conversations == old_conversations => {
             (r.policy_chosen_by.clone(), r.policy_chosen_at.clone())
         }
@@ -188,63 +189,116 @@ async fn validate_rule(
         name,
         page_ids,
         agent_emails: agents,
-        method,
+        method: body.method,
         old_conversations,
-        policy_chosen_by: chosen_by,
-        policy_chosen_at: chosen_at,
+        policy_chosen_by,
+        policy_chosen_at,
     })
 }
 
-pub async fn list(
-    State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-) -> Result<Json<Value>, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
-    let mut rules = api.stores.rules.list_rules(&me.tenant_id).await?;
-    rules.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(json!({"items": rules.iter().map(rule_json).collect::<Vec<_>>()})))
+/// The name trimmed, 1 to 100 characters.
+fn rule_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        let refusal = "the rule needs a name of 1 to 100 characters".into();
+        return Err(ApiError::Unprocessable(ErrorCode::InvalidName, refusal));
+    }
+    Ok(name)
 }
 
-pub async fn get_one(
-    State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-    Path(rule_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
-    let rule =
-        api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
-    Ok(Json(rule_json(&rule)))
+/// The Pages trimmed, without blanks or repeats, and the Page being connected into the rule
+/// (which is then the rule's only Page).
+fn page_list(raw: &[String], joining_page: Option<&str>) -> Result<Vec<String>, ApiError> {
+    if let Some(joining) = joining_page
+        && raw.iter().any(|p| p.trim() != joining)
+    {
+        return Err(ApiError::Unprocessable(
+            ErrorCode::InvalidPages,
+            "a rule created while connecting a Page holds that Page only; add others with PUT /api/rules/{id}".into(),
+        ));
+    }
+    let mut page_ids: Vec<String> = Vec::new();
+    for p in raw.iter().map(|p| p.trim().to_string()).chain(joining_page.map(String::from)) {
+        if !p.is_empty() && !page_ids.contains(&p) {
+            page_ids.push(p);
+        }
+    }
+    Ok(page_ids)
 }
 
-pub async fn create(
-    State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-    body: Result<Json<NewRule>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
-    let rule = validate(&api, &me, body, None).await?;
-    // Connected Pages of the shop switch to shared mode under the new rule.
-    let mut connected = Vec::new();
-    for p in &rule.page_ids {
-        if api.stores.pages.page_route(p).await?.is_some_and(|r| r.tenant_id == me.tenant_id) {
-            connected.push(p.clone());
+/// The agents' emails normalised, without repeats.
+fn agent_list(raw: &[String]) -> Vec<String> {
+    let mut agents: Vec<String> = Vec::new();
+    for e in raw.iter().map(|e| normalize_email(e)) {
+        if !agents.contains(&e) {
+            agents.push(e);
         }
     }
-    let holders = only_me_holders(&api, &me.tenant_id, &connected).await?;
-    match api.stores.rules.create_rule(&me.tenant_id, &rule, &connected).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(m)) => {
-            return Err(ApiError::Conflict("conflict", format!("{m}; try again")));
+    agents
+}
+
+/// Every Page is the shop's and in no other rule (`own`, the rule edited; the joining Page's
+/// current rule is the connect's business).
+async fn pages_of_the_shop(
+    api: &AdminApi,
+    tenant: &str,
+    page_ids: &[String],
+    joining_page: Option<&str>,
+    own: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut unknown_pages = Vec::new();
+    for p in page_ids {
+        let Some((page, _)) = api.stores.pages.page(tenant, p).await? else {
+            unknown_pages.push(p.clone());
+            continue;
+        };
+        if let Some(other) =
+            page.rule_id.filter(|r| Some(p.as_str()) != joining_page && Some(r.as_str()) != own)
+        {
+            let other_name = api.stores.rules.rule(tenant, &other).await?.map(|r| r.name).unwrap_or(other);
+            return Err(ApiError::Conflict(
+                ErrorCode::PageInOtherRule,
+                format!("Page {p} already belongs to the rule {other_name:?}; move it from there first"),
+            ));
         }
-        Err(e) => return Err(e.into()),
     }
-    hand_over(&api, &me.tenant_id, &rule.id, &holders).await;
-    tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule.id, "rule created");
-    Ok((StatusCode::CREATED, Json(rule_json(&rule))))
+    if !unknown_pages.is_empty() {
+        return Err(ApiError::Unprocessable(
+            ErrorCode::UnknownPages,
+            format!("not Pages of this shop: {}", unknown_pages.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+/// Every agent has an account in the shop.
+async fn members_of_the_shop(api: &AdminApi, tenant: &str, agents: &[String]) -> Result<(), ApiError> {
+    let mut unknown = Vec::new();
+    for e in agents {
+        if api.stores.members.member(tenant, e).await?.is_none() {
+            unknown.push(e.clone());
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::Unprocessable(
+            ErrorCode::UnknownEmails,
+            format!("these people have no account in the shop: {}", unknown.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+/// No other rule of the shop (`own` is the rule edited) has the name, in any case.
+async fn name_free(api: &AdminApi, tenant: &str, name: &str, own: Option<&str>) -> Result<(), ApiError> {
+    let lower = name.to_lowercase();
+    let rules = api.stores.rules.list_rules(tenant).await?;
+    if rules.iter().any(|r| Some(r.id.as_str()) != own && r.name.to_lowercase() == lower) {
+        return Err(ApiError::Conflict(
+            ErrorCode::RuleNameTaken,
+            format!("the shop already has a rule named {name:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Pages of the shop (among `pages`) connected to it now.
@@ -260,65 +314,6 @@ async fn connected_of(
         }
     }
     Ok(out)
-}
-
-/// `PUT /api/rules/{rule_id}`: replaces the rule. Pages it gains join it (connected ones switch
-/// to shared), Pages it loses leave it (connected ones go back to only-me under the member who
-/// connected them), all in one transaction.
-pub async fn replace(
-    State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-    Path(rule_id): Path<String>,
-    body: Result<Json<NewRule>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_body", e.body_text()))?;
-    let old =
-        api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
-    let new = validate_rule(&api, &me, body, None, Some(&old)).await?;
-    let touched = new.page_ids.iter().chain(old.page_ids.iter());
-    let connected = connected_of(&api, &me.tenant_id, touched).await?;
-    let joining: Vec<String> =
-        connected.iter().filter(|p| new.page_ids.contains(p) && !old.page_ids.contains(p)).cloned().collect();
-    let holders = only_me_holders(&api, &me.tenant_id, &joining).await?;
-    match api.stores.rules.update_rule(&me.tenant_id, &old, &new, &connected).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(m)) => {
-            return Err(ApiError::Conflict("conflict", format!("{m}; try again")));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    hand_over(&api, &me.tenant_id, &new.id, &holders).await;
-    // Agents who left the rule leave its conversations behind: re-homed by the policy.
-    for gone in old.agent_emails.iter().filter(|a| !new.agent_emails.contains(a)) {
-        queue_rehoming(&api, &me.tenant_id, gone, Some(&new.id)).await;
-    }
-    tracing::info!(tenant_id = %me.tenant_id, rule_id = %rule_id, "rule updated");
-    Ok(Json(rule_json(&new)))
-}
-
-/// `DELETE /api/rules/{rule_id}`: refused while the rule still has Pages.
-pub async fn delete(
-    State(api): State<Arc<AdminApi>>,
-    Extension(id): Extension<Identity>,
-    Path(rule_id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let me = caller(&api, &id).await?;
-    manager(&me)?;
-    let rule =
-        api.stores.rules.rule(&me.tenant_id, &rule_id).await?.ok_or(ApiError::NotFound("rule not found"))?;
-    if !rule.page_ids.is_empty() {
-        return Err(ApiError::Conflict(
-            "rule_has_pages",
-            format!("move these Pages out of the rule first: {}", rule.page_ids.join(", ")),
-        ));
-    }
-    match api.stores.rules.delete_rule(&me.tenant_id, &rule).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::Conflict(m)) => Err(ApiError::Conflict("rule_has_pages", m)),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Members holding only-me conversations of Pages about to join a rule (the routes'
@@ -352,13 +347,14 @@ pub async fn queue_rehoming(api: &AdminApi, tenant: &str, email: &str, rule_id: 
         step: 0,
     };
     let queued = match job.to_queue_message() {
-        Ok(m) => api.queue.send_batch(&[m]).await.is_ok(),
-        Err(_) => false,
+        Ok(m) => api.queue.send_batch(&[m]).await.map_err(|e| cause_chain(&e)),
+        Err(e) => Err(cause_chain(&e)),
     };
-    if !queued {
-        tracing::error!(tenant_id = tenant, rule_id = ?rule_id, "re-homing of conversations could not be queued");
+    if let Err(error) = &queued {
+        tracing::error!(tenant_id = tenant, rule_id = ?rule_id, error = %error,
+            "re-homing of conversations could not be queued");
     }
-    queued
+    queued.is_ok()
 }
 
 /// A Page joining a rule brings its conversations along as old conversations: the rule's

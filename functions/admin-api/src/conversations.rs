@@ -1,0 +1,384 @@
+//! The inbox: listing conversations (mine, the pools, all), one conversation, its messages,
+//! claiming a pooled one (*Nhận chat*), and replying through the Send API within Meta's
+//! messaging window.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use domain::access::Member as Caller;
+use domain::graph::{GraphError, GraphErrorKind, MessagingType, WindowRefusal, reply_window};
+use domain::model::{Conversation, Direction, Message, Method};
+use domain::ports::{ClaimOutcome, ConversationFilter, ConversationTouch};
+use domain::timefmt::now_ms;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::error::cause_chain;
+use crate::extract::{ApiJson, ApiQuery, Body, Me};
+use crate::views::{ConversationView, MessageView, PagedView};
+use crate::{AdminApi, ApiError, ErrorCode};
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    view: Option<String>,
+    /// With `view=pool`: one pool (a self-claim rule) to page through.
+    rule_id: Option<String>,
+    page_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+const DEFAULT_LIMIT: usize = 25;
+const MAX_LIMIT: usize = 100;
+
+fn limit_of(l: Option<usize>) -> Result<usize, ApiError> {
+    match l {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => {
+            Err(ApiError::BadRequest(ErrorCode::InvalidLimit, format!("limit must be 1 to {MAX_LIMIT}")))
+        }
+    }
+}
+
+/// `GET /api/conversations?view=mine|pool|all`: an agent's own by default, every one of the
+/// shop for owners and admins.
+pub async fn list(
+    State(api): State<Arc<AdminApi>>,
+    me: Me,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<PagedView<ConversationView>>, ApiError> {
+    let limit = limit_of(q.limit)?;
+    let default_view = if me.role.is_manager() { "all" } else { "mine" };
+    let page_id = q.page_id.filter(|p| !p.is_empty());
+    let filter = match q.view.as_deref().unwrap_or(default_view) {
+        "all" if me.role.is_manager() => ConversationFilter::All { page_id },
+        "all" => {
+            let refusal = "only owners and admins see every conversation";
+            return Err(ApiError::Forbidden(ErrorCode::Forbidden, refusal));
+        }
+        "mine" => ConversationFilter::AssignedTo { email: me.email.clone(), page_id },
+        "pool" => return pool_view(&api, &me, q.rule_id.as_deref(), q.cursor.as_deref(), limit).await,
+        _ => {
+            let refusal = "view must be mine, pool or all".into();
+            return Err(ApiError::BadRequest(ErrorCode::InvalidView, refusal));
+        }
+    };
+    let page = api
+        .stores
+        .conversations
+        .list_conversations(&me.tenant_id, &filter, q.cursor.as_deref(), limit)
+        .await?;
+    Ok(Json(PagedView::of(&page.items, page.next_cursor)))
+}
+
+/// The self-claim pools the caller belongs to (all of the shop's for owners and admins),
+/// newest activity first. With several pools and no `rule_id`, the first page of each is
+/// merged; pass `rule_id` to page through one pool.
+async fn pool_view(
+    api: &AdminApi,
+    me: &Caller,
+    rule_id: Option<&str>,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Json<PagedView<ConversationView>>, ApiError> {
+    let rules: Vec<_> = api
+        .stores
+        .rules
+        .list_rules(&me.tenant_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.method == Method::SelfClaim)
+        .filter(|r| me.role.is_manager() || r.agent_emails.contains(&me.email))
+        .filter(|r| rule_id.is_none_or(|id| r.id == id))
+        .collect();
+    if rule_id.is_some() && rules.is_empty() {
+        return Err(ApiError::NotFound("no such pool"));
+    }
+    if cursor.is_some() && rules.len() != 1 {
+        let refusal = "a pool cursor needs its rule_id".into();
+        return Err(ApiError::BadRequest(ErrorCode::InvalidCursor, refusal));
+    }
+    let mut items = Vec::new();
+    let mut next_cursor = None;
+    for r in &rules {
+        let filter = ConversationFilter::Pool { rule_id: r.id.clone() };
+        let page = api.stores.conversations.list_conversations(&me.tenant_id, &filter, cursor, limit).await?;
+        if rules.len() == 1 {
+            next_cursor = page.next_cursor;
+        }
+        items.extend(page.items);
+    }
+    items.sort_by(|a, b| (b.last_activity_ms, &b.id).cmp(&(a.last_activity_ms, &a.id)));
+    items.truncate(limit);
+    Ok(Json(PagedView::of(&items, next_cursor)))
+}
+
+/// The conversation if it exists in the caller's shop and the caller may read it; 404 alike
+/// for "absent" and "not yours", so nothing leaks.
+async fn readable(api: &AdminApi, me: &Caller, conversation_id: &str) -> Result<Conversation, ApiError> {
+    match api.stores.conversations.conversation(&me.tenant_id, conversation_id).await? {
+        Some(c) if me.can_read(&c) => Ok(c),
+        // A pooled conversation is visible to the agents of its rule.
+        Some(c) if c.assignee.is_none() && c.pool_rule_id.is_some() => {
+            let rule = c.pool_rule_id.as_deref().unwrap_or_default();
+            match api.stores.rules.rule(&me.tenant_id, rule).await? {
+                Some(r) if r.agent_emails.contains(&me.email) => Ok(c),
+                _ => Err(ApiError::NotFound("conversation not found")),
+            }
+        }
+        _ => Err(ApiError::NotFound("conversation not found")),
+    }
+}
+
+/// `GET /api/conversations/{id}`.
+pub async fn get_one(
+    State(api): State<Arc<AdminApi>>,
+    Path(conversation_id): Path<String>,
+    me: Me,
+) -> Result<Json<ConversationView>, ApiError> {
+    let c = readable(&api, &me, &conversation_id).await?;
+    Ok(Json(ConversationView::from(&c)))
+}
+
+/// `POST /api/conversations/{id}/claim` (*Nhận chat*): the first agent of the rule wins,
+/// whatever the concurrency; the others get 409 `already_claimed`.
+pub async fn claim(
+    State(api): State<Arc<AdminApi>>,
+    Path(conversation_id): Path<String>,
+    me: Me,
+) -> Result<Json<ConversationView>, ApiError> {
+    let Some(c) = api.stores.conversations.conversation(&me.tenant_id, &conversation_id).await? else {
+        return Err(ApiError::NotFound("conversation not found"));
+    };
+    let Some(rule_id) = c.pool_rule_id.clone() else {
+        return Err(held_refusal(&api, &me, &c).await?);
+    };
+    let rule = api.stores.rules.rule(&me.tenant_id, &rule_id).await?;
+    if !rule.is_some_and(|r| r.agent_emails.contains(&me.email)) {
+        return Err(ApiError::NotFound("conversation not found"));
+    }
+    match api.stores.conversations.claim(&me.tenant_id, &conversation_id, &rule_id, &me.email).await? {
+        ClaimOutcome::Won => {
+            info!(conversation_id = %conversation_id, "conversation claimed");
+            let c = readable(&api, &me, &conversation_id).await?;
+            Ok(Json(ConversationView::from(&c)))
+        }
+        ClaimOutcome::AlreadyClaimed(winner) => Err(claimed_first(winner.as_deref())),
+        ClaimOutcome::NotInPool => Err(ApiError::NotFound("conversation not found")),
+    }
+}
+
+fn claimed_first(winner: Option<&str>) -> ApiError {
+    let message = match winner {
+        Some(w) => format!("{w} claimed this conversation first"),
+        None => "someone claimed this conversation first".into(),
+    };
+    ApiError::Conflict(ErrorCode::AlreadyClaimed, message)
+}
+
+/// The answer to a claim of a conversation out of every pool: 409 `already_claimed` naming
+/// its holder for those who could have claimed it (the agents of its Page's rule), owners and
+/// admins, and the holder; 404 for anyone else.
+async fn held_refusal(api: &AdminApi, me: &Caller, c: &Conversation) -> Result<ApiError, ApiError> {
+    let Some(holder) = c.assignee.as_deref() else { return Ok(ApiError::NotFound("conversation not found")) };
+    let route_rule = api
+        .stores
+        .pages
+        .page_route(&c.page_id)
+        .await?
+        .filter(|r| r.tenant_id == me.tenant_id)
+        .and_then(|r| r.rule_id);
+    let in_rule = match route_rule {
+        Some(r) => api
+            .stores
+            .rules
+            .rule(&me.tenant_id, &r)
+            .await?
+            .is_some_and(|r| r.agent_emails.contains(&me.email)),
+        None => false,
+    };
+    Ok(if me.role.is_manager() || in_rule || holder == me.email {
+        claimed_first(Some(holder))
+    } else {
+        ApiError::NotFound("conversation not found")
+    })
+}
+
+#[derive(Deserialize)]
+pub struct MessagesQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/conversations/{id}/messages`, newest first.
+pub async fn list_messages(
+    State(api): State<Arc<AdminApi>>,
+    Path(conversation_id): Path<String>,
+    me: Me,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
+) -> Result<Json<PagedView<MessageView>>, ApiError> {
+    let limit = limit_of(q.limit)?;
+    let c = readable(&api, &me, &conversation_id).await?;
+    let page =
+        api.stores.conversations.list_messages(&me.tenant_id, &c.id, q.cursor.as_deref(), limit).await?;
+    Ok(Json(PagedView::of(&page.items, page.next_cursor)))
+}
+
+#[derive(Deserialize)]
+pub struct Reply {
+    text: String,
+}
+
+impl Body for Reply {}
+
+/// `POST /api/conversations/{id}/messages`: a text reply, by the holder or an owner or admin.
+pub async fn send(
+    State(api): State<Arc<AdminApi>>,
+    Path(conversation_id): Path<String>,
+    me: Me,
+    ApiJson(body): ApiJson<Reply>,
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+    let text = reply_text(body.text)?;
+    let c = repliable(&api, &me, &conversation_id).await?;
+    let human_agent = api.stores.members.human_agent_enabled(&me.tenant_id).await?;
+    let messaging =
+        reply_window(now_ms(), c.last_customer_message_ms, human_agent).map_err(outside_window)?;
+    let token = page_token(&api, &me.tenant_id, &c.page_id).await?;
+    let sent_ms = now_ms();
+    let mid = match api.facebook.graph.send_text(&c.page_id, &token, &c.customer_id, &text, messaging).await {
+        Ok(mid) => mid,
+        Err(e) => return Err(send_failure(&api, &me.tenant_id, &c.page_id, e).await),
+    };
+    let message = record_reply(&api, &me, &c, Sent { mid, text, sent_ms, messaging }).await?;
+    info!(conversation_id = %c.id, "reply sent");
+    Ok((StatusCode::CREATED, Json(MessageView::from(&message))))
+}
+
+fn reply_text(text: String) -> Result<String, ApiError> {
+    let chars = text.chars().count();
+    if chars == 0 || chars > 2000 || text.trim().is_empty() {
+        let refusal = "text must be 1 to 2000 characters".into();
+        return Err(ApiError::Unprocessable(ErrorCode::InvalidText, refusal));
+    }
+    Ok(text)
+}
+
+/// The conversation if the caller may reply to it: its holder, or any owner or admin of the
+/// shop. Someone who can see it (or its pool) hears 403; anyone else 404, as if it did not exist.
+async fn repliable(api: &AdminApi, me: &Caller, conversation_id: &str) -> Result<Conversation, ApiError> {
+    let Some(c) = api.stores.conversations.conversation(&me.tenant_id, conversation_id).await? else {
+        return Err(ApiError::NotFound("conversation not found"));
+    };
+    if c.assignee.as_deref() == Some(me.email.as_str()) || me.role.is_manager() {
+        return Ok(c);
+    }
+    Err(if me.can_read(&c) || c.pool_rule_id.is_some() {
+        ApiError::Forbidden(
+            ErrorCode::NotYourConversation,
+            "only the agent who holds this conversation replies",
+        )
+    } else {
+        ApiError::NotFound("conversation not found")
+    })
+}
+
+fn outside_window(w: WindowRefusal) -> ApiError {
+    let message = match w {
+        WindowRefusal::NeedsHumanAgentTag => {
+            "the customer last wrote more than 24 hours ago; replies up to 7 days need the Human Agent tag, not enabled for this shop"
+        }
+        WindowRefusal::Closed => {
+            "the customer last wrote more than 7 days ago (or never): Meta allows no reply until they write again"
+        }
+    };
+    ApiError::Unprocessable(ErrorCode::OutsideWindow, message.into())
+}
+
+/// The Page's token, readable, or 409 `reconnect_required`.
+async fn page_token(api: &AdminApi, tenant: &str, page_id: &str) -> Result<SecretString, ApiError> {
+    let Some((_, Some(sealed))) = api.stores.pages.page(tenant, page_id).await? else {
+        let refusal = "the Page has no token; connect it again".into();
+        return Err(ApiError::Conflict(ErrorCode::ReconnectRequired, refusal));
+    };
+    api.facebook.cipher.decrypt(tenant, page_id, &sealed).map_err(|e| {
+        warn!(page_id, error = %cause_chain(&e), "stored Page token unreadable");
+        ApiError::Conflict(
+            ErrorCode::ReconnectRequired,
+            "the stored Page token cannot be used; connect the Page again".into(),
+        )
+    })
+}
+
+/// What a Send API failure answers (a token Meta no longer takes also marks the Page lost).
+async fn send_failure(api: &AdminApi, tenant: &str, page_id: &str, e: GraphError) -> ApiError {
+    match e.kind {
+        GraphErrorKind::OutsideWindow => ApiError::Unprocessable(
+            ErrorCode::OutsideWindow,
+            format!("Meta refused the reply: {}", e.message),
+        ),
+        GraphErrorKind::RecipientUnavailable => ApiError::Unprocessable(
+            ErrorCode::RecipientUnavailable,
+            "this customer cannot be reached on Messenger right now".into(),
+        ),
+        GraphErrorKind::RateLimited => {
+            warn!(page_id, code = ?e.code, "Send API rate limited after retries");
+            ApiError::TooManyRequests(
+                ErrorCode::RateLimited,
+                "Facebook is rate limiting this Page; retry shortly".into(),
+            )
+        }
+        GraphErrorKind::TokenInvalid | GraphErrorKind::PermissionMissing => {
+            crate::pages::graph_failure(api, tenant, page_id, &e).await
+        }
+        GraphErrorKind::Transient | GraphErrorKind::Other => {
+            warn!(page_id, code = ?e.code, status = e.status, "Send API failed");
+            let message = format!("Facebook did not accept the reply: {}", e.message);
+            ApiError::BadGateway(ErrorCode::GraphError, message)
+        }
+    }
+}
+
+/// A reply Meta accepted.
+struct Sent {
+    mid: String,
+    text: String,
+    sent_ms: i64,
+    messaging: MessagingType,
+}
+
+/// Stores the sent reply under Meta's id (so the echo that follows is the same message) and
+/// moves the conversation up the inbox.
+async fn record_reply(
+    api: &AdminApi,
+    me: &Caller,
+    c: &Conversation,
+    sent: Sent,
+) -> Result<Message, ApiError> {
+    let message = Message {
+        id: sent.mid,
+        conversation_id: c.id.clone(),
+        direction: Direction::Out,
+        kind: domain::model::MessageKind::Text,
+        text: Some(sent.text),
+        sent_ms: sent.sent_ms,
+        detail: Some(json!({"sent_by": me.email, "messaging_type": format!("{:?}", sent.messaging)})),
+    };
+    api.stores
+        .conversations
+        .touch_conversation(&ConversationTouch {
+            tenant_id: me.tenant_id.clone(),
+            conversation_id: c.id.clone(),
+            page_id: c.page_id.clone(),
+            customer_id: c.customer_id.clone(),
+            activity_ms: sent.sent_ms,
+            customer_ms: None,
+        })
+        .await?;
+    api.stores.conversations.put_message(&me.tenant_id, &message).await?;
+    Ok(message)
+}

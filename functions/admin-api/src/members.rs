@@ -1,0 +1,137 @@
+//! Members of the shop: list, add, and remove (out of every rule first, then the re-homing of
+//! the conversations they held, queued).
+
+use std::sync::Arc;
+
+use adapters::retry::RetryPolicy;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use domain::access::{Member as Caller, normalize_email};
+use domain::model::{Member, Role, Rule};
+use serde::Deserialize;
+
+use crate::extract::{ApiJson, Body, Manager, Me, area, one_of};
+use crate::views::{ItemsView, JobState, MemberView, RemovedView};
+use crate::{AdminApi, ApiError, ErrorCode, rules};
+
+/// `GET /api/members`, by email.
+pub async fn list(State(api): State<Arc<AdminApi>>, me: Me) -> Result<Json<ItemsView<MemberView>>, ApiError> {
+    let mut members = api.stores.members.list_members(&me.tenant_id).await?;
+    members.sort_by(|a, b| a.email.cmp(&b.email));
+    Ok(Json(ItemsView::of(&members)))
+}
+
+#[derive(Deserialize)]
+pub struct NewMember {
+    email: String,
+    #[serde(deserialize_with = "one_of")]
+    role: Role,
+}
+
+impl Body for NewMember {
+    fn unknown_value(path: &[&str]) -> Option<ApiError> {
+        (path == ["role"]).then(|| {
+            ApiError::Unprocessable(ErrorCode::InvalidRole, "role must be owner, admin or agent".into())
+        })
+    }
+}
+
+/// `POST /api/members`: owners and admins add people; only owners add owners.
+pub async fn add(
+    State(api): State<Arc<AdminApi>>,
+    me: Manager<area::Members>,
+    ApiJson(body): ApiJson<NewMember>,
+) -> Result<(StatusCode, Json<MemberView>), ApiError> {
+    let email = email_address(&body.email)?;
+    if body.role == Role::Owner && me.role != Role::Owner {
+        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "only owners add owners"));
+    }
+    let member = Member { email, role: body.role };
+    if !api.stores.members.add_member(&me.tenant_id, &member).await? {
+        let message = format!("{} is already a member", member.email);
+        return Err(ApiError::Conflict(ErrorCode::MemberExists, message));
+    }
+    tracing::info!(tenant_id = %me.tenant_id, role = member.role.as_str(), "member added");
+    Ok((StatusCode::CREATED, Json(MemberView::from(&member))))
+}
+
+/// The email normalised, if it looks like an address at all.
+fn email_address(raw: &str) -> Result<String, ApiError> {
+    let email = normalize_email(raw);
+    if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+        return Err(ApiError::Unprocessable(
+            ErrorCode::InvalidEmail,
+            format!("{email:?} is not an email address"),
+        ));
+    }
+    Ok(email)
+}
+
+/// `DELETE /api/members/{email}`: the member leaves every rule and the shop; the
+/// conversations they held are re-homed by each rule's old-conversation policy, through queued
+/// steps.
+pub async fn remove(
+    State(api): State<Arc<AdminApi>>,
+    Path(email): Path<String>,
+    me: Manager<area::Members>,
+) -> Result<Json<RemovedView>, ApiError> {
+    let email = normalize_email(&email);
+    let Some(target) = api.stores.members.member(&me.tenant_id, &email).await? else {
+        return Err(ApiError::NotFound("member not found"));
+    };
+    if target.role == Role::Owner {
+        owner_may_leave(&api, &me).await?;
+    }
+    leave_every_rule(&api, &me.tenant_id, &email).await?;
+    api.stores.members.remove_member(&me.tenant_id, &email).await?;
+    let queued = rules::queue_rehoming(&api, &me.tenant_id, &email, None).await;
+    tracing::info!(tenant_id = %me.tenant_id, "member removed");
+    Ok(Json(RemovedView { reassignment: JobState::queued_if(queued), removed: email }))
+}
+
+/// An owner is removed by another owner, and never the last one.
+async fn owner_may_leave(api: &AdminApi, me: &Caller) -> Result<(), ApiError> {
+    if me.role != Role::Owner {
+        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "admins cannot remove owners"));
+    }
+    let members = api.stores.members.list_members(&me.tenant_id).await?;
+    if members.iter().filter(|m| m.role == Role::Owner).count() <= 1 {
+        return Err(ApiError::Conflict(ErrorCode::LastOwner, "a shop keeps at least one owner".into()));
+    }
+    Ok(())
+}
+
+/// Takes `email` out of every rule of the shop, a conditional write per rule; a rule changed
+/// meanwhile is read again, with the shared optimistic budget and backoff. Refused (409
+/// `last_agent_of_rule`) while they are some rule's only agent.
+async fn leave_every_rule(api: &AdminApi, tenant: &str, email: &str) -> Result<(), ApiError> {
+    let policy = RetryPolicy::OPTIMISTIC;
+    for n in policy.attempts() {
+        let rules = api.stores.rules.list_rules(tenant).await?;
+        let holding: Vec<Rule> =
+            rules.into_iter().filter(|r| r.agent_emails.iter().any(|a| a == email)).collect();
+        if let Some(r) = holding.iter().find(|r| r.agent_emails.len() == 1) {
+            return Err(ApiError::Conflict(
+                ErrorCode::LastAgentOfRule,
+                format!("{email} is the only agent of the rule {:?}; add another agent first", r.name),
+            ));
+        }
+        let mut all_done = true;
+        for r in &holding {
+            let left: Vec<String> = r.agent_emails.iter().filter(|a| *a != email).cloned().collect();
+            if !api.stores.rules.set_rule_agents(tenant, &r.id, &r.agent_emails, &left).await? {
+                all_done = false;
+            }
+        }
+        if all_done {
+            return Ok(());
+        }
+        if policy.allows(n + 1) {
+            policy.pause(n).await;
+        }
+    }
+    // As before, the member still leaves the shop; a rule that kept changing may still name them.
+    tracing::warn!(tenant_id = tenant, "rules kept changing while a member left them");
+    Ok(())
+}

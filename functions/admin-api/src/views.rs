@@ -1,0 +1,363 @@
+//! The answers of the contract, one struct each. Fields are declared in alphabetical order,
+//! the order the API has always written them in (serde_json's objects are sorted maps), so
+//! answers stay byte for byte what they were; an absent value is written `null`, not left out.
+
+use domain::model::{
+    ChatMode, Conversation, Direction, Member, Message, MessageKind, Method, OldConversations, PageRecord,
+    PageStatus, Role, Rule,
+};
+use domain::timefmt::rfc3339_ms;
+use serde::Serialize;
+
+/// A whole listing: `{"items": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct ItemsView<T> {
+    pub items: Vec<T>,
+}
+
+impl<T> ItemsView<T> {
+    pub fn of<'a, R: 'a>(records: impl IntoIterator<Item = &'a R>) -> ItemsView<T>
+    where
+        T: From<&'a R>,
+    {
+        ItemsView { items: records.into_iter().map(T::from).collect() }
+    }
+}
+
+/// One page of a listing: `{"items": [...], "next_cursor": "..." | null}`.
+#[derive(Debug, Serialize)]
+pub struct PagedView<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> PagedView<T> {
+    pub fn of<'a, R: 'a>(
+        records: impl IntoIterator<Item = &'a R>,
+        next_cursor: Option<String>,
+    ) -> PagedView<T>
+    where
+        T: From<&'a R>,
+    {
+        PagedView { items: records.into_iter().map(T::from).collect(), next_cursor }
+    }
+}
+
+/// Whether a background job (history sync, re-homing) was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    NotStarted,
+}
+
+impl JobState {
+    pub fn queued_if(queued: bool) -> JobState {
+        if queued { JobState::Queued } else { JobState::NotStarted }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemberView {
+    pub email: String,
+    pub role: Role,
+}
+
+impl From<&Member> for MemberView {
+    fn from(m: &Member) -> Self {
+        MemberView { email: m.email.clone(), role: m.role }
+    }
+}
+
+/// `DELETE /api/members/{email}`.
+#[derive(Debug, Serialize)]
+pub struct RemovedView {
+    pub reassignment: JobState,
+    pub removed: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PageView {
+    pub chat_mode: Option<ChatMode>,
+    pub connected_by: Option<String>,
+    /// Only in the answer to a connect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_sync: Option<JobState>,
+    pub last_connected_at: Option<String>,
+    pub lost_reason: Option<String>,
+    pub name: String,
+    pub page_id: String,
+    pub rule_id: Option<String>,
+    pub status: PageStatus,
+}
+
+impl From<&PageRecord> for PageView {
+    fn from(p: &PageRecord) -> Self {
+        PageView {
+            chat_mode: p.chat_mode,
+            connected_by: p.connected_by.clone(),
+            history_sync: None,
+            last_connected_at: p.last_connected_at.clone(),
+            lost_reason: p.lost_reason.clone(),
+            name: p.name.clone(),
+            page_id: p.page_id.clone(),
+            rule_id: p.rule_id.clone(),
+            status: p.status,
+        }
+    }
+}
+
+/// `GET /api/facebook/login-url`.
+#[derive(Debug, Serialize)]
+pub struct LoginUrlView {
+    pub expires_at: String,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleView {
+    pub agent_emails: Vec<String>,
+    pub id: String,
+    pub method: Method,
+    pub name: String,
+    pub old_conversations: OldConversations,
+    pub old_conversations_chosen_at: Option<String>,
+    pub old_conversations_chosen_by: Option<String>,
+    pub old_conversations_warning: Option<&'static str>,
+    pub page_ids: Vec<String>,
+}
+
+/// Shown with a rule that shares old conversations.
+const OLD_CONVERSATIONS_WARNING: &str =
+    "distributing old conversations shares their whole history and customer data with the rule's agents";
+
+impl From<&Rule> for RuleView {
+    fn from(r: &Rule) -> Self {
+        RuleView {
+            agent_emails: r.agent_emails.clone(),
+            id: r.id.clone(),
+            method: r.method,
+            name: r.name.clone(),
+            old_conversations: r.old_conversations,
+            old_conversations_chosen_at: r.policy_chosen_at.clone(),
+            old_conversations_chosen_by: r.policy_chosen_by.clone(),
+            old_conversations_warning: (r.old_conversations != OldConversations::None)
+                .then_some(OLD_CONVERSATIONS_WARNING),
+            page_ids: r.page_ids.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConversationView {
+    pub assignee: Option<String>,
+    pub customer_id: String,
+    pub delivery_watermark_at: Option<String>,
+    pub id: String,
+    pub last_activity_at: String,
+    pub last_customer_message_at: Option<String>,
+    pub page_id: String,
+    pub pool_rule_id: Option<String>,
+    pub read_watermark_at: Option<String>,
+}
+
+impl From<&Conversation> for ConversationView {
+    fn from(c: &Conversation) -> Self {
+        ConversationView {
+            assignee: c.assignee.clone(),
+            customer_id: c.customer_id.clone(),
+            delivery_watermark_at: c.delivery_watermark_ms.map(rfc3339_ms),
+            id: c.id.clone(),
+            last_activity_at: rfc3339_ms(c.last_activity_ms),
+            last_customer_message_at: c.last_customer_message_ms.map(rfc3339_ms),
+            page_id: c.page_id.clone(),
+            pool_rule_id: c.pool_rule_id.clone(),
+            read_watermark_at: c.read_watermark_ms.map(rfc3339_ms),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    pub detail: Option<serde_json::Value>,
+    pub direction: Direction,
+    pub id: String,
+    pub kind: MessageKind,
+    pub sent_at: String,
+    pub text: Option<String>,
+}
+
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
+        MessageView {
+            detail: m.detail.clone(),
+            direction: m.direction,
+            id: m.id.clone(),
+            kind: m.kind,
+            sent_at: rfc3339_ms(m.sent_ms),
+            text: m.text.clone(),
+        }
+    }
+}
+
+/// Today's answers were built with `json!`; these check that every view writes the very same
+/// bytes, `null`s and key order included.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn same<T: Serialize>(view: &T, before: serde_json::Value) {
+        let now = serde_json::to_string(view).expect("serialize");
+        assert_eq!(now, before.to_string());
+    }
+
+    fn page(chat_mode: Option<ChatMode>, rule_id: Option<&str>) -> PageRecord {
+        PageRecord {
+            page_id: "1101".into(),
+            name: "Shop".into(),
+            status: PageStatus::LostConnection,
+            chat_mode,
+            rule_id: rule_id.map(Into::into),
+            connected_by: Some("o@x.vn".into()),
+            last_connected_at: None,
+            lost_reason: Some("token".into()),
+        }
+    }
+
+    #[test]
+    fn pages() {
+        for p in
+            [page(None, None), page(Some(ChatMode::Shared), Some("r1")), page(Some(ChatMode::OnlyMe), None)]
+        {
+            let before = json!({
+                "page_id": p.page_id,
+                "name": p.name,
+                "status": p.status.as_str(),
+                "chat_mode": p.chat_mode.map(|c| c.as_str()),
+                "rule_id": p.rule_id,
+                "connected_by": p.connected_by,
+                "last_connected_at": p.last_connected_at,
+                "lost_reason": p.lost_reason,
+            });
+            same(&PageView::from(&p), before.clone());
+            let mut connected = before;
+            connected["history_sync"] = json!("not_started");
+            same(&PageView { history_sync: Some(JobState::NotStarted), ..PageView::from(&p) }, connected);
+        }
+        let p = page(None, None);
+        let before = json!({"items": [{
+            "page_id": "1101", "name": "Shop", "status": "lost_connection", "chat_mode": null, "rule_id": null,
+            "connected_by": "o@x.vn", "last_connected_at": null, "lost_reason": "token",
+        }]});
+        same(&ItemsView::<PageView>::of([&p]), before);
+    }
+
+    #[test]
+    fn members() {
+        let m = Member { email: "a@x.vn".into(), role: Role::Admin };
+        same(&MemberView::from(&m), json!({"email": m.email, "role": m.role.as_str()}));
+        same(
+            &RemovedView { reassignment: JobState::Queued, removed: "a@x.vn".into() },
+            json!({"removed": "a@x.vn", "reassignment": "queued"}),
+        );
+    }
+
+    #[test]
+    fn rules() {
+        for (method, old, by) in [
+            (Method::RoundRobin, OldConversations::None, None),
+            (Method::SelfClaim, OldConversations::Available, Some("o@x.vn")),
+            (Method::SelfClaim, OldConversations::All, Some("o@x.vn")),
+        ] {
+            let r = Rule {
+                id: "r1".into(),
+                name: "Bán hàng".into(),
+                page_ids: vec!["1101".into(), "1102".into()],
+                agent_emails: vec!["a@x.vn".into()],
+                method,
+                old_conversations: old,
+                policy_chosen_by: by.map(Into::into),
+                policy_chosen_at: by.map(|_| "2025-11-24T10:00:00.000Z".into()),
+            };
+            let before = json!({
+                "id": r.id,
+                "name": r.name,
+                "page_ids": r.page_ids,
+                "agent_emails": r.agent_emails,
+                "method": r.method.as_str(),
+                "old_conversations": r.old_conversations.as_str(),
+                "old_conversations_chosen_by": r.policy_chosen_by,
+                "old_conversations_chosen_at": r.policy_chosen_at,
+                "old_conversations_warning": (r.old_conversations != OldConversations::None).then_some(
+                    "distributing old conversations shares their whole history and customer data with the rule's agents"
+                ),
+            });
+            same(&RuleView::from(&r), before);
+        }
+    }
+
+    #[test]
+    fn conversations_and_messages() {
+        let mut c = Conversation {
+            id: "1101_77".into(),
+            tenant_id: "shop".into(),
+            page_id: "1101".into(),
+            customer_id: "77".into(),
+            assignee: None,
+            pool_rule_id: Some("r1".into()),
+            assignment_pending: true,
+            last_customer_message_ms: None,
+            last_activity_ms: 1_764_000_000_000,
+            read_watermark_ms: None,
+            delivery_watermark_ms: None,
+        };
+        for _ in 0..2 {
+            let before = json!({
+                "id": c.id,
+                "page_id": c.page_id,
+                "customer_id": c.customer_id,
+                "assignee": c.assignee,
+                "pool_rule_id": c.pool_rule_id,
+                "last_customer_message_at": c.last_customer_message_ms.map(rfc3339_ms),
+                "last_activity_at": rfc3339_ms(c.last_activity_ms),
+                "read_watermark_at": c.read_watermark_ms.map(rfc3339_ms),
+                "delivery_watermark_at": c.delivery_watermark_ms.map(rfc3339_ms),
+            });
+            same(&ConversationView::from(&c), before.clone());
+            same(
+                &PagedView::<ConversationView>::of([&c], Some("k".into())),
+                json!({"items": [before], "next_cursor": "k"}),
+            );
+            c.assignee = Some("a@x.vn".into());
+            c.pool_rule_id = None;
+            c.last_customer_message_ms = Some(1_764_000_000_001);
+            c.read_watermark_ms = Some(1_764_000_000_002);
+            c.delivery_watermark_ms = Some(1_764_000_000_003);
+        }
+        same(
+            &PagedView::<ConversationView>::of(&Vec::new(), None),
+            json!({"items": [], "next_cursor": null}),
+        );
+        for (text, detail) in [(None, None), (Some("Dạ còn ạ"), Some(json!({"sent_by": "a@x.vn"})))] {
+            let m = Message {
+                id: "m1".into(),
+                conversation_id: "1101_77".into(),
+                direction: Direction::Out,
+                kind: domain::model::MessageKind::Text,
+                text: text.map(Into::into),
+                sent_ms: 1_764_000_000_000,
+                detail,
+            };
+            let before = json!({
+                "id": m.id,
+                "direction": m.direction.as_str(),
+                "kind": m.kind,
+                "text": m.text,
+                "sent_at": rfc3339_ms(m.sent_ms),
+                "detail": m.detail,
+            });
+            same(&MessageView::from(&m), before);
+        }
+    }
+}
