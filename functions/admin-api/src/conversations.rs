@@ -8,8 +8,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use domain::access::Member as Caller;
+use domain::assignment::{self, ClaimDecision};
 use domain::graph::{GraphError, GraphErrorKind, MessagingType, WindowRefusal, reply_window};
-use domain::model::{Conversation, Direction, Message, Method};
+use domain::model::{Conversation, Direction, Message, Method, Rule};
 use domain::ports::{ClaimOutcome, ConversationFilter, ConversationTouch};
 use domain::timefmt::now_ms;
 use secrecy::SecretString;
@@ -145,8 +146,9 @@ pub async fn get_one(
     Ok(Json(ConversationView::from(&c)))
 }
 
-/// `POST /api/conversations/{id}/claim` (*Nhận chat*): the first agent of the rule wins,
-/// whatever the concurrency; the others get 409 `already_claimed`.
+/// `POST /api/conversations/{id}/claim` (*Nhận chat*): who may try and who learns the winner is
+/// [`domain::assignment::claim`]; the first agent of the rule wins through the store's
+/// conditional write, whatever the concurrency, and the others get 409 `already_claimed`.
 pub async fn claim(
     State(api): State<Arc<AdminApi>>,
     Path(conversation_id): Path<String>,
@@ -155,13 +157,12 @@ pub async fn claim(
     let Some(c) = api.stores.conversations.conversation(&me.tenant_id, &conversation_id).await? else {
         return Err(ApiError::NotFound("conversation not found"));
     };
-    let Some(rule_id) = c.pool_rule_id.clone() else {
-        return Err(held_refusal(&api, &me, &c).await?);
+    let rule = claim_rule(&api, &me, &c).await?;
+    let rule_id = match assignment::claim(&me, &c, rule.as_ref()) {
+        ClaimDecision::Attempt { rule_id } => rule_id,
+        ClaimDecision::AlreadyClaimed { holder } => return Err(claimed_first(Some(&holder))),
+        ClaimDecision::Hidden => return Err(ApiError::NotFound("conversation not found")),
     };
-    let rule = api.stores.rules.rule(&me.tenant_id, &rule_id).await?;
-    if !rule.is_some_and(|r| r.agent_emails.contains(&me.email)) {
-        return Err(ApiError::NotFound("conversation not found"));
-    }
     match api.stores.conversations.claim(&me.tenant_id, &conversation_id, &rule_id, &me.email).await? {
         ClaimOutcome::Won => {
             info!(conversation_id = %conversation_id, "conversation claimed");
@@ -181,31 +182,24 @@ fn claimed_first(winner: Option<&str>) -> ApiError {
     ApiError::Conflict(ErrorCode::AlreadyClaimed, message)
 }
 
-/// The answer to a claim of a conversation out of every pool: 409 `already_claimed` naming
-/// its holder for those who could have claimed it (the agents of its Page's rule), owners and
-/// admins, and the holder; 404 for anyone else.
-async fn held_refusal(api: &AdminApi, me: &Caller, c: &Conversation) -> Result<ApiError, ApiError> {
-    let Some(holder) = c.assignee.as_deref() else { return Ok(ApiError::NotFound("conversation not found")) };
-    let route_rule = api
-        .stores
-        .pages
-        .page_route(&c.page_id)
-        .await?
-        .filter(|r| r.tenant_id == me.tenant_id)
-        .and_then(|r| r.rule_id);
-    let in_rule = match route_rule {
-        Some(r) => api
+/// The rule a claim is decided by: the pool's while the conversation is pooled; once someone
+/// holds it, the rule of its Page (while the Page still routes to the caller's shop), whose
+/// agents could have claimed it and so may learn who was first.
+async fn claim_rule(api: &AdminApi, me: &Caller, c: &Conversation) -> Result<Option<Rule>, ApiError> {
+    let rule_id = match (&c.pool_rule_id, &c.assignee) {
+        (Some(pool), _) => Some(pool.clone()),
+        (None, Some(_)) => api
             .stores
-            .rules
-            .rule(&me.tenant_id, &r)
+            .pages
+            .page_route(&c.page_id)
             .await?
-            .is_some_and(|r| r.agent_emails.contains(&me.email)),
-        None => false,
+            .filter(|r| r.tenant_id == me.tenant_id)
+            .and_then(|r| r.rule_id),
+        (None, None) => None,
     };
-    Ok(if me.role.is_manager() || in_rule || holder == me.email {
-        claimed_first(Some(holder))
-    } else {
-        ApiError::NotFound("conversation not found")
+    Ok(match rule_id {
+        Some(id) => api.stores.rules.rule(&me.tenant_id, &id).await?,
+        None => None,
     })
 }
 

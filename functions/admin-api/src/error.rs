@@ -2,8 +2,6 @@
 //! place. A failure of ours (5xx) is logged with its whole cause chain and shown only as a
 //! generic message; nothing secret is ever in an answer or a log line.
 
-use std::error::Error as StdError;
-
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -226,17 +224,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `e` and every error under it (`source()` after `source()`), as `a: b: c`, for a log line.
-pub fn cause_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    out
-}
+/// `e` and every error under it, as `a: b: c`, for a log line (one helper for both edges:
+/// the worker logs a failed record the same way).
+pub use adapters::telemetry::error_chain as cause_chain;
 
 #[cfg(test)]
 mod tests {
