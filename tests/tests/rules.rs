@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use adapters::Stores;
 use domain::model::{ChatMode, Method, OldConversations, PageStatus, Rule};
-use domain::ports::{ClaimOutcome, ConversationFilter, StoreError};
+use domain::ports::{ClaimOutcome, ConversationFilter, StoreError, StoredPage};
 use integration_tests::Backend;
 
 async fn stores(backend: Backend) -> Stores {
@@ -32,7 +32,7 @@ async fn shared_page(s: &Stores, rule: &Rule) {
     s.rules.create_rule("shop-a", rule, &["P".to_string()]).await.expect("rule");
     let r = s.pages.page_route("P").await.expect("route").expect("route exists");
     assert_eq!((r.chat_mode, r.rule_id.as_deref()), (ChatMode::Shared, Some(rule.id.as_str())));
-    let (p, _) = s.pages.page("shop-a", "P").await.expect("page").expect("page exists");
+    let StoredPage { record: p, .. } = s.pages.page("shop-a", "P").await.expect("page").expect("page exists");
     assert_eq!((p.chat_mode, p.rule_id.as_deref()), (Some(ChatMode::Shared), Some(rule.id.as_str())));
 }
 
@@ -224,7 +224,7 @@ async fn rule_names_are_unique_per_shop_and_turns_are_atomic(backend: Backend) {
     let mut dup = rule("r2", "bán hàng", 2, Method::RoundRobin);
     dup.page_ids = vec!["Q".into()];
     assert!(matches!(s.rules.create_rule("shop-a", &dup, &[]).await, Err(StoreError::Conflict(_))));
-    assert_eq!(s.pages.page("shop-a", "Q").await.expect("page").and_then(|p| p.0.rule_id), None);
+    assert_eq!(s.pages.page("shop-a", "Q").await.expect("page").and_then(|p| p.record.rule_id), None);
     // A Page already in a rule, or not the shop's: refused.
     let mut taken = rule("r3", "Khác", 2, Method::RoundRobin);
     assert!(matches!(s.rules.create_rule("shop-a", &taken, &[]).await, Err(StoreError::Conflict(_))));
@@ -238,7 +238,7 @@ async fn rule_names_are_unique_per_shop_and_turns_are_atomic(backend: Backend) {
     assert_eq!(s.rules.list_rules("shop-a").await.expect("list").len(), 1);
     assert_eq!(s.rules.rule("shop-a", "r1").await.expect("get").map(|r| r.agent_emails.len()), Some(2));
     assert_eq!(
-        s.pages.page("shop-a", "P").await.expect("page").and_then(|p| p.0.rule_id).as_deref(),
+        s.pages.page("shop-a", "P").await.expect("page").and_then(|p| p.record.rule_id).as_deref(),
         Some("r1")
     );
     assert!(s.rules.rule("shop-b", "r1").await.expect("get").is_none());

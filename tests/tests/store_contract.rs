@@ -7,7 +7,7 @@ use adapters::Stores;
 use adapters::memory::MemoryStore;
 use domain::model::{ChatMode, Direction, Member, Message, PageRecord, PageRoute, PageStatus, Role};
 use domain::ports::{
-    Assignment, ConversationFilter, ConversationTouch, ImportedPage, StoreError, WatermarkKind,
+    Assignment, ConversationFilter, ConversationTouch, ImportedPage, StoreError, StoredPage, WatermarkKind,
 };
 use integration_tests::moto_store;
 
@@ -413,7 +413,8 @@ async fn imported_pages_keep_their_token_through_connect_lose_and_disconnect(s: 
         connected_by: "o@a.vn".into(),
     };
     s.pages.connect_page(&page, &route).await.expect("connect");
-    let (got, token) = s.pages.page("A", "P").await.expect("page").expect("exists");
+    let StoredPage { record: got, token_enc: token } =
+        s.pages.page("A", "P").await.expect("page").expect("exists");
     assert_eq!(got, page);
     assert_eq!(token.as_deref(), Some("v1:sealed"), "connecting keeps the stored token");
     // A new import (new OAuth) refreshes name and token, keeps the connection.
@@ -426,10 +427,13 @@ async fn imported_pages_keep_their_token_through_connect_lose_and_disconnect(s: 
         .await
         .expect("reimport");
     assert_eq!((again.status, again.name.as_str()), (PageStatus::Connected, "Áo Đẹp 2"));
-    assert_eq!(s.pages.page("A", "P").await.expect("page").and_then(|p| p.1).as_deref(), Some("v1:new"));
+    assert_eq!(
+        s.pages.page("A", "P").await.expect("page").and_then(|p| p.token_enc).as_deref(),
+        Some("v1:new")
+    );
 
     s.pages.mark_lost("A", "P", "the Facebook password was changed").await.expect("lost");
-    let (lost, _) = s.pages.page("A", "P").await.expect("page").expect("exists");
+    let StoredPage { record: lost, .. } = s.pages.page("A", "P").await.expect("page").expect("exists");
     assert_eq!(lost.status, PageStatus::LostConnection);
     assert_eq!(lost.lost_reason.as_deref(), Some("the Facebook password was changed"));
     assert_eq!(
@@ -442,13 +446,14 @@ async fn imported_pages_keep_their_token_through_connect_lose_and_disconnect(s: 
 
     s.pages.disconnect_page("A", "P").await.expect("disconnect");
     assert!(s.pages.page_route("P").await.expect("route").is_none());
-    let (off, token) = s.pages.page("A", "P").await.expect("page").expect("exists");
+    let StoredPage { record: off, token_enc: token } =
+        s.pages.page("A", "P").await.expect("page").expect("exists");
     assert_eq!((off.status, off.lost_reason), (PageStatus::NotConnected, None));
     assert!(token.is_some());
     // mark_lost on a disconnected Page changes nothing.
     s.pages.mark_lost("A", "P", "x").await.expect("lost");
     assert_eq!(
-        s.pages.page("A", "P").await.expect("page").map(|p| p.0.status),
+        s.pages.page("A", "P").await.expect("page").map(|p| p.record.status),
         Some(PageStatus::NotConnected)
     );
     assert!(s.pages.page("B", "P").await.expect("page B").is_none());

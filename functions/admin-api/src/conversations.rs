@@ -11,7 +11,7 @@ use domain::access::Member as Caller;
 use domain::assignment::{self, ClaimDecision};
 use domain::graph::{GraphError, GraphErrorKind, MessagingType, WindowRefusal, reply_window};
 use domain::model::{Conversation, Direction, Message, Method, Rule};
-use domain::ports::{ClaimOutcome, ConversationFilter, ConversationTouch};
+use domain::ports::{ClaimOutcome, ConversationFilter, ConversationTouch, StoredPage};
 use domain::timefmt::now_ms;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -295,7 +295,8 @@ fn outside_window(w: WindowRefusal) -> ApiError {
 
 /// The Page's token, readable, or 409 `reconnect_required`.
 async fn page_token(api: &AdminApi, tenant: &str, page_id: &str) -> Result<SecretString, ApiError> {
-    let Some((_, Some(sealed))) = api.stores.pages.page(tenant, page_id).await? else {
+    let Some(StoredPage { token_enc: Some(sealed), .. }) = api.stores.pages.page(tenant, page_id).await?
+    else {
         let refusal = "the Page has no token; connect it again".into();
         return Err(ApiError::Conflict(ErrorCode::ReconnectRequired, refusal));
     };

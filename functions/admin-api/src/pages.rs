@@ -9,7 +9,7 @@ use domain::event::SyncJob;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
 use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus, Rule};
 use domain::oauth::{OAuthState, STATE_TTL_MS, dialog_url};
-use domain::ports::{RuleLink, StoreError};
+use domain::ports::{RuleLink, StoreError, StoredPage};
 use domain::timefmt::{now_ms, rfc3339_ms};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -98,7 +98,9 @@ pub async fn connect(
     me: Manager<area::Pages>,
     ApiJson(body): ApiJson<ConnectBody>,
 ) -> Result<Json<PageView>, ApiError> {
-    let Some((page, token)) = api.stores.pages.page(&me.tenant_id, &page_id).await? else {
+    let Some(StoredPage { record: page, token_enc: token }) =
+        api.stores.pages.page(&me.tenant_id, &page_id).await?
+    else {
         return Err(ApiError::NotFound("page not found; bring it in through Facebook Login first"));
     };
     let mode = body.chat_mode;
@@ -279,7 +281,8 @@ pub async fn disconnect(
     Path(page_id): Path<String>,
     me: Manager<area::Pages>,
 ) -> Result<Json<PageView>, ApiError> {
-    let Some((_, token)) = api.stores.pages.page(&me.tenant_id, &page_id).await? else {
+    let Some(StoredPage { token_enc: token, .. }) = api.stores.pages.page(&me.tenant_id, &page_id).await?
+    else {
         return Err(ApiError::NotFound("page not found"));
     };
     if let Some(token) = token.and_then(|t| api.facebook.cipher.decrypt(&me.tenant_id, &page_id, &t).ok())
@@ -290,7 +293,7 @@ pub async fn disconnect(
         warn!(page_id = %page_id, code = ?e.code, "unsubscribe failed; disconnecting anyway");
     }
     api.stores.pages.disconnect_page(&me.tenant_id, &page_id).await?;
-    let (page, _) =
+    let StoredPage { record: page, .. } =
         api.stores.pages.page(&me.tenant_id, &page_id).await?.ok_or(ApiError::NotFound("page not found"))?;
     info!(page_id = %page_id, tenant_id = %me.tenant_id, "Page disconnected");
     Ok(Json(PageView::from(&page)))

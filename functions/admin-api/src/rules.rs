@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use domain::access::{Member as Caller, normalize_email};
 use domain::model::{Method, OldConversations, Rule};
-use domain::ports::StoreError;
+use domain::ports::{StoreError, StoredPage};
 use serde::Deserialize;
 
 use crate::error::cause_chain;
@@ -248,7 +248,7 @@ async fn pages_of_the_shop(
 ) -> Result<(), ApiError> {
     let mut unknown_pages = Vec::new();
     for p in page_ids {
-        let Some((page, _)) = api.stores.pages.page(tenant, p).await? else {
+        let Some(StoredPage { record: page, .. }) = api.stores.pages.page(tenant, p).await? else {
             unknown_pages.push(p.clone());
             continue;
         };

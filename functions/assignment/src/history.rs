@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use domain::event::SyncJob;
 use domain::graph::GraphConversation;
 use domain::model::{Direction, Message, MessageKind, PageStatus, conversation_id};
-use domain::ports::ConversationTouch;
+use domain::ports::{ConversationTouch, StoredPage};
 use tracing::{info, warn};
 
 use crate::{RecordError, RecordOutcome, Target, Worker};
@@ -33,7 +33,9 @@ impl Worker {
                 return Ok(());
             }
         };
-        let Some((_, Some(sealed))) = self.stores.pages.page(&job.tenant_id, &job.page_id).await? else {
+        let Some(StoredPage { token_enc: Some(sealed), .. }) =
+            self.stores.pages.page(&job.tenant_id, &job.page_id).await?
+        else {
             warn!(page_id = %job.page_id, "no stored Page token; history sync stops");
             return Ok(());
         };

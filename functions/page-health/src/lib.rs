@@ -10,7 +10,7 @@ use std::time::Duration;
 use adapters::facebook::Facebook;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
 use domain::model::PageStatus;
-use domain::ports::{PageStore, RouteHealth};
+use domain::ports::{PageStore, RouteHealth, StoredPage};
 use futures::StreamExt;
 use tracing::{info, warn};
 
@@ -129,7 +129,7 @@ impl HealthCheck {
     async fn check(&self, r: &RouteHealth) -> Verdict {
         let (tenant, page_id) = (&r.route.tenant_id, &r.route.page_id);
         let sealed = match self.pages.page(tenant, page_id).await {
-            Ok(Some((_, Some(t)))) => t,
+            Ok(Some(StoredPage { token_enc: Some(t), .. })) => t,
             Ok(_) => return Verdict::Unknown,
             Err(e) => {
                 warn!(error = %e, "page lookup failed");

@@ -54,11 +54,7 @@ pub trait PageStore: Send + Sync {
     /// connected; an existing one keeps its status and mode and gets the new name and token.
     async fn import_page(&self, tenant_id: &str, page: &ImportedPage) -> Result<PageRecord, StoreError>;
     /// The shop's Page and its encrypted Page token.
-    async fn page(
-        &self,
-        tenant_id: &str,
-        page_id: &str,
-    ) -> Result<Option<(PageRecord, Option<String>)>, StoreError>;
+    async fn page(&self, tenant_id: &str, page_id: &str) -> Result<Option<StoredPage>, StoreError>;
     /// Stops routing the Page to the shop (if it routes there) and marks it not connected,
     /// atomically; its conversations stay.
     async fn disconnect_page(&self, tenant_id: &str, page_id: &str) -> Result<(), StoreError>;
@@ -71,6 +67,14 @@ pub trait PageStore: Send + Sync {
     /// Records that the Page delivered an event at `now_ms`; writes at most about once a
     /// minute per Page (a conditional update), so it costs next to nothing per message.
     async fn touch_delivery(&self, page_id: &str, now_ms: i64) -> Result<(), StoreError>;
+}
+
+/// A shop's Page as stored: the record the shop sees, and the encrypted Page token (absent
+/// until Facebook Login has imported the Page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPage {
+    pub record: PageRecord,
+    pub token_enc: Option<String>,
 }
 
 /// A route and its last delivery.

@@ -8,7 +8,7 @@ use domain::model::{
     ChatMode, Conversation, Direction, Member, Message, MessageKind, Method, OldConversations, PageRecord,
     PageRoute, PageStatus, Role, Rule,
 };
-use domain::ports::{RouteHealth, StoreError};
+use domain::ports::{RouteHealth, StoreError, StoredPage};
 
 use super::Item;
 
@@ -197,9 +197,9 @@ impl FromItem for PageRecord {
 }
 
 /// The shop's Page and its encrypted Page token.
-impl FromItem for (PageRecord, Option<String>) {
+impl FromItem for StoredPage {
     fn from_item(item: &Item) -> Result<Self, StoreError> {
-        Ok((PageRecord::from_item(item)?, Row(item).s("token_enc")))
+        Ok(StoredPage { record: PageRecord::from_item(item)?, token_enc: Row(item).s("token_enc") })
     }
 }
 

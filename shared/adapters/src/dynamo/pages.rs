@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use domain::model::{PageRecord, PageRoute, PageStatus};
-use domain::ports::{DELIVERY_TOUCH_INTERVAL_MS, ImportedPage, PageStore, RouteHealth, StoreError};
+use domain::ports::{
+    DELIVERY_TOUCH_INTERVAL_MS, ImportedPage, PageStore, RouteHealth, StoreError, StoredPage,
+};
 use tracing::instrument;
 
 use super::codec::{FromItem, ToAttr, ToItem, decode_all};
@@ -108,11 +110,7 @@ impl PageStore for DynamoStore {
     }
 
     #[instrument(skip(self), err)]
-    async fn page(
-        &self,
-        tenant_id: &str,
-        page_id: &str,
-    ) -> Result<Option<(PageRecord, Option<String>)>, StoreError> {
+    async fn page(&self, tenant_id: &str, page_id: &str) -> Result<Option<StoredPage>, StoreError> {
         self.record(keys::page(tenant_id, page_id), Read::Latest).await
     }
 

@@ -47,14 +47,12 @@ impl PageStore for MemoryStore {
         Ok(record)
     }
 
-    async fn page(
-        &self,
-        tenant_id: &str,
-        page_id: &str,
-    ) -> Result<Option<(PageRecord, Option<String>)>, StoreError> {
+    async fn page(&self, tenant_id: &str, page_id: &str) -> Result<Option<StoredPage>, StoreError> {
         let s = self.lock();
         let key = key(tenant_id, page_id);
-        Ok(s.pages.get(&key).map(|p| (p.clone(), s.page_tokens.get(&key).cloned())))
+        Ok(s.pages
+            .get(&key)
+            .map(|p| StoredPage { record: p.clone(), token_enc: s.page_tokens.get(&key).cloned() }))
     }
 
     async fn disconnect_page(&self, tenant_id: &str, page_id: &str) -> Result<(), StoreError> {
