@@ -283,7 +283,7 @@ async fn seed_page(
     };
     let route = PageRoute {
         page_id: body.page_id,
-        tenant_id: me.tenant_id.clone(),
+        tenant_id: me.tenant_id.to_string(),
         status: PageStatus::Connected,
         chat_mode: ChatMode::OnlyMe,
         rule_id: None,

@@ -366,7 +366,7 @@ async fn record_reply(
     api.stores
         .conversations
         .touch_conversation(&ConversationTouch {
-            tenant_id: me.tenant_id.clone(),
+            tenant_id: me.tenant_id.to_string(),
             conversation_id: c.id.clone(),
             page_id: c.page_id.clone(),
             customer_id: c.customer_id.clone(),

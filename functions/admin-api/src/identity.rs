@@ -5,6 +5,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::access::Identity;
+use domain::ids::TenantId;
 use domain::model::Role;
 
 use crate::{ApiError, ErrorCode};
@@ -16,15 +17,13 @@ pub fn from_claims<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Identity
             .filter(|v| !v.is_empty())
             .ok_or(ApiError::Unauthorized(ErrorCode::InvalidToken, "a required claim is missing"))
     };
-    let tenant_id = claim("tenant_id")?;
-    // `#` separates the parts of the store's keys; a tenant id never contains it.
-    if tenant_id.contains('#') || tenant_id.len() > 128 {
-        return Err(ApiError::Unauthorized(ErrorCode::InvalidToken, "the tenant_id claim is malformed"));
-    }
+    // Parsed, not just checked: the id goes into the store's keys (no `#`, bounded length).
+    let tenant_id = TenantId::parse(claim("tenant_id")?)
+        .map_err(|_| ApiError::Unauthorized(ErrorCode::InvalidToken, "the tenant_id claim is malformed"))?;
     Ok(Identity {
         sub: claim("sub")?.to_string(),
         email: claim("email")?.to_string(),
-        tenant_id: tenant_id.to_string(),
+        tenant_id,
         claimed_role: Role::parse(claim("role")?).ok_or(ApiError::Unauthorized(
             ErrorCode::InvalidToken,
             "the role claim is not owner, admin or agent",

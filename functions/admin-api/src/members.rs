@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use domain::access::{Member as Caller, normalize_email};
+use domain::ids::Email;
 use domain::model::{Member, Role, Rule};
 use serde::Deserialize;
 
@@ -56,16 +57,11 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(MemberView::from(&member))))
 }
 
-/// The email normalised, if it looks like an address at all.
+/// The email normalised, if it looks like an address at all ([`Email::parse`]).
 fn email_address(raw: &str) -> Result<String, ApiError> {
-    let email = normalize_email(raw);
-    if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
-        return Err(ApiError::Unprocessable(
-            ErrorCode::InvalidEmail,
-            format!("{email:?} is not an email address"),
-        ));
-    }
-    Ok(email)
+    Email::parse(raw)
+        .map(String::from)
+        .map_err(|e| ApiError::Unprocessable(ErrorCode::InvalidEmail, e.to_string()))
 }
 
 /// `DELETE /api/members/{email}`: the member leaves every rule and the shop; the

@@ -43,7 +43,7 @@ pub async fn login_url(
 ) -> Result<Json<LoginUrlView>, ApiError> {
     let fb = &api.facebook;
     let state = OAuthState {
-        tenant_id: me.tenant_id.clone(),
+        tenant_id: me.tenant_id.to_string(),
         email: me.email.clone(),
         sub: id.sub,
         expires_ms: now_ms() + STATE_TTL_MS,
@@ -204,7 +204,7 @@ fn connected_records(
 ) -> (PageRecord, PageRoute) {
     let route = PageRoute {
         page_id: page.page_id.clone(),
-        tenant_id: me.tenant_id.clone(),
+        tenant_id: me.tenant_id.to_string(),
         status: PageStatus::Connected,
         chat_mode: mode,
         rule_id: rule_id.clone(),

@@ -1,5 +1,6 @@
 //! Who may see what: the caller's identity and the visibility rules of the inbox.
 
+use crate::ids::TenantId;
 use crate::model::{Conversation, Role};
 
 /// The verified caller of the admin API (claims of the JWT).
@@ -7,7 +8,8 @@ use crate::model::{Conversation, Role};
 pub struct Identity {
     pub sub: String,
     pub email: String,
-    pub tenant_id: String,
+    /// Parsed from the claim: safe to put in a storage key.
+    pub tenant_id: TenantId,
     /// The role the token claims; the stored membership decides what it may do.
     pub claimed_role: Role,
 }
@@ -16,7 +18,7 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub email: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub role: Role,
 }
 
@@ -57,8 +59,16 @@ mod tests {
 
     #[test]
     fn visibility() {
-        let owner = Member { email: "o@x".into(), tenant_id: "A".into(), role: Role::Owner };
-        let agent = Member { email: "a@x".into(), tenant_id: "A".into(), role: Role::Agent };
+        let owner = Member {
+            email: "o@x".into(),
+            tenant_id: TenantId::parse("A").expect("valid id"),
+            role: Role::Owner,
+        };
+        let agent = Member {
+            email: "a@x".into(),
+            tenant_id: TenantId::parse("A").expect("valid id"),
+            role: Role::Agent,
+        };
         assert!(owner.can_read(&conv("A", None)));
         assert!(!owner.can_read(&conv("B", None)));
         assert!(!agent.can_read(&conv("A", None)));

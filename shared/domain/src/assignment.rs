@@ -184,7 +184,11 @@ mod tests {
     }
 
     fn caller(email: &str, role: Role) -> Caller {
-        Caller { email: email.into(), tenant_id: "shop".into(), role }
+        Caller {
+            email: email.into(),
+            tenant_id: crate::ids::TenantId::parse("shop").expect("valid id"),
+            role,
+        }
     }
 
     #[test]
