@@ -132,7 +132,7 @@ impl HealthCheck {
             Ok(Some(StoredPage { token_enc: Some(t), .. })) => t,
             Ok(_) => return Verdict::Unknown,
             Err(e) => {
-                warn!(error = %e, "page lookup failed");
+                warn!(error = %adapters::telemetry::error_chain(&e), "page lookup failed");
                 return Verdict::Unknown;
             }
         };

@@ -191,7 +191,7 @@ async fn receive(State(w): State<Arc<Webhook>>, headers: HeaderMap, body: Bytes)
             error_body(StatusCode::UNAUTHORIZED, "invalid_signature", &e.to_string())
         }
         Err(e @ IngestError::Plan(_)) => {
-            error!(error = %e, source = ?std::error::Error::source(&e), "webhook could not be prepared for the queue");
+            error!(error = %adapters::telemetry::error_chain(&e), "webhook could not be prepared for the queue");
             error_body(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "queue_unavailable",
@@ -199,7 +199,7 @@ async fn receive(State(w): State<Arc<Webhook>>, headers: HeaderMap, body: Bytes)
             )
         }
         Err(e @ IngestError::Queue(_)) => {
-            error!(error = %e, source = ?std::error::Error::source(&e), "webhook queuing failed; Meta will retry");
+            error!(error = %adapters::telemetry::error_chain(&e), "webhook queuing failed; Meta will retry");
             adapters::telemetry::count("WebhookQueueFailures", 1, ("Function", "webhook"));
             error_body(
                 StatusCode::SERVICE_UNAVAILABLE,
