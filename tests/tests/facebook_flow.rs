@@ -261,6 +261,8 @@ async fn a_page_another_shop_connected_is_reported_taken(backend: Backend) {
     let (s, _) =
         post_json(&w.stack, "/api/pages/801/connect", &w.owner, json!({"chat_mode":"only_me"})).await;
     assert_eq!(s, 200);
+    // The holder's token still works (Meta says so), so the Page stays with shop-a.
+    w.fake.set_token_info("page-token-801", true, 0, &["pages_messaging"]);
     let other = token("owner@shop-b.vn", "shop-b", "owner");
     let state = login_state(&w, &other).await;
     let out = callback(&w, &[("code", "b"), ("state", &state)]).await;

@@ -432,7 +432,8 @@ async fn imported_pages_keep_their_token_through_connect_lose_and_disconnect(s: 
         Some("v1:new")
     );
 
-    s.pages.mark_lost("A", "P", "the Facebook password was changed").await.expect("lost");
+    let version = s.pages.holder("P").await.expect("holder").expect("held").version;
+    assert!(s.pages.mark_lost("A", "P", &version, "the Facebook password was changed").await.expect("lost"));
     let StoredPage { record: lost, .. } = s.pages.page("A", "P").await.expect("page").expect("exists");
     assert_eq!(lost.status, PageStatus::LostConnection);
     assert_eq!(lost.lost_reason.as_deref(), Some("the Facebook password was changed"));
@@ -451,7 +452,7 @@ async fn imported_pages_keep_their_token_through_connect_lose_and_disconnect(s: 
     assert_eq!((off.status, off.lost_reason), (PageStatus::NotConnected, None));
     assert!(token.is_some());
     // mark_lost on a disconnected Page changes nothing.
-    s.pages.mark_lost("A", "P", "x").await.expect("lost");
+    assert!(!s.pages.mark_lost("A", "P", &version, "x").await.expect("lost"));
     assert_eq!(
         s.pages.page("A", "P").await.expect("page").map(|p| p.record.status),
         Some(PageStatus::NotConnected)

@@ -11,7 +11,7 @@ use domain::access::Member as Caller;
 use domain::assignment::{self, ClaimDecision};
 use domain::graph::{GraphError, GraphErrorKind, MessagingType, WindowRefusal, reply_window};
 use domain::model::{Conversation, Direction, Message, Method, Rule};
-use domain::ports::{ClaimOutcome, ConversationFilter, ConversationTouch, StoredPage};
+use domain::ports::{ClaimOutcome, ConversationFilter, ConversationTouch};
 use domain::timefmt::now_ms;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -242,12 +242,13 @@ pub async fn send(
     let human_agent = api.stores.members.human_agent_enabled(&me.tenant_id).await?;
     let messaging =
         reply_window(now_ms(), c.last_customer_message_ms, human_agent).map_err(outside_window)?;
-    let token = page_token(&api, &me.tenant_id, &c.page_id).await?;
+    let held = page_token(&api, &me.tenant_id, &c.page_id).await?;
     let sent_ms = now_ms();
-    let mid = match api.facebook.graph.send_text(&c.page_id, &token, &c.customer_id, &text, messaging).await {
-        Ok(mid) => mid,
-        Err(e) => return Err(send_failure(&api, &me.tenant_id, &c.page_id, e).await),
-    };
+    let mid =
+        match api.facebook.graph.send_text(&c.page_id, &held.token, &c.customer_id, &text, messaging).await {
+            Ok(mid) => mid,
+            Err(e) => return Err(send_failure(&api, &me.tenant_id, &c.page_id, &held.version, e).await),
+        };
     let message = record_reply(&api, &me, &c, Sent { mid, text, sent_ms, messaging }).await?;
     info!(conversation_id = %c.id, "reply sent");
     Ok((StatusCode::CREATED, Json(MessageView::from(&message))))
@@ -293,24 +294,37 @@ fn outside_window(w: WindowRefusal) -> ApiError {
     ApiError::Unprocessable(ErrorCode::OutsideWindow, message.into())
 }
 
-/// The Page's token, readable, or 409 `reconnect_required`.
-async fn page_token(api: &AdminApi, tenant: &str, page_id: &str) -> Result<SecretString, ApiError> {
-    let Some(StoredPage { token_enc: Some(sealed), .. }) = api.stores.pages.page(tenant, page_id).await?
-    else {
+/// The Page token a call on the Page uses, and the connection version it belongs to.
+pub(crate) struct HeldToken {
+    pub token: SecretString,
+    pub version: String,
+}
+
+/// The current token of the Page's holder, if the caller's shop holds the Page (its route):
+/// 409 `page_not_held` when another shop holds it or nobody does, 409 `reconnect_required`
+/// without a usable token. A shop never acts at Meta on a Page it does not hold.
+pub(crate) async fn page_token(api: &AdminApi, tenant: &str, page_id: &str) -> Result<HeldToken, ApiError> {
+    let holder = api.stores.pages.holder(page_id).await?;
+    let Some(h) = holder.filter(|h| h.route.tenant_id == tenant && !h.draft) else {
+        let refusal = "this shop does not hold the Page (it is not connected here, or another shop connected it); connect it again".into();
+        return Err(ApiError::Conflict(ErrorCode::PageNotHeld, refusal));
+    };
+    let Some(sealed) = h.token_enc else {
         let refusal = "the Page has no token; connect it again".into();
         return Err(ApiError::Conflict(ErrorCode::ReconnectRequired, refusal));
     };
-    api.facebook.cipher.decrypt(tenant, page_id, &sealed).map_err(|e| {
+    let token = api.facebook.cipher.decrypt(tenant, page_id, &sealed).map_err(|e| {
         warn!(page_id, error = %cause_chain(&e), "stored Page token unreadable");
         ApiError::Conflict(
             ErrorCode::ReconnectRequired,
             "the stored Page token cannot be used; connect the Page again".into(),
         )
-    })
+    })?;
+    Ok(HeldToken { token, version: h.version })
 }
 
 /// What a Send API failure answers (a token Meta no longer takes also marks the Page lost).
-async fn send_failure(api: &AdminApi, tenant: &str, page_id: &str, e: GraphError) -> ApiError {
+async fn send_failure(api: &AdminApi, tenant: &str, page_id: &str, version: &str, e: GraphError) -> ApiError {
     match e.kind {
         GraphErrorKind::OutsideWindow => ApiError::Unprocessable(
             ErrorCode::OutsideWindow,
@@ -328,7 +342,7 @@ async fn send_failure(api: &AdminApi, tenant: &str, page_id: &str, e: GraphError
             )
         }
         GraphErrorKind::TokenInvalid | GraphErrorKind::PermissionMissing => {
-            crate::pages::graph_failure(api, tenant, page_id, &e).await
+            crate::pages::graph_failure(api, tenant, page_id, Some(version), &e).await
         }
         GraphErrorKind::Transient | GraphErrorKind::Other => {
             warn!(page_id, code = ?e.code, status = e.status, "Send API failed");

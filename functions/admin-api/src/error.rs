@@ -35,6 +35,10 @@ pub enum ErrorCode {
     LastAgentOfRule,
     AlreadyClaimed,
     PageTaken,
+    /// Another change of the Page (connect, disconnect) is running.
+    PageBusy,
+    /// The shop does not hold the Page's route, so it cannot act on it at Meta.
+    PageNotHeld,
     PageInOtherRule,
     RuleNameTaken,
     RuleHasPages,
@@ -84,6 +88,8 @@ impl ErrorCode {
             ErrorCode::LastAgentOfRule => "last_agent_of_rule",
             ErrorCode::AlreadyClaimed => "already_claimed",
             ErrorCode::PageTaken => "page_taken",
+            ErrorCode::PageBusy => "page_busy",
+            ErrorCode::PageNotHeld => "page_not_held",
             ErrorCode::PageInOtherRule => "page_in_other_rule",
             ErrorCode::RuleNameTaken => "rule_name_taken",
             ErrorCode::RuleHasPages => "rule_has_pages",

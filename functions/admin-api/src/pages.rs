@@ -5,11 +5,12 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use domain::access::{Identity, Member as Caller};
+use domain::custody::{self, ConnectPlan, ConnectRefusal};
 use domain::event::SyncJob;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
-use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus, Rule};
+use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
 use domain::oauth::{OAuthState, STATE_TTL_MS, dialog_url};
-use domain::ports::{RuleLink, StoreError, StoredPage};
+use domain::ports::{Connection, ROUTE_LEASE_MS, RouteChange, RuleLink, StoreError, StoredPage};
 use domain::timefmt::{now_ms, rfc3339_ms};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -75,11 +76,21 @@ impl Body for ConnectBody {
     }
 }
 
-/// What a Graph failure on a Page call does to the Page, and the caller's answer.
-pub async fn graph_failure(api: &AdminApi, tenant: &str, page_id: &str, e: &GraphError) -> ApiError {
+/// What a Graph failure on a Page call does to the Page, and the caller's answer. A token
+/// failure marks the shop's connection lost only at `version`, the connection the token
+/// belonged to, so an old failure never marks a newer connection lost.
+pub async fn graph_failure(
+    api: &AdminApi,
+    tenant: &str,
+    page_id: &str,
+    version: Option<&str>,
+    e: &GraphError,
+) -> ApiError {
     if let Some(reason) = e.lost_reason() {
         warn!(page_id, code = ?e.code, subcode = ?e.subcode, "Page token or permission no longer works");
-        if let Err(se) = api.stores.pages.mark_lost(tenant, page_id, &reason).await {
+        if let Some(v) = version
+            && let Err(se) = api.stores.pages.mark_lost(tenant, page_id, v, &reason).await
+        {
             warn!(error = %cause_chain(&se), "could not record the lost connection");
         }
     } else {
@@ -89,9 +100,11 @@ pub async fn graph_failure(api: &AdminApi, tenant: &str, page_id: &str, e: &Grap
     ApiError::BadGateway(ErrorCode::GraphError, format!("Facebook refused the request: {}{code}", e.message))
 }
 
-/// `POST /api/pages/{page_id}/connect`: subscribe the app to the Page's webhooks, and only when
-/// Meta accepted, make the Page receive for this shop (in only-me mode, or shared under a rule,
-/// existing or created with it).
+/// `POST /api/pages/{page_id}/connect`: takes the route's lease (writing a draft route when the
+/// Page has none, so events that arrive from now on are kept), subscribes the app to the Page's
+/// webhooks, and only when Meta accepted, writes the connection, the rule moves and (on a
+/// takeover) the previous holder's lost connection in one transaction. A failure releases the
+/// lease (and the draft) and leaves the Page where it was (docs/page-custody.md).
 pub async fn connect(
     State(api): State<Arc<AdminApi>>,
     Path(page_id): Path<String>,
@@ -110,26 +123,109 @@ pub async fn connect(
         RuleLink::Existing { rule_id, .. } => rule_id.clone(),
         RuleLink::New(r) => r.id.clone(),
     });
-    // A Page moving to another rule, or to only-me, leaves its current rule.
+    // A Page moving to another rule, or to only-me, leaves its current rule (in the same
+    // transaction as the connection).
     let leaving = match &page.rule_id {
         Some(current) if Some(current) != rule_id.as_ref() => {
             api.stores.rules.rule(&me.tenant_id, current).await?
         }
         _ => None,
     };
-    let token = connectable_token(&api, &me.tenant_id, &page_id, token).await?;
-    if let Err(e) = api.facebook.graph.subscribe_page(&page_id, &token, SUBSCRIBED_FIELDS).await {
-        return Err(graph_failure(&api, &me.tenant_id, &page_id, &e).await);
-    }
+    let token = readable_token(&api, &me.tenant_id, &page_id, token)?;
+    let now = now_ms();
+    let plan =
+        match custody::connect_plan(&me.tenant_id, api.stores.pages.holder(&page_id).await?.as_ref(), now) {
+            Ok(p) => p,
+            Err(ConnectRefusal::Taken) => {
+                let refusal = "this Page is connected to another shop".into();
+                return Err(ApiError::Conflict(ErrorCode::PageTaken, refusal));
+            }
+            Err(ConnectRefusal::Busy) => return Err(busy()),
+        };
     let (connected, route) = connected_records(&me, page, mode, rule_id.clone());
-    if let Some(old) = &leaving {
-        leave_rule(&api, &me.tenant_id, &page_id, old).await?;
+    let op = uuid::Uuid::new_v4().simple().to_string();
+    let take_over = match &plan {
+        ConnectPlan::TakeOver(t) => Some(t.clone()),
+        _ => None,
+    };
+    let change = RouteChange {
+        tenant_id: me.tenant_id.to_string(),
+        page_id: page_id.clone(),
+        op: op.clone(),
+        until_ms: now + ROUTE_LEASE_MS,
+        draft: (plan == ConnectPlan::Fresh)
+            .then(|| PageRoute { status: PageStatus::NotConnected, ..route.clone() }),
+        take_over: take_over.clone(),
+    };
+    api.stores.pages.begin_change(&change).await.map_err(|e| match e {
+        StoreError::Conflict(_) => busy(),
+        e => e.into(),
+    })?;
+    if let Err(e) = api.facebook.graph.subscribe_page(&page_id, &token, SUBSCRIBED_FIELDS).await {
+        release(&api, &page_id, &op).await;
+        // The token is the shop's own; it marks the shop's connection lost only if the shop
+        // holds the Page at the version this token was read with.
+        let version = own_version(&api, &me.tenant_id, &page_id).await;
+        return Err(graph_failure(&api, &me.tenant_id, &page_id, version.as_deref(), &e).await);
     }
-    link_page(&api, &connected, &route, link.as_ref()).await?;
-    info!(page_id = %page_id, tenant_id = %me.tenant_id, mode = mode.as_str(), "Page connected");
+    let holders = match &connected.rule_id {
+        Some(_) => crate::rules::only_me_holders(&api, &me.tenant_id, std::slice::from_ref(&page_id)).await?,
+        None => Vec::new(),
+    };
+    let version = uuid::Uuid::new_v4().simple().to_string();
+    let commit = Connection {
+        page: &connected,
+        route: &route,
+        op: &op,
+        version: &version,
+        join: link.as_ref(),
+        leave: leaving.as_ref(),
+        take_over: take_over.as_ref(),
+    };
+    if let Err(e) = api.stores.pages.commit_connect(&commit).await {
+        release(&api, &page_id, &op).await;
+        return Err(match e {
+            StoreError::Conflict(m) => ApiError::Conflict(
+                ErrorCode::Conflict,
+                format!("the Page could not be connected: {m}; try again"),
+            ),
+            e => e.into(),
+        });
+    }
+    if let Some(r) = &connected.rule_id {
+        crate::rules::hand_over(&api, &me.tenant_id, r, &holders).await;
+    }
+    match &take_over {
+        Some(t) => {
+            info!(page_id = %page_id, tenant_id = %me.tenant_id, from = %t.tenant_id, "Page taken over")
+        }
+        None => info!(page_id = %page_id, tenant_id = %me.tenant_id, mode = mode.as_str(), "Page connected"),
+    }
     // The Page's earlier conversations come through the Conversations API, step by step.
     let history_sync = queue_history_sync(&api, &me.tenant_id, &page_id).await;
     Ok(Json(PageView { history_sync: Some(history_sync), ..PageView::from(&connected) }))
+}
+
+fn busy() -> ApiError {
+    ApiError::Conflict(
+        ErrorCode::PageBusy,
+        "another change of this Page is in progress; try again in a moment".into(),
+    )
+}
+
+/// Ends a change that did not complete; a failure is logged (the lease expires anyway).
+async fn release(api: &AdminApi, page_id: &str, op: &str) {
+    if let Err(e) = api.stores.pages.abort_change(page_id, op).await {
+        warn!(page_id, error = %cause_chain(&e), "could not release the Page's lease; it expires");
+    }
+}
+
+/// The connection version of the shop's hold on the Page, if it holds it.
+async fn own_version(api: &AdminApi, tenant: &str, page_id: &str) -> Option<String> {
+    match api.stores.pages.holder(page_id).await {
+        Ok(Some(h)) if h.route.tenant_id == tenant && h.token_enc.is_some() => Some(h.version),
+        _ => None,
+    }
 }
 
 /// The rule a Page connects under: none in only-me mode, an existing rule of the shop, or a
@@ -168,9 +264,8 @@ async fn rule_link(
     }
 }
 
-/// The Page's token, decrypted, if the Page may be connected here: 409 `reconnect_required`
-/// without a usable token, 409 `page_taken` while another shop has the Page connected.
-async fn connectable_token(
+/// The shop's Page token, decrypted, or 409 `reconnect_required`.
+fn readable_token(
     api: &AdminApi,
     tenant: &str,
     page_id: &str,
@@ -180,12 +275,6 @@ async fn connectable_token(
         ErrorCode::ReconnectRequired,
         "this Page has no token; run Facebook Login again".into(),
     ))?;
-    if let Some(route) = api.stores.pages.page_route(page_id).await?
-        && route.tenant_id != tenant
-    {
-        let refusal = "this Page is connected to another shop".into();
-        return Err(ApiError::Conflict(ErrorCode::PageTaken, refusal));
-    }
     api.facebook.cipher.decrypt(tenant, page_id, &sealed).map_err(|e| {
         warn!(page_id, error = %cause_chain(&e), "stored Page token unreadable");
         ApiError::Conflict(
@@ -222,46 +311,6 @@ fn connected_records(
     (connected, route)
 }
 
-/// Takes the Page out of the rule it leaves.
-async fn leave_rule(api: &AdminApi, tenant: &str, page_id: &str, old: &Rule) -> Result<(), ApiError> {
-    let mut without = old.clone();
-    without.page_ids.retain(|p| p != page_id);
-    let was_connected = api.stores.pages.page_route(page_id).await?.is_some_and(|r| r.tenant_id == tenant);
-    let connected_now = if was_connected { vec![page_id.to_string()] } else { Vec::new() };
-    api.stores.rules.update_rule(tenant, old, &without, &connected_now).await.map_err(ApiError::try_again)
-}
-
-/// Writes the connection (with the rule side, in one transaction, when shared), then has the
-/// rule's policy re-home what the Page's only-me holder had.
-async fn link_page(
-    api: &AdminApi,
-    connected: &PageRecord,
-    route: &PageRoute,
-    link: Option<&RuleLink>,
-) -> Result<(), ApiError> {
-    let (tenant, page_id) = (&route.tenant_id, &route.page_id);
-    let holders = match &connected.rule_id {
-        Some(_) => crate::rules::only_me_holders(api, tenant, std::slice::from_ref(page_id)).await?,
-        None => Vec::new(),
-    };
-    let written = match link {
-        None => api.stores.pages.connect_page(connected, route).await,
-        Some(link) => api.stores.rules.connect_shared(connected, route, link).await,
-    };
-    match written {
-        Ok(()) => {}
-        Err(StoreError::Conflict(m)) => {
-            let message = format!("the Page could not be connected: {m}");
-            return Err(ApiError::Conflict(ErrorCode::PageTaken, message));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    if let Some(r) = &connected.rule_id {
-        crate::rules::hand_over(api, tenant, r, &holders).await;
-    }
-    Ok(())
-}
-
 /// Queues the first step of the Page's history sync; a failure is logged and reported, not fatal.
 async fn queue_history_sync(api: &AdminApi, tenant: &str, page_id: &str) -> JobState {
     let job = SyncJob { tenant_id: tenant.to_string(), page_id: page_id.to_string(), after: None, step: 0 };
@@ -275,24 +324,50 @@ async fn queue_history_sync(api: &AdminApi, tenant: &str, page_id: &str) -> JobS
     JobState::queued_if(queued.is_ok())
 }
 
-/// `POST /api/pages/{page_id}/disconnect`: unsubscribe and stop routing; conversations stay.
+/// `POST /api/pages/{page_id}/disconnect`: stop receiving; conversations stay. Only the shop
+/// holding the Page's route unsubscribes at Meta, with its current token, under the route's
+/// lease; a shop that does not hold it only marks its own Page not connected.
 pub async fn disconnect(
     State(api): State<Arc<AdminApi>>,
     Path(page_id): Path<String>,
     me: Manager<area::Pages>,
 ) -> Result<Json<PageView>, ApiError> {
-    let Some(StoredPage { token_enc: token, .. }) = api.stores.pages.page(&me.tenant_id, &page_id).await?
-    else {
+    if api.stores.pages.page(&me.tenant_id, &page_id).await?.is_none() {
         return Err(ApiError::NotFound("page not found"));
-    };
-    if let Some(token) = token.and_then(|t| api.facebook.cipher.decrypt(&me.tenant_id, &page_id, &t).ok())
-        && let Err(e) = api.facebook.graph.unsubscribe_page(&page_id, &token).await
-    {
-        // The shop asked to stop: it stops here whatever Meta says; events that still come are
-        // acknowledged and dropped for want of a route.
-        warn!(page_id = %page_id, code = ?e.code, "unsubscribe failed; disconnecting anyway");
     }
-    api.stores.pages.disconnect_page(&me.tenant_id, &page_id).await?;
+    let conflict = |e: StoreError| match e {
+        StoreError::Conflict(_) => busy(),
+        e => e.into(),
+    };
+    match api.stores.pages.holder(&page_id).await? {
+        Some(h) if h.route.tenant_id == me.tenant_id.as_str() => {
+            let op = uuid::Uuid::new_v4().simple().to_string();
+            let change = RouteChange {
+                tenant_id: me.tenant_id.to_string(),
+                page_id: page_id.clone(),
+                op: op.clone(),
+                until_ms: now_ms() + ROUTE_LEASE_MS,
+                draft: None,
+                take_over: None,
+            };
+            api.stores.pages.begin_change(&change).await.map_err(conflict)?;
+            let token =
+                h.token_enc.and_then(|t| api.facebook.cipher.decrypt(&me.tenant_id, &page_id, &t).ok());
+            if let Some(token) = token
+                && let Err(e) = api.facebook.graph.unsubscribe_page(&page_id, &token).await
+            {
+                // The shop asked to stop: it stops here whatever Meta says; events that still
+                // come are acknowledged and dropped for want of a route.
+                warn!(page_id = %page_id, code = ?e.code, "unsubscribe failed; disconnecting anyway");
+            }
+            if let Err(e) = api.stores.pages.commit_disconnect(&me.tenant_id, &page_id, &op).await {
+                release(&api, &page_id, &op).await;
+                return Err(conflict(e));
+            }
+        }
+        // Not the holder: Meta is not asked anything; only the shop's own view changes.
+        _ => api.stores.pages.disconnect_page(&me.tenant_id, &page_id).await.map_err(conflict)?,
+    }
     let StoredPage { record: page, .. } =
         api.stores.pages.page(&me.tenant_id, &page_id).await?.ok_or(ApiError::NotFound("page not found"))?;
     info!(page_id = %page_id, tenant_id = %me.tenant_id, "Page disconnected");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use domain::event::SyncJob;
 use domain::graph::GraphConversation;
 use domain::model::{Direction, Message, MessageKind, PageStatus, conversation_id};
-use domain::ports::{ConversationTouch, StoredPage};
+use domain::ports::ConversationTouch;
 use tracing::{info, warn};
 
 use crate::{RecordError, RecordOutcome, Target, Worker};
@@ -25,19 +25,22 @@ impl Worker {
             return Ok(());
         };
         let fb = &sync.facebook;
-        let route = self.stores.pages.page_route(&job.page_id).await?;
-        let route = match route {
-            Some(r) if r.tenant_id == job.tenant_id && r.status == PageStatus::Connected => r,
+        // Only the shop holding the Page syncs it, with the holder's current token.
+        let holder = self.stores.pages.holder(&job.page_id).await?;
+        let (route, version, sealed) = match holder {
+            Some(h) if h.route.tenant_id == job.tenant_id && h.route.status == PageStatus::Connected => {
+                match h.token_enc {
+                    Some(t) => (h.route, h.version, t),
+                    None => {
+                        warn!(page_id = %job.page_id, "no current Page token; history sync stops");
+                        return Ok(());
+                    }
+                }
+            }
             _ => {
                 info!(page_id = %job.page_id, "Page no longer connected to the shop; history sync stops");
                 return Ok(());
             }
-        };
-        let Some(StoredPage { token_enc: Some(sealed), .. }) =
-            self.stores.pages.page(&job.tenant_id, &job.page_id).await?
-        else {
-            warn!(page_id = %job.page_id, "no stored Page token; history sync stops");
-            return Ok(());
         };
         let Ok(token) = fb.cipher.decrypt(&job.tenant_id, &job.page_id, &sealed) else {
             warn!(page_id = %job.page_id, "stored Page token unreadable; history sync stops");
@@ -51,7 +54,7 @@ impl Worker {
             }
             Err(e) => {
                 if let Some(reason) = e.lost_reason() {
-                    self.stores.pages.mark_lost(&job.tenant_id, &job.page_id, &reason).await?;
+                    self.stores.pages.mark_lost(&job.tenant_id, &job.page_id, &version, &reason).await?;
                 }
                 warn!(page_id = %job.page_id, code = ?e.code, "history sync stopped by a Graph error");
                 return Ok(());

@@ -18,7 +18,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use domain::assignment::{self as policy, Assignment};
 use domain::event::{EventBody, InboundEvent, QUEUE_FORMAT_VERSION, QueuedBatch};
 use domain::graph::GraphError;
-use domain::model::{ChatMode, PageRoute, PageStatus, Rule};
+use domain::model::{ChatMode, PageRoute, Rule};
 use domain::ports::{ConversationTouch, QueueError, StoreError, WatermarkKind};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -246,9 +246,12 @@ impl Worker {
         routes: &mut RouteCache,
         out: &mut RecordOutcome,
     ) -> Result<(), StoreError> {
+        // Every route receives: connected, in lost connection (quarantine: kept for the shop
+        // that held it until another shop takes the Page over), or a draft written before a
+        // connect subscribed (docs/page-custody.md).
         let route = match self.route(&ev.page_id, routes).await? {
-            Some(r) if r.status != PageStatus::NotConnected => r,
-            _ => {
+            Some(r) => r,
+            None => {
                 info!(page_id = %ev.page_id, kind = ev.kind(), "event for a Page no shop has connected; dropped");
                 out.dropped_unrouted += 1;
                 return Ok(());

@@ -12,10 +12,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
-use domain::model::{PageRoute, PageStatus};
+use domain::custody::{self, ImportVerdict};
+use domain::graph::{GraphError, GraphPage, SUBSCRIBED_FIELDS};
+use domain::model::{PageRecord, PageRoute, PageStatus};
 use domain::oauth::{StateError, missing_permissions, outcome_url};
-use domain::ports::{ImportedPage, MemberStore, NonceStore, PageStore};
+use domain::ports::{
+    Connection, ImportedPage, MemberStore, NonceStore, PageStore, ROUTE_LEASE_MS, RouteChange, StoreError,
+};
 use domain::timefmt::{now_ms, rfc3339_ms};
 use serde::Deserialize;
 use tracing::{info, warn};
@@ -186,12 +189,15 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
             not_admin.push(page.name.clone());
             continue;
         }
-        match cb.pages.page_route(&page.id).await {
-            Ok(Some(r)) if r.tenant_id != tenant => {
+        // Custody (docs/page-custody.md): a Page another shop holds connected, with a token
+        // that works, is reported taken; one it lost (or whose token Meta no longer takes) is
+        // imported, and connecting it takes it over.
+        match custody_of(cb, tenant, &page.id).await {
+            Ok(true) => {}
+            Ok(false) => {
                 taken.push(page.name.clone());
                 continue;
             }
-            Ok(_) => {}
             Err(e) => {
                 warn!(error = %e, page_id = %page.id, "route lookup failed");
                 return failed("server_error", "please try again in a moment");
@@ -212,31 +218,107 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
         };
         imported += 1;
         // Connecting again through Facebook Login restores a Page in lost connection.
-        if stored.status == PageStatus::LostConnection {
-            if let Err(e) = fb.graph.subscribe_page(&page.id, &page.access_token, SUBSCRIBED_FIELDS).await {
-                warn!(page_id = %page.id, code = ?e.code, "could not restore the Page's subscription");
-                continue;
-            }
-            let (Some(mode), Some(by)) = (stored.chat_mode, stored.connected_by.clone()) else { continue };
-            let connected = domain::model::PageRecord {
-                status: PageStatus::Connected,
-                lost_reason: None,
-                last_connected_at: Some(rfc3339_ms(now_ms())),
-                ..stored.clone()
-            };
-            let route = PageRoute {
-                page_id: page.id.clone(),
-                tenant_id: tenant.to_string(),
-                status: PageStatus::Connected,
-                chat_mode: mode,
-                rule_id: stored.rule_id.clone(),
-                connected_by: by,
-            };
-            match cb.pages.connect_page(&connected, &route).await {
-                Ok(()) => restored.push(page.name.clone()),
-                Err(e) => warn!(error = %e, page_id = %page.id, "could not restore the Page"),
-            }
+        if stored.status == PageStatus::LostConnection && restore(cb, tenant, &page, stored).await {
+            restored.push(page.name.clone());
         }
     }
     Outcome::Imported { imported, not_admin, taken, restored }
+}
+
+/// Whether the shop may import the Page: no other shop holds it, or the holder lost it, or
+/// the holder's token no longer works (checked with Meta; then marked lost at the version
+/// read, so a fresh connection of the holder is never marked).
+async fn custody_of(cb: &Callback, tenant: &str, page_id: &str) -> Result<bool, StoreError> {
+    let holder = cb.pages.holder(page_id).await?;
+    let h = match custody::import_verdict(tenant, holder.as_ref(), now_ms()) {
+        ImportVerdict::Import => return Ok(true),
+        ImportVerdict::Taken => return Ok(false),
+        ImportVerdict::CheckHolder => match holder {
+            Some(h) => h,
+            None => return Ok(true),
+        },
+    };
+    let fb = &cb.facebook;
+    let holder_tenant = h.route.tenant_id.as_str();
+    let token = h.token_enc.as_deref().and_then(|t| fb.cipher.decrypt(holder_tenant, page_id, t).ok());
+    let dead = match token {
+        None => true,
+        Some(token) => match fb.graph.debug_token(&token).await {
+            Ok(info) => !info.is_valid,
+            Err(e) => e.lost_reason().is_some(),
+        },
+    };
+    if !dead {
+        return Ok(false);
+    }
+    info!(
+        page_id,
+        holder = holder_tenant,
+        "the holder's Page token no longer works; the Page may be taken over"
+    );
+    cb.pages.mark_lost(holder_tenant, page_id, &h.version, custody::HOLDER_TOKEN_DEAD).await?;
+    Ok(true)
+}
+
+/// Restores the shop's Page in lost connection with the token just imported: under the route's
+/// lease, subscribe, then the connection at a new version. Only while the shop holds the route.
+async fn restore(cb: &Callback, tenant: &str, page: &GraphPage, stored: PageRecord) -> bool {
+    let (Some(mode), Some(by)) = (stored.chat_mode, stored.connected_by.clone()) else { return false };
+    let op = uuid::Uuid::new_v4().simple().to_string();
+    let change = RouteChange {
+        tenant_id: tenant.to_string(),
+        page_id: page.id.clone(),
+        op: op.clone(),
+        until_ms: now_ms() + ROUTE_LEASE_MS,
+        draft: None,
+        take_over: None,
+    };
+    if let Err(e) = cb.pages.begin_change(&change).await {
+        info!(error = %e, page_id = %page.id, "the Page is not the shop's or is changing; not restored");
+        return false;
+    }
+    let fb = &cb.facebook;
+    if let Err(e) = fb.graph.subscribe_page(&page.id, &page.access_token, SUBSCRIBED_FIELDS).await {
+        warn!(page_id = %page.id, code = ?e.code, "could not restore the Page's subscription");
+        release(cb, &page.id, &op).await;
+        return false;
+    }
+    let connected = PageRecord {
+        status: PageStatus::Connected,
+        lost_reason: None,
+        last_connected_at: Some(rfc3339_ms(now_ms())),
+        ..stored.clone()
+    };
+    let route = PageRoute {
+        page_id: page.id.clone(),
+        tenant_id: tenant.to_string(),
+        status: PageStatus::Connected,
+        chat_mode: mode,
+        rule_id: stored.rule_id.clone(),
+        connected_by: by,
+    };
+    let version = uuid::Uuid::new_v4().simple().to_string();
+    let commit = Connection {
+        page: &connected,
+        route: &route,
+        op: &op,
+        version: &version,
+        join: None,
+        leave: None,
+        take_over: None,
+    };
+    match cb.pages.commit_connect(&commit).await {
+        Ok(()) => true,
+        Err(e) => {
+            warn!(error = %e, page_id = %page.id, "could not restore the Page");
+            release(cb, &page.id, &op).await;
+            false
+        }
+    }
+}
+
+async fn release(cb: &Callback, page_id: &str, op: &str) {
+    if let Err(e) = cb.pages.abort_change(page_id, op).await {
+        warn!(error = %e, page_id, "could not release the Page's lease; it expires");
+    }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use adapters::facebook::Facebook;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
 use domain::model::PageStatus;
-use domain::ports::{PageStore, RouteHealth, StoredPage};
+use domain::ports::{Holder, PageStore, RouteHealth};
 use futures::StreamExt;
 use tracing::{info, warn};
 
@@ -35,6 +35,8 @@ pub struct HealthReport {
     pub silent: Vec<String>,
     /// Pages whose check could not finish (Graph unreachable, rate limited): next run.
     pub unknown: Vec<String>,
+    /// Tokens of unconnected Pages removed because they expired.
+    pub tokens_expired: usize,
 }
 
 enum Verdict {
@@ -53,6 +55,14 @@ impl HealthCheck {
             .filter(|r| r.route.status == PageStatus::Connected)
             .collect();
         let now = domain::timefmt::now_ms();
+        // Tokens of Pages imported (or disconnected) and not connected since expire.
+        let tokens_expired = match self.pages.expire_tokens(now).await {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(error = %adapters::telemetry::error_chain(&e), "token sweep failed; next run");
+                0
+            }
+        };
         let verdicts: Vec<(RouteHealth, Verdict)> = futures::stream::iter(routes)
             .map(|r| async move {
                 let v = self.check(&r).await;
@@ -61,7 +71,7 @@ impl HealthCheck {
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        let mut report = HealthReport::default();
+        let mut report = HealthReport { tokens_expired, ..HealthReport::default() };
         for (r, v) in verdicts {
             let page = r.route.page_id.clone();
             report.checked += 1;
@@ -107,8 +117,10 @@ impl HealthCheck {
 
     async fn lost(&self, r: &RouteHealth, reason: &str) -> Verdict {
         warn!(page_id = %r.route.page_id, reason, "Page in lost connection");
-        match self.pages.mark_lost(&r.route.tenant_id, &r.route.page_id, reason).await {
-            Ok(()) => Verdict::Lost,
+        // Only the connection this check read: a reconnect meanwhile is left alone.
+        match self.pages.mark_lost(&r.route.tenant_id, &r.route.page_id, &r.version, reason).await {
+            Ok(true) => Verdict::Lost,
+            Ok(false) => Verdict::Unknown,
             Err(e) => {
                 warn!(error = %e, "could not record the lost connection");
                 Verdict::Unknown
@@ -128,8 +140,14 @@ impl HealthCheck {
 
     async fn check(&self, r: &RouteHealth) -> Verdict {
         let (tenant, page_id) = (&r.route.tenant_id, &r.route.page_id);
-        let sealed = match self.pages.page(tenant, page_id).await {
-            Ok(Some(StoredPage { token_enc: Some(t), .. })) => t,
+        // The holder's current token, at the version listed: every Graph call on the Page goes
+        // through the shop holding its route.
+        let sealed = match self.pages.holder(page_id).await {
+            Ok(Some(Holder { route, version, token_enc: Some(t), .. }))
+                if route.tenant_id == *tenant && version == r.version =>
+            {
+                t
+            }
             Ok(_) => return Verdict::Unknown,
             Err(e) => {
                 warn!(error = %adapters::telemetry::error_chain(&e), "page lookup failed");

@@ -41,40 +41,141 @@ pub enum QueueError {
     Refused { failed: usize, total: usize, first_reason: String },
 }
 
-/// Pages as the shop sees them, and the route from a Page to its one connected shop.
+/// Pages as the shop sees them, and the route from a Page to the one shop holding it
+/// (docs/page-custody.md). Every route carries a connection version, written with the holder's
+/// Page item at each connect, restore and takeover; a change of the route (connect, disconnect,
+/// takeover) first takes a short lease on it, so two changes never interleave.
 #[async_trait]
 pub trait PageStore: Send + Sync {
-    /// The shop a Page's events belong to, if any shop has it connected or in lost connection.
+    /// The shop a Page's events belong to, if any shop holds its route (connected, in lost
+    /// connection, or a draft written while a connect runs).
     async fn page_route(&self, page_id: &str) -> Result<Option<PageRoute>, StoreError>;
-    /// Records the Page for the shop and makes the shop its route, atomically. Refused with
-    /// [`StoreError::Conflict`] while another shop holds the route.
+    /// The shop holding the Page's route, the connection version, and the holder's Page token
+    /// (only while the holder's Page item is at that version): the only token any Graph call
+    /// on the Page may use. Read strongly.
+    async fn holder(&self, page_id: &str) -> Result<Option<Holder>, StoreError>;
+    /// Records the Page for the shop and makes the shop its route with a fresh version,
+    /// atomically (seeding and tests; the API connects through [`PageStore::begin_change`] and
+    /// [`PageStore::commit_connect`]). Refused with [`StoreError::Conflict`] while another
+    /// shop holds the route or a change holds its lease.
     async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError>;
     async fn list_pages(&self, tenant_id: &str) -> Result<Vec<PageRecord>, StoreError>;
     /// Records (or refreshes) a Page brought in through Facebook Login: a new one is not
     /// connected; an existing one keeps its status and mode and gets the new name and token.
+    /// The token of a Page that is not connected expires [`UNCONNECTED_TOKEN_TTL_MS`] later.
     async fn import_page(&self, tenant_id: &str, page: &ImportedPage) -> Result<PageRecord, StoreError>;
-    /// The shop's Page and its encrypted Page token.
+    /// The shop's Page and its encrypted Page token (absent once expired).
     async fn page(&self, tenant_id: &str, page_id: &str) -> Result<Option<StoredPage>, StoreError>;
-    /// Stops routing the Page to the shop (if it routes there) and marks it not connected,
-    /// atomically; its conversations stay.
+    /// Stops routing the Page to the shop (if it routes there and no change holds its lease)
+    /// and marks it not connected, atomically; its conversations stay.
     async fn disconnect_page(&self, tenant_id: &str, page_id: &str) -> Result<(), StoreError>;
-    /// Marks a connected Page of the shop as in lost connection, with the reason; its events
-    /// keep being stored.
-    async fn mark_lost(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError>;
+    /// Marks the shop's Page and its route lost, with the reason, in one transaction, only if
+    /// both are still at connection `version`: an old failure never marks a fresh connection
+    /// lost. Returns whether it marked them. Its events keep being stored.
+    async fn mark_lost(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        version: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError>;
+    /// Takes the route's lease for a change (see [`RouteChange`]); [`StoreError::Conflict`]
+    /// when another change holds it, another shop holds the route (unless taken over as
+    /// expected), or there is no route of the shop and no draft to write.
+    async fn begin_change(&self, change: &RouteChange) -> Result<(), StoreError>;
+    /// Ends a change that did not complete: a draft route of `op` is deleted, any other route
+    /// just loses the lease `op` holds. A lease held by another op is left alone.
+    async fn abort_change(&self, page_id: &str, op: &str) -> Result<(), StoreError>;
+    /// Completes a connect (or restore, or takeover) holding lease `op`, in one transaction:
+    /// the route at the new version, the shop's Page connected, its rule moves, and the
+    /// previous holder's Page marked lost with the reason. All or nothing.
+    async fn commit_connect(&self, c: &Connection<'_>) -> Result<(), StoreError>;
+    /// Completes a disconnect holding lease `op`: the route deleted and the shop's Page not
+    /// connected, in one transaction.
+    async fn commit_disconnect(&self, tenant_id: &str, page_id: &str, op: &str) -> Result<(), StoreError>;
     /// Every route (connected or lost), with when its Page last delivered an event: the
     /// health check's worklist, read through an index, never a scan.
     async fn list_routes(&self) -> Result<Vec<RouteHealth>, StoreError>;
     /// Records that the Page delivered an event at `now_ms`; writes at most about once a
     /// minute per Page (a conditional update), so it costs next to nothing per message.
     async fn touch_delivery(&self, page_id: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Removes the tokens of Pages not connected whose expiry passed before `now_ms`, found
+    /// through a sparse index (never a scan); returns how many were removed.
+    async fn expire_tokens(&self, now_ms: i64) -> Result<usize, StoreError>;
 }
 
+/// How long a change of a Page's route holds its lease: longer than any function that takes
+/// one runs (the API's 15 s), so a live change is never overtaken, and short, so a crashed one
+/// does not wedge the Page.
+pub const ROUTE_LEASE_MS: i64 = 30_000;
+
+/// How long the token of a Page imported (or disconnected) but not connected is kept.
+pub const UNCONNECTED_TOKEN_TTL_MS: i64 = 30 * 24 * 3_600_000;
+
 /// A shop's Page as stored: the record the shop sees, and the encrypted Page token (absent
-/// until Facebook Login has imported the Page).
+/// until Facebook Login has imported the Page, and once an unconnected Page's token expired).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPage {
     pub record: PageRecord,
     pub token_enc: Option<String>,
+}
+
+/// Who holds a Page's route, at which connection version, with which token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub route: PageRoute,
+    pub version: String,
+    /// The holder's encrypted Page token, if its Page item is at `version`.
+    pub token_enc: Option<String>,
+    /// The route is a draft of a connect still running (not yet receiving per Meta).
+    pub draft: bool,
+    /// A change holds the route's lease until then (Unix ms).
+    pub lease_until_ms: Option<i64>,
+}
+
+impl Holder {
+    /// Whether a change holds the lease at `now_ms`.
+    pub fn leased(&self, now_ms: i64) -> bool {
+        self.lease_until_ms.is_some_and(|u| u > now_ms)
+    }
+}
+
+/// A change of a Page's route about to start, holding lease `op` until `until_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteChange {
+    pub tenant_id: String,
+    pub page_id: String,
+    pub op: String,
+    pub until_ms: i64,
+    /// Written as a draft route (status `not_connected`, events stored for the shop) when the
+    /// Page has no route, or only a draft whose lease expired.
+    pub draft: Option<PageRoute>,
+    /// Taking the Page over from another shop: its route must still be lost at that version.
+    pub take_over: Option<Takeover>,
+}
+
+/// The previous holder of a route being taken over, as seen before the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Takeover {
+    pub tenant_id: String,
+    pub version: String,
+    /// Shown on the previous holder's Page (`lost_reason`).
+    pub reason: String,
+}
+
+/// A connect completing under lease `op`.
+#[derive(Debug, Clone)]
+pub struct Connection<'a> {
+    pub page: &'a PageRecord,
+    pub route: &'a PageRoute,
+    pub op: &'a str,
+    /// The new connection version.
+    pub version: &'a str,
+    /// The rule the Page joins (shared), if any.
+    pub join: Option<&'a RuleLink>,
+    /// The rule the Page leaves, as read (the Page must still be in it).
+    pub leave: Option<&'a Rule>,
+    pub take_over: Option<&'a Takeover>,
 }
 
 /// A route and its last delivery.
@@ -84,6 +185,8 @@ pub struct RouteHealth {
     pub last_event_ms: Option<i64>,
     /// When the route was written (connect), Unix ms.
     pub connected_ms: Option<i64>,
+    /// The connection version.
+    pub version: String,
 }
 
 /// How stale a delivery timestamp may get before `touch_delivery` writes again.

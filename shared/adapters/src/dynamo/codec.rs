@@ -199,7 +199,13 @@ impl FromItem for PageRecord {
 /// The shop's Page and its encrypted Page token.
 impl FromItem for StoredPage {
     fn from_item(item: &Item) -> Result<Self, StoreError> {
-        Ok(StoredPage { record: PageRecord::from_item(item)?, token_enc: Row(item).s("token_enc") })
+        let row = Row(item);
+        // An unconnected Page's token past its expiry is absent, swept or not.
+        let expired = row.n("token_expires_ms").is_some_and(|e| e < domain::timefmt::now_ms());
+        Ok(StoredPage {
+            record: PageRecord::from_item(item)?,
+            token_enc: if expired { None } else { row.s("token_enc") },
+        })
     }
 }
 
@@ -240,6 +246,7 @@ impl FromItem for RouteHealth {
             route: PageRoute::from_item(item)?,
             last_event_ms: row.n("last_event_ms"),
             connected_ms: row.n("connected_ms"),
+            version: row.s("version").unwrap_or_default(),
         })
     }
 }

@@ -28,6 +28,15 @@ const MESSAGE: &str = "M#";
 /// The `gsi1pk` of every Page route: the health check's worklist in one index partition.
 pub(super) const ROUTES: &str = "ROUTES";
 
+/// The `gsi1pk` of a shop's Page item whose token expires (imported or disconnected, not
+/// connected): the token sweep's worklist, a sparse index partition.
+pub(super) const TOKEN_EXPIRY: &str = "TOKEN_EXPIRY";
+
+/// The `gsi1sk` of a Page item under [`TOKEN_EXPIRY`]: its expiry, 15 digits.
+pub(super) fn token_expiry(expires_ms: i64) -> String {
+    format!("{:015}", expires_ms.max(0))
+}
+
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Key {
@@ -46,6 +55,16 @@ impl Key {
             ("pk".to_string(), AttributeValue::S(self.pk)),
             ("sk".to_string(), AttributeValue::S(self.sk)),
         ])
+    }
+
+    /// The key of an item read back (from an index query), if it has one.
+    pub(super) fn of_item(item: &Item) -> Option<Key> {
+        match (item.get("pk"), item.get("sk")) {
+            (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                Some(Key::new(pk.clone(), sk.clone()))
+            }
+            _ => None,
+        }
     }
 
     /// An item to Put: this key and `attrs`.

@@ -1,32 +1,58 @@
 //! [`PageStore`]: the shop's view of each Page and the route from a Page to the one shop
-//! receiving it (docs/table-design.md, "Shop's view of a Page" and "Page route").
+//! holding it, with the connection version and the lease of a change in progress
+//! (docs/table-design.md, "Shop's view of a Page" and "Page route"; docs/page-custody.md).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use domain::model::{PageRecord, PageRoute, PageStatus};
 use domain::ports::{
-    DELIVERY_TOUCH_INTERVAL_MS, ImportedPage, PageStore, RouteHealth, StoreError, StoredPage,
+    Connection, DELIVERY_TOUCH_INTERVAL_MS, Holder, ImportedPage, PageStore, RouteChange, RouteHealth,
+    StoreError, StoredPage, UNCONNECTED_TOKEN_TTL_MS,
 };
+use domain::timefmt::now_ms;
 use tracing::instrument;
 
-use super::codec::{FromItem, ToAttr, ToItem, decode_all};
+use super::codec::{FromItem, Row, ToAttr, ToItem, decode_all};
 use super::errors::{backend, conditional, transaction_condition_failed};
+use super::keys::Key;
 use super::{DynamoStore, Item, Read, TxItem, keys};
 
+const CONNECTED: &str = "connected";
+const LOST: &str = "lost_connection";
+const NOT_CONNECTED: &str = "not_connected";
+
+/// A fresh connection version.
+pub(super) fn new_version() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// What a connection's route write must find.
+#[derive(Clone, Copy)]
+pub(super) enum Guard<'a> {
+    /// No other shop's route and no change in progress (seeding, `connect_shared`).
+    Free,
+    /// The change's own lease `op`; the Page leaves rule `leave` (it must still be in it).
+    Lease { op: &'a str, leave: Option<&'a str> },
+}
+
 impl DynamoStore {
-    /// The route Put and the shop's Page Update of a connection; with a rule, the Page must not
-    /// be in another rule.
+    /// The route Put and the shop's Page Update of a connection at `version`.
     pub(super) fn connect_items(
         &self,
         page: &PageRecord,
         route: &PageRoute,
+        version: &str,
+        guard: Guard<'_>,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let now = now_ms();
         let mut route_item = keys::route(&route.page_id).with(route.to_item());
         // Every route in one index partition: the health check's worklist without a scan.
         route_item.insert("gsi1pk".into(), keys::ROUTES.attr());
         route_item.insert("gsi1sk".into(), route.page_id.attr());
-        route_item.insert("connected_ms".into(), domain::timefmt::now_ms().attr());
-        // The shop's Page item is updated, not replaced, so its stored token stays.
+        route_item.insert("connected_ms".into(), now.attr());
+        route_item.insert("version".into(), version.attr());
+        // The shop's Page item is updated, not replaced, so its stored token stays (and no
+        // longer expires).
         let mut set = vec![
             "page_id = :id",
             "#name = :name",
@@ -34,8 +60,9 @@ impl DynamoStore {
             "chat_mode = :mode",
             "connected_by = :by",
             "last_connected_at = :at",
+            "version = :v",
         ];
-        let mut remove = vec!["lost_reason"];
+        let mut remove = vec!["lost_reason", "token_expires_ms", "gsi1pk", "gsi1sk"];
         let mut values: Item = Item::new();
         values.insert(":id".into(), page.page_id.attr());
         values.insert(":name".into(), page.name.attr());
@@ -43,6 +70,7 @@ impl DynamoStore {
         values.insert(":mode".into(), page.chat_mode.unwrap_or(route.chat_mode).as_str().attr());
         values.insert(":by".into(), page.connected_by.as_ref().unwrap_or(&route.connected_by).attr());
         values.insert(":at".into(), page.last_connected_at.as_deref().unwrap_or_default().attr());
+        values.insert(":v".into(), version.attr());
         match &page.rule_id {
             Some(r) => {
                 set.push("rule_id = :rule");
@@ -50,21 +78,66 @@ impl DynamoStore {
             }
             None => remove.push("rule_id"),
         }
-        let mut page_update = self
+        let page_condition = match (guard, &page.rule_id) {
+            (Guard::Lease { leave: Some(old), .. }, _) => {
+                values.insert(":old".into(), old.attr());
+                Some("attribute_exists(pk) AND rule_id = :old")
+            }
+            (Guard::Lease { .. }, Some(_)) => {
+                Some("attribute_exists(pk) AND (attribute_not_exists(rule_id) OR rule_id = :rule)")
+            }
+            (Guard::Lease { .. }, None) => Some("attribute_exists(pk) AND attribute_not_exists(rule_id)"),
+            (Guard::Free, Some(_)) => Some("attribute_not_exists(rule_id) OR rule_id = :rule"),
+            (Guard::Free, None) => None,
+        };
+        let page_update = self
             .tx_update(keys::page(&route.tenant_id, &page.page_id))
             .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
             .expression_attribute_names("#name", "name")
             .expression_attribute_names("#status", "status")
+            .set_condition_expression(page_condition.map(str::to_string))
             .set_expression_attribute_values(Some(values));
-        if page.rule_id.is_some() {
-            page_update =
-                page_update.condition_expression("attribute_not_exists(rule_id) OR rule_id = :rule");
-        }
-        let route_put = self
-            .tx_put(route_item)
-            .condition_expression("attribute_not_exists(pk) OR tenant_id = :t")
-            .expression_attribute_values(":t", route.tenant_id.attr());
+        let route_put = match guard {
+            Guard::Free => self
+                .tx_put(route_item)
+                .condition_expression(
+                    "attribute_not_exists(pk) OR (tenant_id = :t AND (attribute_not_exists(lease_until) \
+                     OR lease_until < :now)) OR (#status = :nc AND lease_until < :now)",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":t", route.tenant_id.attr())
+                .expression_attribute_values(":nc", NOT_CONNECTED.attr())
+                .expression_attribute_values(":now", now.attr()),
+            Guard::Lease { op, .. } => self
+                .tx_put(route_item)
+                .condition_expression("lease_op = :op")
+                .expression_attribute_values(":op", op.attr()),
+        };
         Ok(vec![route_put.tx()?, page_update.tx()?])
+    }
+
+    /// Sets the lease of a route that exists, under `condition` (`:op`, `:until`, `:now` bound).
+    async fn lease_route(
+        &self,
+        page_id: &str,
+        change: &RouteChange,
+        condition: &str,
+        values: &[(&str, String)],
+    ) -> Result<bool, StoreError> {
+        let mut u = self
+            .tx_update(keys::route(page_id))
+            .update_expression("SET lease_op = :op, lease_until = :until")
+            .condition_expression(condition)
+            .expression_attribute_values(":op", change.op.attr())
+            .expression_attribute_values(":until", change.until_ms.attr())
+            .expression_attribute_values(":now", now_ms().attr());
+        if condition.contains("#status") {
+            u = u.expression_attribute_names("#status", "status");
+        }
+        for (k, v) in values {
+            u = u.expression_attribute_values(*k, v.attr());
+        }
+        self.update_if(u).await
     }
 }
 
@@ -75,10 +148,31 @@ impl PageStore for DynamoStore {
         self.record(keys::route(page_id), Read::Eventual).await
     }
 
+    #[instrument(skip(self), err)]
+    async fn holder(&self, page_id: &str) -> Result<Option<Holder>, StoreError> {
+        let Some(item) = self.read(keys::route(page_id), Read::Latest).await? else { return Ok(None) };
+        let route = PageRoute::from_item(&item)?;
+        let row = Row(&item);
+        let version = row.s("version").unwrap_or_default();
+        let page = self.read(keys::page(&route.tenant_id, page_id), Read::Latest).await?;
+        let token_enc = match &page {
+            Some(p) if Row(p).s("version").as_ref() == Some(&version) => StoredPage::from_item(p)?.token_enc,
+            _ => None,
+        };
+        Ok(Some(Holder {
+            draft: route.status == PageStatus::NotConnected,
+            route,
+            version,
+            token_enc,
+            lease_until_ms: row.n("lease_until"),
+        }))
+    }
+
     #[instrument(skip(self, page, route), fields(page_id = %page.page_id, tenant_id = %route.tenant_id), err)]
     async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError> {
-        let items = self.connect_items(page, route)?;
-        self.transact(items, || format!("page {} is connected to another shop", page.page_id)).await
+        let items = self.connect_items(page, route, &new_version(), Guard::Free)?;
+        self.transact(items, || format!("page {} is connected to another shop or changing", page.page_id))
+            .await
     }
 
     #[instrument(skip(self), err)]
@@ -88,6 +182,7 @@ impl PageStore for DynamoStore {
 
     #[instrument(skip(self, page), fields(page_id = %page.page_id), err)]
     async fn import_page(&self, tenant_id: &str, page: &ImportedPage) -> Result<PageRecord, StoreError> {
+        let now = now_ms();
         let out = self
             .update(keys::page(tenant_id, &page.page_id))
             .update_expression(
@@ -100,13 +195,28 @@ impl PageStore for DynamoStore {
             .expression_attribute_values(":name", page.name.attr())
             .expression_attribute_values(":tok", page.token_enc.attr())
             .expression_attribute_values(":by", page.imported_by.attr())
-            .expression_attribute_values(":at", domain::timefmt::rfc3339_ms(domain::timefmt::now_ms()).attr())
-            .expression_attribute_values(":nc", PageStatus::NotConnected.as_str().attr())
+            .expression_attribute_values(":at", domain::timefmt::rfc3339_ms(now).attr())
+            .expression_attribute_values(":nc", NOT_CONNECTED.attr())
             .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(backend("UpdateItem"))?;
-        PageRecord::from_item(&out.attributes.unwrap_or_default())
+        let record = PageRecord::from_item(&out.attributes.unwrap_or_default())?;
+        if record.status == PageStatus::NotConnected {
+            // The token of a Page not connected expires; a connect meanwhile wins (condition).
+            let expires = now + UNCONNECTED_TOKEN_TTL_MS;
+            let u = self
+                .tx_update(keys::page(tenant_id, &page.page_id))
+                .update_expression("SET token_expires_ms = :e, gsi1pk = :g, gsi1sk = :s")
+                .condition_expression("#status = :nc")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":e", expires.attr())
+                .expression_attribute_values(":g", keys::TOKEN_EXPIRY.attr())
+                .expression_attribute_values(":s", keys::token_expiry(expires).attr())
+                .expression_attribute_values(":nc", NOT_CONNECTED.attr());
+            self.update_if(u).await?;
+        }
+        Ok(record)
     }
 
     #[instrument(skip(self), err)]
@@ -116,35 +226,177 @@ impl PageStore for DynamoStore {
 
     #[instrument(skip(self), err)]
     async fn disconnect_page(&self, tenant_id: &str, page_id: &str) -> Result<(), StoreError> {
-        // The shop's Page item: not connected any more (a disconnect creates no item).
-        let page_update = self
-            .tx_update(keys::page(tenant_id, page_id))
-            .update_expression("SET #status = :nc REMOVE lost_reason")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":nc", PageStatus::NotConnected.as_str().attr())
-            .build()
-            .map_err(backend("TransactWriteItems"))?;
+        let now = now_ms();
+        let page_update = self.not_connected_update(tenant_id, page_id, now)?;
         let route_delete = self
             .tx_delete(keys::route(page_id))
-            .condition_expression("tenant_id = :t")
+            .condition_expression(
+                "tenant_id = :t AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+            )
+            .expression_attribute_values(":t", tenant_id.attr())
+            .expression_attribute_values(":now", now.attr())
+            .tx()?;
+        let items = vec![route_delete, page_update.clone()];
+        match self.transact(items, String::new).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+        // The route is not this shop's (or is gone, or changing): only the shop's own item
+        // changes, and only while the route is not the shop's.
+        let route_check = self
+            .tx_check(keys::route(page_id))
+            .condition_expression("attribute_not_exists(pk) OR tenant_id <> :t")
             .expression_attribute_values(":t", tenant_id.attr())
             .tx()?;
-        let r = self
-            .client
-            .transact_write_items()
-            .transact_items(route_delete)
-            .transact_items(TransactWriteItem::builder().update(page_update.clone()).build())
-            .send()
-            .await;
-        match r {
+        let r = self.client.transact_write_items().transact_items(route_check).transact_items(page_update);
+        match r.send().await {
             Ok(_) => Ok(()),
             Err(e) if transaction_condition_failed(&e) => {
-                // The route is not this shop's (or is gone): only the shop's own item changes.
-                conditional(self.update_alone(&page_update).send().await, "UpdateItem").map(|_| ())
+                Err(StoreError::Conflict(format!("page {page_id} is changing or no longer the shop's")))
             }
             Err(e) => Err(backend("TransactWriteItems")(e)),
         }
+    }
+
+    #[instrument(skip(self, reason), err)]
+    async fn mark_lost(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        version: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        // The shop's view and the route, in one transaction, both at the version that failed.
+        let page = self
+            .tx_update(keys::page(tenant_id, page_id))
+            .update_expression("SET #status = :lost, lost_reason = :why")
+            .condition_expression("version = :v AND #status IN (:connected, :lost)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":lost", LOST.attr())
+            .expression_attribute_values(":connected", CONNECTED.attr())
+            .expression_attribute_values(":why", reason.attr())
+            .expression_attribute_values(":v", version.attr())
+            .tx()?;
+        let route = self
+            .tx_update(keys::route(page_id))
+            .update_expression("SET #status = :lost")
+            .condition_expression("tenant_id = :t AND version = :v")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":lost", LOST.attr())
+            .expression_attribute_values(":t", tenant_id.attr())
+            .expression_attribute_values(":v", version.attr())
+            .tx()?;
+        match self.transact(vec![page, route], String::new).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[instrument(skip(self, c), fields(page_id = %c.page_id, tenant_id = %c.tenant_id), err)]
+    async fn begin_change(&self, c: &RouteChange) -> Result<(), StoreError> {
+        const FREE: &str = "(attribute_not_exists(lease_until) OR lease_until < :now)";
+        if let Some(t) = &c.take_over {
+            let condition = format!("tenant_id = :from AND version = :v AND #status = :lost AND {FREE}");
+            let values = [(":from", t.tenant_id.clone()), (":v", t.version.clone()), (":lost", LOST.into())];
+            if self.lease_route(&c.page_id, c, &condition, &values).await? {
+                return Ok(());
+            }
+            return Err(StoreError::Conflict(format!("page {} changed hands or is changing", c.page_id)));
+        }
+        let condition = format!("tenant_id = :me AND {FREE}");
+        if self.lease_route(&c.page_id, c, &condition, &[(":me", c.tenant_id.clone())]).await? {
+            return Ok(());
+        }
+        let Some(draft) = &c.draft else {
+            return Err(StoreError::Conflict(format!("page {} is not the shop's or is changing", c.page_id)));
+        };
+        // No route (or only a draft whose change died): the draft, so events are kept from now.
+        let mut item = keys::route(&c.page_id).with(draft.to_item());
+        item.insert("gsi1pk".into(), keys::ROUTES.attr());
+        item.insert("gsi1sk".into(), c.page_id.attr());
+        item.insert("connected_ms".into(), now_ms().attr());
+        item.insert("version".into(), new_version().attr());
+        item.insert("lease_op".into(), c.op.attr());
+        item.insert("lease_until".into(), c.until_ms.attr());
+        let r = self
+            .put(item)
+            .condition_expression("attribute_not_exists(pk) OR (#status = :nc AND lease_until < :now)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":nc", NOT_CONNECTED.attr())
+            .expression_attribute_values(":now", now_ms().attr())
+            .send()
+            .await;
+        if conditional(r, "PutItem")? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!("page {} is held by another shop or changing", c.page_id)))
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn abort_change(&self, page_id: &str, op: &str) -> Result<(), StoreError> {
+        let r = self
+            .delete(keys::route(page_id))
+            .condition_expression("lease_op = :op AND #status = :nc")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":op", op.attr())
+            .expression_attribute_values(":nc", NOT_CONNECTED.attr())
+            .send()
+            .await;
+        if conditional(r, "DeleteItem")? {
+            return Ok(());
+        }
+        let u = self
+            .tx_update(keys::route(page_id))
+            .update_expression("REMOVE lease_op, lease_until")
+            .condition_expression("lease_op = :op")
+            .expression_attribute_values(":op", op.attr());
+        self.update_if(u).await.map(|_| ())
+    }
+
+    #[instrument(skip(self, c), fields(page_id = %c.page.page_id, tenant_id = %c.route.tenant_id), err)]
+    async fn commit_connect(&self, c: &Connection<'_>) -> Result<(), StoreError> {
+        let (tenant, page_id) = (c.route.tenant_id.as_str(), c.page.page_id.as_str());
+        let guard = Guard::Lease { op: c.op, leave: c.leave.map(|r| r.id.as_str()) };
+        let mut items = self.connect_items(c.page, c.route, c.version, guard)?;
+        if let Some(old) = c.leave {
+            items.push(self.leave_item(tenant, page_id, old)?);
+        }
+        if let Some(link) = c.join {
+            items.extend(self.join_items(tenant, page_id, link)?);
+        }
+        if let Some(t) = c.take_over {
+            items.push(
+                self.tx_update(keys::page(&t.tenant_id, page_id))
+                    .update_expression("SET #status = :lost, lost_reason = :why")
+                    .condition_expression("version = :v")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":lost", LOST.attr())
+                    .expression_attribute_values(":why", t.reason.attr())
+                    .expression_attribute_values(":v", t.version.attr())
+                    .tx()?,
+            );
+        }
+        self.transact(items, || {
+            format!(
+                "page {page_id} could not be connected: its lease, its rule or its previous holder changed"
+            )
+        })
+        .await
+    }
+
+    #[instrument(skip(self), err)]
+    async fn commit_disconnect(&self, tenant_id: &str, page_id: &str, op: &str) -> Result<(), StoreError> {
+        let route_delete = self
+            .tx_delete(keys::route(page_id))
+            .condition_expression("lease_op = :op AND tenant_id = :t")
+            .expression_attribute_values(":op", op.attr())
+            .expression_attribute_values(":t", tenant_id.attr())
+            .tx()?;
+        let items = vec![route_delete, self.not_connected_update(tenant_id, page_id, now_ms())?];
+        self.transact(items, || format!("the disconnect of page {page_id} lost its lease")).await
     }
 
     #[instrument(skip(self), err)]
@@ -172,31 +424,51 @@ impl PageStore for DynamoStore {
         conditional(r, "UpdateItem").map(|_| ())
     }
 
-    #[instrument(skip(self, reason), err)]
-    async fn mark_lost(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError> {
-        // Two conditional updates, each idempotent: the shop's view first, then the route.
-        let r = self
-            .update(keys::page(tenant_id, page_id))
-            .update_expression("SET #status = :lost, lost_reason = :why")
-            .condition_expression("#status IN (:connected, :lost)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":lost", PageStatus::LostConnection.as_str().attr())
-            .expression_attribute_values(":connected", PageStatus::Connected.as_str().attr())
-            .expression_attribute_values(":why", reason.attr())
-            .send()
-            .await;
-        if !conditional(r, "UpdateItem")? {
-            return Ok(());
+    #[instrument(skip(self), err)]
+    async fn expire_tokens(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let q = self
+            .query()
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :p AND gsi1sk < :s")
+            .expression_attribute_values(":p", keys::TOKEN_EXPIRY.attr())
+            .expression_attribute_values(":s", keys::token_expiry(now_ms).attr());
+        let mut removed = 0;
+        for item in self.query_all(q, usize::MAX).await? {
+            let Some(key) = Key::of_item(&item) else { continue };
+            let u = self
+                .tx_update(key)
+                .update_expression("REMOVE token_enc, token_expires_ms, gsi1pk, gsi1sk")
+                .condition_expression("token_expires_ms < :now AND #status = :nc")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":now", now_ms.attr())
+                .expression_attribute_values(":nc", NOT_CONNECTED.attr());
+            if self.update_if(u).await? {
+                removed += 1;
+            }
         }
-        let r = self
-            .update(keys::route(page_id))
-            .update_expression("SET #status = :lost")
-            .condition_expression("tenant_id = :t")
+        Ok(removed)
+    }
+}
+
+impl DynamoStore {
+    /// The shop's Page, not connected: version gone, token expiring (the item must exist).
+    fn not_connected_update(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        now: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let expires = now + UNCONNECTED_TOKEN_TTL_MS;
+        self.tx_update(keys::page(tenant_id, page_id))
+            .update_expression(
+                "SET #status = :nc, token_expires_ms = :e, gsi1pk = :g, gsi1sk = :s REMOVE lost_reason, version",
+            )
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":lost", PageStatus::LostConnection.as_str().attr())
-            .expression_attribute_values(":t", tenant_id.attr())
-            .send()
-            .await;
-        conditional(r, "UpdateItem").map(|_| ())
+            .expression_attribute_values(":nc", NOT_CONNECTED.attr())
+            .expression_attribute_values(":e", expires.attr())
+            .expression_attribute_values(":g", keys::TOKEN_EXPIRY.attr())
+            .expression_attribute_values(":s", keys::token_expiry(expires).attr())
+            .tx()
     }
 }

@@ -10,6 +10,7 @@ use tracing::instrument;
 
 use super::codec::{ToAttr, ToItem, decode_all};
 use super::errors::conditional;
+use super::pages::{Guard, new_version};
 use super::{DynamoStore, Read, TxItem, keys};
 
 /// A Page of the shop joining a rule, or leaving it.
@@ -20,6 +21,51 @@ enum Membership<'a> {
 }
 
 impl DynamoStore {
+    /// The rule side of a Page joining a rule with its connection: the existing rule gains the
+    /// Page (or must already list it), or a new rule is created.
+    pub(super) fn join_items(
+        &self,
+        tenant: &str,
+        page_id: &str,
+        link: &RuleLink,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        Ok(match link {
+            RuleLink::Existing { rule_id, add_page: true } => vec![
+                self.tx_update(keys::rule(tenant, rule_id))
+                    .update_expression("SET page_ids = list_append(page_ids, :p)")
+                    .condition_expression("attribute_exists(sk) AND NOT contains(page_ids, :pid)")
+                    .expression_attribute_values(":p", [page_id.to_string()].attr())
+                    .expression_attribute_values(":pid", page_id.attr())
+                    .tx()?,
+            ],
+            RuleLink::Existing { rule_id, add_page: false } => vec![
+                self.tx_check(keys::rule(tenant, rule_id))
+                    .condition_expression("contains(page_ids, :pid)")
+                    .expression_attribute_values(":pid", page_id.attr())
+                    .tx()?,
+            ],
+            RuleLink::New(rule) => self.rule_items(tenant, rule)?,
+        })
+    }
+
+    /// The rule side of a Page leaving the rule `old` (as read) with its connection: its entry
+    /// removed by position, only if the Page is still there.
+    pub(super) fn leave_item(
+        &self,
+        tenant: &str,
+        page_id: &str,
+        old: &Rule,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let Some(i) = old.page_ids.iter().position(|p| p == page_id) else {
+            return Err(StoreError::Conflict(format!("page {page_id} is not in the rule it leaves")));
+        };
+        self.tx_update(keys::rule(tenant, &old.id))
+            .update_expression(format!("REMOVE page_ids[{i}]"))
+            .condition_expression(format!("page_ids[{i}] = :pid"))
+            .expression_attribute_values(":pid", page_id.attr())
+            .tx()
+    }
+
     /// A new rule: its name claimed by its own item, then the rule, both only if absent.
     fn rule_items(&self, tenant_id: &str, rule: &Rule) -> Result<Vec<TransactWriteItem>, StoreError> {
         let rule_put = self
@@ -130,25 +176,8 @@ impl RuleStore for DynamoStore {
         route: &PageRoute,
         link: &RuleLink,
     ) -> Result<(), StoreError> {
-        let tenant = &route.tenant_id;
-        let mut items = self.connect_items(page, route)?;
-        match link {
-            RuleLink::Existing { rule_id, add_page: true } => items.push(
-                self.tx_update(keys::rule(tenant, rule_id))
-                    .update_expression("SET page_ids = list_append(page_ids, :p)")
-                    .condition_expression("attribute_exists(sk) AND NOT contains(page_ids, :pid)")
-                    .expression_attribute_values(":p", std::slice::from_ref(&page.page_id).attr())
-                    .expression_attribute_values(":pid", page.page_id.attr())
-                    .tx()?,
-            ),
-            RuleLink::Existing { rule_id, add_page: false } => items.push(
-                self.tx_check(keys::rule(tenant, rule_id))
-                    .condition_expression("contains(page_ids, :pid)")
-                    .expression_attribute_values(":pid", page.page_id.attr())
-                    .tx()?,
-            ),
-            RuleLink::New(rule) => items.extend(self.rule_items(tenant, rule)?),
-        }
+        let mut items = self.connect_items(page, route, &new_version(), Guard::Free)?;
+        items.extend(self.join_items(&route.tenant_id, &page.page_id, link)?);
         self.transact(items, || {
             format!(
                 "page {} could not join the rule: another shop holds it, it is in another rule, or the rule changed",

@@ -29,6 +29,10 @@ struct StoreState {
     pages: BTreeMap<(String, String), PageRecord>,
     routes: HashMap<String, PageRoute>,
     page_tokens: HashMap<(String, String), String>,
+    /// page → the route's version and lease
+    route_meta: HashMap<String, pages::RouteMeta>,
+    /// (tenant, page) → the Page item's version and token expiry
+    page_meta: HashMap<(String, String), pages::PageMeta>,
     /// page → (last event, connected at)
     deliveries: HashMap<String, (Option<i64>, i64)>,
     nonces: HashMap<String, i64>,

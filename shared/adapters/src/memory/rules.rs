@@ -76,8 +76,7 @@ impl RuleStore for MemoryStore {
                 s.rules.insert(key(tenant, &rule.id), rule.clone());
             }
         }
-        s.routes.insert(page.page_id.clone(), route.clone());
-        s.pages.insert(key(tenant, &page.page_id), page.clone());
+        s.write_connection(page, route, &uuid::Uuid::new_v4().simple().to_string());
         Ok(())
     }
 
