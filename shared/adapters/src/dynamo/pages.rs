@@ -13,17 +13,25 @@ use domain::timefmt::now_ms;
 use tracing::instrument;
 
 use super::codec::{FromItem, Row, ToAttr, ToItem, decode_all};
-use super::errors::{backend, conditional, transaction_condition_failed};
+use super::errors::{backend, cancellation_reasons, conditional, transaction_condition_failed};
 use super::keys::Key;
 use super::{DynamoStore, Item, Read, TxItem, keys};
 
 const CONNECTED: &str = "connected";
 const LOST: &str = "lost_connection";
 const NOT_CONNECTED: &str = "not_connected";
+/// A transaction item's cancellation reason when its condition did not hold.
+const CHECK_FAILED: &str = "ConditionalCheckFailed";
 
 /// A fresh connection version.
 pub(super) fn new_version() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The condition that an item is at connection `version`. A route written before connections
+/// had versions has none, and neither has its Page item: the empty version stands for that.
+fn at_version(version: &str) -> &'static str {
+    if version.is_empty() { "attribute_not_exists(version)" } else { "version = :v" }
 }
 
 /// What a connection's route write must find.
@@ -153,12 +161,15 @@ impl PageStore for DynamoStore {
         let Some(item) = self.read(keys::route(page_id), Read::Latest).await? else { return Ok(None) };
         let route = PageRoute::from_item(&item)?;
         let row = Row(&item);
-        let version = row.s("version").unwrap_or_default();
+        let version = row.s("version");
         let page = self.read(keys::page(&route.tenant_id, page_id), Read::Latest).await?;
+        // The token is the holder's only at the route's version (both absent: a connection
+        // written before versions, which a Page item in the route's shop then stands for).
         let token_enc = match &page {
-            Some(p) if Row(p).s("version").as_ref() == Some(&version) => StoredPage::from_item(p)?.token_enc,
+            Some(p) if Row(p).s("version") == version => StoredPage::from_item(p)?.token_enc,
             _ => None,
         };
+        let version = version.unwrap_or_default();
         Ok(Some(Holder {
             draft: route.status == PageStatus::NotConnected,
             route,
@@ -252,9 +263,12 @@ impl PageStore for DynamoStore {
         let r = self.client.transact_write_items().transact_items(route_check).transact_items(page_update);
         match r.send().await {
             Ok(_) => Ok(()),
-            Err(e) if transaction_condition_failed(&e) => {
-                Err(StoreError::Conflict(format!("page {page_id} is changing or no longer the shop's")))
+            // The route is the shop's (under a change's lease): nothing is written.
+            Err(e) if cancellation_reasons(&e).is_some_and(|r| r.first() == Some(&Some(CHECK_FAILED))) => {
+                Err(StoreError::Conflict(format!("page {page_id} is changing")))
             }
+            // The shop has no such Page: a disconnect creates no item.
+            Err(e) if transaction_condition_failed(&e) => Ok(()),
             Err(e) => Err(backend("TransactWriteItems")(e)),
         }
     }
@@ -268,25 +282,29 @@ impl PageStore for DynamoStore {
         reason: &str,
     ) -> Result<bool, StoreError> {
         // The shop's view and the route, in one transaction, both at the version that failed.
+        let v = (!version.is_empty()).then(|| version.attr());
         let page = self
             .tx_update(keys::page(tenant_id, page_id))
             .update_expression("SET #status = :lost, lost_reason = :why")
-            .condition_expression("version = :v AND #status IN (:connected, :lost)")
+            .condition_expression(format!("{} AND #status IN (:connected, :lost)", at_version(version)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":lost", LOST.attr())
             .expression_attribute_values(":connected", CONNECTED.attr())
-            .expression_attribute_values(":why", reason.attr())
-            .expression_attribute_values(":v", version.attr())
-            .tx()?;
+            .expression_attribute_values(":why", reason.attr());
         let route = self
             .tx_update(keys::route(page_id))
             .update_expression("SET #status = :lost")
-            .condition_expression("tenant_id = :t AND version = :v")
+            .condition_expression(format!("tenant_id = :t AND {}", at_version(version)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":lost", LOST.attr())
-            .expression_attribute_values(":t", tenant_id.attr())
-            .expression_attribute_values(":v", version.attr())
-            .tx()?;
+            .expression_attribute_values(":t", tenant_id.attr());
+        let (page, route) = match v {
+            Some(v) => (
+                page.expression_attribute_values(":v", v.clone()).tx()?,
+                route.expression_attribute_values(":v", v).tx()?,
+            ),
+            None => (page.tx()?, route.tx()?),
+        };
         match self.transact(vec![page, route], String::new).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
@@ -298,8 +316,12 @@ impl PageStore for DynamoStore {
     async fn begin_change(&self, c: &RouteChange) -> Result<(), StoreError> {
         const FREE: &str = "(attribute_not_exists(lease_until) OR lease_until < :now)";
         if let Some(t) = &c.take_over {
-            let condition = format!("tenant_id = :from AND version = :v AND #status = :lost AND {FREE}");
-            let values = [(":from", t.tenant_id.clone()), (":v", t.version.clone()), (":lost", LOST.into())];
+            let condition =
+                format!("tenant_id = :from AND {} AND #status = :lost AND {FREE}", at_version(&t.version));
+            let mut values = vec![(":from", t.tenant_id.clone()), (":lost", LOST.into())];
+            if !t.version.is_empty() {
+                values.push((":v", t.version.clone()));
+            }
             if self.lease_route(&c.page_id, c, &condition, &values).await? {
                 return Ok(());
             }
@@ -368,16 +390,17 @@ impl PageStore for DynamoStore {
             items.extend(self.join_items(tenant, page_id, link)?);
         }
         if let Some(t) = c.take_over {
-            items.push(
-                self.tx_update(keys::page(&t.tenant_id, page_id))
-                    .update_expression("SET #status = :lost, lost_reason = :why")
-                    .condition_expression("version = :v")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":lost", LOST.attr())
-                    .expression_attribute_values(":why", t.reason.attr())
-                    .expression_attribute_values(":v", t.version.attr())
-                    .tx()?,
-            );
+            let mut previous = self
+                .tx_update(keys::page(&t.tenant_id, page_id))
+                .update_expression("SET #status = :lost, lost_reason = :why")
+                .condition_expression(format!("attribute_exists(pk) AND {}", at_version(&t.version)))
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":lost", LOST.attr())
+                .expression_attribute_values(":why", t.reason.attr());
+            if !t.version.is_empty() {
+                previous = previous.expression_attribute_values(":v", t.version.attr());
+            }
+            items.push(previous.tx()?);
         }
         self.transact(items, || {
             format!(
