@@ -1,5 +1,5 @@
-//! Members of the shop: list, add, and remove (out of every rule first, then the re-homing of
-//! the conversations they held, queued).
+//! Members of the shop: list, add, and remove (out of the shop and every rule in one
+//! transaction, then the re-homing of the conversations they held, queued).
 
 use std::sync::Arc;
 
