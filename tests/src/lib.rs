@@ -492,3 +492,42 @@ pub async fn connect_only_me(
 pub fn shop_a(prefixes: &[&str]) -> Vec<String> {
     prefixes.iter().map(|p| format!("{p}@shop-a.vn")).collect()
 }
+
+/// Facebook Login as one browser would do it: asks for the login URL as `owner_token` (keeping
+/// the login cookie that answer sets), then returns from Meta with `code` and that cookie.
+/// Returns the outcome's query pairs.
+pub async fn browser_login(
+    stack: &local_stack::RunningStack,
+    owner_token: &str,
+    code: &str,
+) -> std::collections::HashMap<String, String> {
+    let r = http()
+        .get(stack.url("/api/facebook/login-url"))
+        .bearer_auth(owner_token)
+        .send()
+        .await
+        .expect("login-url");
+    assert_eq!(r.status().as_u16(), 200);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|set| set.split(';').next())
+        .expect("a login cookie")
+        .to_string();
+    let b: Value = r.json().await.expect("login-url JSON");
+    let url = reqwest::Url::parse(b["url"].as_str().expect("url")).expect("parse");
+    let state = url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state");
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let r = client
+        .get(stack.url("/oauth/facebook/callback"))
+        .query(&[("code", code), ("state", state.as_str())])
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(r.status().as_u16(), 302);
+    let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location").to_string();
+    reqwest::Url::parse(&loc).expect("location url").query_pairs().into_owned().collect()
+}

@@ -31,21 +31,7 @@ async fn world(backend: Backend) -> World {
 
 /// Facebook Login by the owner holding `owner_token`, answered with `code`: the outcome.
 async fn login(w: &World, owner_token: &str, code: &str) -> HashMap<String, String> {
-    let (s, b) = get_json(&w.stack, "/api/facebook/login-url", owner_token).await;
-    assert_eq!(s, 200, "{b}");
-    let url = reqwest::Url::parse(b["url"].as_str().expect("url")).expect("parse");
-    let state = url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state");
-    let client =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let r = client
-        .get(w.stack.url("/oauth/facebook/callback"))
-        .query(&[("code", code), ("state", state.as_str())])
-        .send()
-        .await
-        .expect("callback");
-    assert_eq!(r.status().as_u16(), 302);
-    let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location").to_string();
-    reqwest::Url::parse(&loc).expect("location url").query_pairs().into_owned().collect()
+    browser_login(&w.stack, owner_token, code).await
 }
 
 async fn connect(w: &World, owner_token: &str, page: &str) -> (u16, Value) {

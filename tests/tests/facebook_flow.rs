@@ -41,6 +41,8 @@ struct World {
     stack: local_stack::RunningStack,
     fake: FakeGraph,
     owner: String,
+    /// The login cookie each issued state came with (this test's one browser).
+    cookies: Mutex<HashMap<String, String>>,
 }
 
 async fn world(backend: Backend) -> World {
@@ -50,7 +52,13 @@ async fn world(backend: Backend) -> World {
     cfg.graph_url = fake.base_url();
     let stack = start_configured(cfg).await;
     let owner = token("owner@shop-a.vn", "shop-a", "owner");
-    World { stack, fake, owner }
+    World { stack, fake, owner, cookies: Mutex::default() }
+}
+
+/// The `name=value` of the login cookie a login-url answer set.
+fn login_cookie(r: &reqwest::Response) -> String {
+    let set = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("a login cookie");
+    set.split(';').next().unwrap_or_default().to_string()
 }
 
 fn no_redirects() -> reqwest::Client {
@@ -59,7 +67,15 @@ fn no_redirects() -> reqwest::Client {
 
 /// Asks for the login URL as `token` and returns its `state`.
 async fn login_state(w: &World, token: &str) -> String {
-    let (s, b) = get_json(&w.stack, "/api/facebook/login-url", token).await;
+    let r = http()
+        .get(w.stack.url("/api/facebook/login-url"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("login-url");
+    let s = r.status().as_u16();
+    let cookie = (s == 200).then(|| login_cookie(&r));
+    let b: Value = r.json().await.unwrap_or_default();
     assert_eq!(s, 200, "{b}");
     let url = reqwest::Url::parse(b["url"].as_str().expect("url")).expect("parse");
     let q: HashMap<_, _> = url.query_pairs().into_owned().collect();
@@ -67,17 +83,25 @@ async fn login_state(w: &World, token: &str) -> String {
     for p in domain::graph::REQUIRED_PERMISSIONS {
         assert!(q.get("scope").is_some_and(|s| s.contains(p)), "{p}");
     }
-    q.get("state").cloned().expect("state")
+    let state = q.get("state").cloned().expect("state");
+    if let Some(c) = cookie {
+        w.cookies.lock().map(|mut m| m.insert(state.clone(), c)).ok();
+    }
+    state
 }
 
 /// Follows Meta's redirect to the callback; returns the outcome's query pairs.
 async fn callback(w: &World, query: &[(&str, &str)]) -> HashMap<String, String> {
-    let r = no_redirects()
-        .get(w.stack.url("/oauth/facebook/callback"))
-        .query(query)
-        .send()
-        .await
-        .expect("callback");
+    // The browser that asked for the state sends its cookie back.
+    let cookie = query
+        .iter()
+        .find(|(k, _)| *k == "state")
+        .and_then(|(_, st)| w.cookies.lock().ok().and_then(|m| m.get(*st).cloned()));
+    let mut req = no_redirects().get(w.stack.url("/oauth/facebook/callback")).query(query);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let r = req.send().await.expect("callback");
     assert_eq!(r.status().as_u16(), 302);
     let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location").to_string();
     assert!(loc.starts_with("https://app.example.vn/facebook/done?"), "{loc}");
@@ -206,13 +230,17 @@ async fn state_refusals(backend: Backend) {
     )
     .expect("facebook");
     let mk = |email: &str, exp: i64| {
-        fb.states.sign(&domain::oauth::OAuthState {
+        let st = domain::oauth::OAuthState {
             tenant_id: "shop-a".into(),
             email: email.into(),
-            sub: "s".into(),
+            sub: format!("local|{email}"),
             expires_ms: exp,
-            nonce: uuid::Uuid::new_v4().to_string(),
-        })
+            nonce: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        let signed = fb.states.sign(&st);
+        let cookie = format!("{}={}", domain::oauth::login_cookie_name(&st), fb.states.browser_binding(&st));
+        w.cookies.lock().map(|mut m| m.insert(signed.clone(), cookie)).ok();
+        signed
     };
     let expired = mk("owner@shop-a.vn", domain::timefmt::now_ms() - 1);
     let out = callback(&w, &[("code", "c"), ("state", &expired)]).await;

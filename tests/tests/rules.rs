@@ -29,11 +29,20 @@ fn rule(id: &str, name: &str, agents: usize, method: Method) -> Rule {
 /// mode under the rule, as a shop owner would do it.
 async fn shared_page(s: &Stores, rule: &Rule) {
     integration_tests::connect_only_me(s, "shop-a", "P", "owner@shop-a.vn", PageStatus::Connected).await;
+    agents_are_members(s, "shop-a", rule).await;
     s.rules.create_rule("shop-a", rule, &["P".to_string()]).await.expect("rule");
     let r = s.pages.page_route("P").await.expect("route").expect("route exists");
     assert_eq!((r.chat_mode, r.rule_id.as_deref()), (ChatMode::Shared, Some(rule.id.as_str())));
     let StoredPage { record: p, .. } = s.pages.page("shop-a", "P").await.expect("page").expect("page exists");
     assert_eq!((p.chat_mode, p.rule_id.as_deref()), (Some(ChatMode::Shared), Some(rule.id.as_str())));
+}
+
+/// The rule's agents become members of the shop (a rule only names members).
+async fn agents_are_members(s: &Stores, tenant: &str, rule: &Rule) {
+    for email in &rule.agent_emails {
+        let m = domain::model::Member { email: email.clone(), role: domain::model::Role::Agent };
+        s.members.add_member(tenant, &m).await.expect("add member");
+    }
 }
 
 fn record(i: usize) -> assignment::Record {
@@ -219,6 +228,8 @@ async fn rule_names_are_unique_per_shop_and_turns_are_atomic(backend: Backend) {
     import("shop-a", "P").await;
     import("shop-a", "Q").await;
     import("shop-b", "P").await;
+    agents_are_members(&s, "shop-a", &rule("r1", "Bán Hàng", 2, Method::RoundRobin)).await;
+    agents_are_members(&s, "shop-b", &rule("r2", "Bán Hàng", 2, Method::RoundRobin)).await;
     s.rules.create_rule("shop-a", &rule("r1", "Bán Hàng", 2, Method::RoundRobin), &[]).await.expect("rule");
     // The same name (any case) again: refused, and Q stays free.
     let mut dup = rule("r2", "bán hàng", 2, Method::RoundRobin);

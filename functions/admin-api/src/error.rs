@@ -26,6 +26,8 @@ pub enum ErrorCode {
     Forbidden,
     NotAMember,
     NotYourConversation,
+    EmailNotVerified,
+    IdentityMismatch,
     // 404
     NotFound,
     // 409
@@ -33,6 +35,7 @@ pub enum ErrorCode {
     MemberExists,
     LastOwner,
     LastAgentOfRule,
+    RulesChanging,
     AlreadyClaimed,
     PageTaken,
     /// Another change of the Page (connect, disconnect) is running.
@@ -81,11 +84,14 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotAMember => "not_a_member",
             ErrorCode::NotYourConversation => "not_your_conversation",
+            ErrorCode::EmailNotVerified => "email_not_verified",
+            ErrorCode::IdentityMismatch => "identity_mismatch",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::MemberExists => "member_exists",
             ErrorCode::LastOwner => "last_owner",
             ErrorCode::LastAgentOfRule => "last_agent_of_rule",
+            ErrorCode::RulesChanging => "rules_changing",
             ErrorCode::AlreadyClaimed => "already_claimed",
             ErrorCode::PageTaken => "page_taken",
             ErrorCode::PageBusy => "page_busy",

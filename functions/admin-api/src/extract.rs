@@ -21,8 +21,9 @@ use serde_path_to_error::Segment;
 
 use crate::{AdminApi, ApiError, ErrorCode, caller};
 
-/// The caller, resolved to a member of the shop their token names ([`caller`]: an owner's
-/// first call registers them; anyone else must already be a member, or gets 403).
+/// The caller, resolved to a member of the shop their token names ([`caller`]: the first
+/// owner's first call founds a shop with no members; anyone else must already be a member, as
+/// the same `sub`, or gets 403).
 pub struct Me(pub Caller);
 
 impl FromRequestParts<Arc<AdminApi>> for Me {

@@ -17,6 +17,23 @@ pub fn from_claims<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Identity
             .filter(|v| !v.is_empty())
             .ok_or(ApiError::Unauthorized(ErrorCode::InvalidToken, "a required claim is missing"))
     };
+    // An email the identity provider says it has not verified names nobody: refused. Claims
+    // arrive as strings (API Gateway's authorizer context: "true" / "false").
+    match get("email_verified") {
+        None | Some("true") => {}
+        Some("false") => {
+            return Err(ApiError::Forbidden(
+                ErrorCode::EmailNotVerified,
+                "verify your email address with the sign-in provider first",
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::Unauthorized(
+                ErrorCode::InvalidToken,
+                "the email_verified claim is malformed",
+            ));
+        }
+    }
     // Parsed, not just checked: the id goes into the store's keys (no `#`, bounded length).
     let tenant_id = TenantId::parse(claim("tenant_id")?)
         .map_err(|_| ApiError::Unauthorized(ErrorCode::InvalidToken, "the tenant_id claim is malformed"))?;
@@ -82,5 +99,21 @@ mod tests {
         bad = full.clone();
         bad.insert("tenant_id".into(), "shop#C#x".into());
         assert!(from_claims(|k| bad.get(k).map(String::as_str)).is_err());
+    }
+
+    /// Finding 4: an email the identity provider did not verify is refused where it says so.
+    #[test]
+    fn an_unverified_email_is_refused() {
+        let base = [("sub", "s"), ("email", "a@b.vn"), ("tenant_id", "shop"), ("role", "owner")];
+        let with = |v: &str| {
+            let mut c = claims(&base);
+            c.insert("email_verified".into(), v.into());
+            from_claims(|k| c.get(k).map(String::as_str)).map_err(|e| e.into_response().status().as_u16())
+        };
+        assert_eq!(with("false").err(), Some(403));
+        assert_eq!(with("maybe").err(), Some(401));
+        assert!(with("true").is_ok());
+        let absent = claims(&base);
+        assert!(from_claims(|k| absent.get(k).map(String::as_str)).is_ok(), "not every provider says");
     }
 }

@@ -55,20 +55,42 @@ pub fn router(api: Arc<AdminApi>) -> Router {
         .with_state(api)
 }
 
-/// Resolves the verified identity to a member of its shop. An owner's first call registers
-/// them; anyone else must already be a member.
+/// Resolves the verified identity to a member of its shop (`docs/facebook-login.md`,
+/// "Shops and members"). Roles come from the member list, never from the token's `role`: the
+/// token's owner claim counts once, when a shop with no members yet is founded by its first
+/// owner's first call. A member is the same person as at their first call (`sub`); anyone
+/// else, a removed member included, gets 403.
 pub async fn caller(api: &AdminApi, id: &Identity) -> Result<Caller, ApiError> {
     let email = normalize_email(&id.email);
-    if let Some(m) = api.stores.members.member(&id.tenant_id, &email).await? {
-        return Ok(Caller { email, tenant_id: id.tenant_id.clone(), role: m.role });
-    }
-    if id.claimed_role == Role::Owner {
-        api.stores
-            .members
-            .add_member(&id.tenant_id, &Member { email: email.clone(), role: Role::Owner })
-            .await?;
-        tracing::info!(tenant_id = %id.tenant_id, "owner registered on first call");
+    let members = &api.stores.members;
+    let mut found = members.membership(&id.tenant_id, &email).await?;
+    if found.is_none()
+        && id.claimed_role == Role::Owner
+        && members
+            .found_shop(&id.tenant_id, &Member { email: email.clone(), role: Role::Owner }, &id.sub)
+            .await?
+    {
+        tracing::info!(tenant_id = %id.tenant_id, "shop founded by its first owner");
         return Ok(Caller { email, tenant_id: id.tenant_id.clone(), role: Role::Owner });
     }
-    Err(ApiError::Forbidden(ErrorCode::NotAMember, "your account is not a member of this shop"))
+    if found.is_none() && id.claimed_role == Role::Owner {
+        // The same owner's first calls, at once: one founded the shop, the others see it.
+        found = members.membership(&id.tenant_id, &email).await?;
+    }
+    let Some(m) = found else {
+        return Err(ApiError::Forbidden(ErrorCode::NotAMember, "your account is not a member of this shop"));
+    };
+    let same_person = match m.sub.as_deref() {
+        Some(bound) => bound == id.sub,
+        // Added by email: the first call binds who they are, once.
+        None => members.bind_sub(&id.tenant_id, &email, &id.sub).await?,
+    };
+    if !same_person {
+        tracing::warn!(tenant_id = %id.tenant_id, "a token's sub differs from the one bound to its member");
+        return Err(ApiError::Forbidden(
+            ErrorCode::IdentityMismatch,
+            "this email belongs to another account of the shop",
+        ));
+    }
+    Ok(Caller { email, tenant_id: id.tenant_id.clone(), role: m.member.role })
 }

@@ -1,5 +1,5 @@
-//! Members of the shop: list, add, and remove (out of every rule first, then the re-homing of
-//! the conversations they held, queued).
+//! Members of the shop: list, add, and remove (out of the shop and every rule in one
+//! transaction, then the re-homing of the conversations they held, queued).
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use domain::access::{Member as Caller, normalize_email};
 use domain::ids::Email;
 use domain::model::{Member, Role, Rule};
+use domain::ports::AgentsChange;
 use serde::Deserialize;
 
 use crate::extract::{ApiJson, Body, Manager, Me, area, one_of};
@@ -64,7 +65,7 @@ fn email_address(raw: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::Unprocessable(ErrorCode::InvalidEmail, e.to_string()))
 }
 
-/// `DELETE /api/members/{email}`: the member leaves every rule and the shop; the
+/// `DELETE /api/members/{email}`: the member leaves every rule and the shop in one write; the
 /// conversations they held are re-homed by each rule's old-conversation policy, through queued
 /// steps.
 pub async fn remove(
@@ -79,8 +80,7 @@ pub async fn remove(
     if target.role == Role::Owner {
         owner_may_leave(&api, &me).await?;
     }
-    leave_every_rule(&api, &me.tenant_id, &email).await?;
-    api.stores.members.remove_member(&me.tenant_id, &email).await?;
+    leave_shop_and_rules(&api, &me.tenant_id, &email).await?;
     let queued = rules::queue_rehoming(&api, &me.tenant_id, &email, None).await;
     tracing::info!(tenant_id = %me.tenant_id, "member removed");
     Ok(Json(RemovedView { reassignment: JobState::queued_if(queued), removed: email }))
@@ -98,12 +98,18 @@ async fn owner_may_leave(api: &AdminApi, me: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Takes `email` out of every rule of the shop, a conditional write per rule; a rule changed
-/// meanwhile is read again, with the shared optimistic budget and backoff. Refused (409
-/// `last_agent_of_rule`) while they are some rule's only agent.
-async fn leave_every_rule(api: &AdminApi, tenant: &str, email: &str) -> Result<(), ApiError> {
+/// Removes `email` from the shop and from every rule naming them, in one transaction
+/// ([`domain::ports::MemberStore::leave_shop`]): the member and the rules are read (strongly
+/// consistent), and the write holds only if none of them changed, so a rule edit adding them
+/// at the same time either lands first (and is undone here) or fails. A change meanwhile reads
+/// again, with the shared optimistic budget and backoff; after that, 409 `rules_changing` and
+/// nothing removed. Refused (409 `last_agent_of_rule`) while they are some rule's only agent.
+async fn leave_shop_and_rules(api: &AdminApi, tenant: &str, email: &str) -> Result<(), ApiError> {
     let policy = RetryPolicy::OPTIMISTIC;
     for n in policy.attempts() {
+        let Some(m) = api.stores.members.membership(tenant, email).await? else {
+            return Err(ApiError::NotFound("member not found"));
+        };
         let rules = api.stores.rules.list_rules(tenant).await?;
         let holding: Vec<Rule> =
             rules.into_iter().filter(|r| r.agent_emails.iter().any(|a| a == email)).collect();
@@ -113,21 +119,24 @@ async fn leave_every_rule(api: &AdminApi, tenant: &str, email: &str) -> Result<(
                 format!("{email} is the only agent of the rule {:?}; add another agent first", r.name),
             ));
         }
-        let mut all_done = true;
-        for r in &holding {
-            let left: Vec<String> = r.agent_emails.iter().filter(|a| *a != email).cloned().collect();
-            if !api.stores.rules.set_rule_agents(tenant, &r.id, &r.agent_emails, &left).await? {
-                all_done = false;
-            }
-        }
-        if all_done {
+        let changes: Vec<AgentsChange> = holding
+            .iter()
+            .map(|r| AgentsChange {
+                rule_id: r.id.clone(),
+                expected: r.agent_emails.clone(),
+                agents: r.agent_emails.iter().filter(|a| *a != email).cloned().collect(),
+            })
+            .collect();
+        if api.stores.members.leave_shop(tenant, email, m.agent_grants, &changes).await? {
             return Ok(());
         }
         if policy.allows(n + 1) {
             policy.pause(n).await;
         }
     }
-    // As before, the member still leaves the shop; a rule that kept changing may still name them.
     tracing::warn!(tenant_id = tenant, "rules kept changing while a member left them");
-    Ok(())
+    Err(ApiError::Conflict(
+        ErrorCode::RulesChanging,
+        format!("the rules naming {email} kept changing; nothing was removed, try again"),
+    ))
 }

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::header;
 use axum::{Extension, Json};
 use domain::access::{Identity, Member as Caller};
 use domain::custody::{self, ConnectPlan, ConnectRefusal};
 use domain::event::SyncJob;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
 use domain::model::{ChatMode, PageRecord, PageRoute, PageStatus};
-use domain::oauth::{OAuthState, STATE_TTL_MS, dialog_url};
+use domain::oauth::{OAuthState, STATE_TTL_MS, dialog_url, login_cookie};
 use domain::ports::{Connection, ROUTE_LEASE_MS, RouteChange, RuleLink, StoreError, StoredPage};
 use domain::timefmt::{now_ms, rfc3339_ms};
 use secrecy::SecretString;
@@ -36,12 +37,13 @@ pub async fn list(State(api): State<Arc<AdminApi>>, me: Me) -> Result<Json<Items
 }
 
 /// `GET /api/facebook/login-url`: Meta's dialog with a signed, expiring, single-use state bound
-/// to the caller and the shop.
+/// to the caller and the shop, and the cookie that binds the login to this browser (the
+/// callback refuses the state without it: login CSRF, `docs/facebook-login.md`).
 pub async fn login_url(
     State(api): State<Arc<AdminApi>>,
     me: Manager<area::Pages>,
     Extension(id): Extension<Identity>,
-) -> Result<Json<LoginUrlView>, ApiError> {
+) -> Result<([(header::HeaderName, String); 2], Json<LoginUrlView>), ApiError> {
     let fb = &api.facebook;
     let state = OAuthState {
         tenant_id: me.tenant_id.to_string(),
@@ -52,7 +54,11 @@ pub async fn login_url(
     };
     let url = dialog_url(&fb.dialog_url, &fb.app_id, &fb.redirect_uri, &fb.states.sign(&state))
         .map_err(|e| ApiError::Misconfigured { what: "FB_DIALOG_URL is not a URL", source: e.into() })?;
-    Ok(Json(LoginUrlView { expires_at: rfc3339_ms(state.expires_ms), url }))
+    let binding = fb.states.browser_binding(&state);
+    let cookie = login_cookie(&state, &binding, &fb.redirect_uri, STATE_TTL_MS / 1000);
+    // The cookie must not be cached anywhere on the way.
+    let headers = [(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".to_string())];
+    Ok((headers, Json(LoginUrlView { expires_at: rfc3339_ms(state.expires_ms), url })))
 }
 
 #[derive(Deserialize)]

@@ -9,13 +9,16 @@ use adapters::Stores;
 use adapters::facebook::Facebook;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use domain::custody::{self, ImportVerdict};
 use domain::graph::{GraphError, GraphPage, SUBSCRIBED_FIELDS};
 use domain::model::{PageRecord, PageRoute, PageStatus};
-use domain::oauth::{StateError, missing_permissions, outcome_url};
+use domain::oauth::{
+    StateError, clear_login_cookie, cookie_value, denial_message, login_cookie_name, missing_permissions,
+    outcome_url,
+};
 use domain::ports::{
     Connection, ImportedPage, MemberStore, NonceStore, PageStore, ROUTE_LEASE_MS, RouteChange, StoreError,
 };
@@ -103,10 +106,19 @@ impl Outcome {
 
 async fn callback(
     State(cb): State<Arc<Callback>>,
+    headers: HeaderMap,
     q: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let params = q.map(|Query(p)| p).unwrap_or_default();
-    let outcome = handle(&cb, params).await;
+    let cookies: Vec<&str> = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    // The login cookie of a state that verifies is cleared whatever the outcome: a link is
+    // used once. (A forged or expired state names no cookie worth clearing.)
+    let clear = params
+        .state
+        .as_deref()
+        .and_then(|s| cb.facebook.states.verify(s, now_ms()).ok())
+        .map(|s| clear_login_cookie(&s, &cb.facebook.redirect_uri));
+    let outcome = handle(&cb, params, &cookies).await;
     match &outcome {
         Outcome::Imported { imported, .. } => info!(imported, "Facebook Login completed"),
         Outcome::Failed { code, .. } => warn!(code, "Facebook Login ended in an error"),
@@ -117,18 +129,20 @@ async fn callback(
         resp.headers_mut().insert(header::LOCATION, v);
     }
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(v) = clear.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
     resp
 }
 
-/// The whole callback, as a value (tests call it directly).
-pub async fn handle(cb: &Callback, p: Params) -> Outcome {
+/// The whole callback, as a value (tests call it directly). `cookies` are the request's
+/// `Cookie` header values: the state must come with its login cookie, set in this browser
+/// when the login link was issued (login CSRF: `docs/facebook-login.md`).
+pub async fn handle(cb: &Callback, p: Params, cookies: &[&str]) -> Outcome {
     let fb = &cb.facebook;
     if p.error.is_some() {
-        let why = p.error_reason.unwrap_or_default();
-        return failed(
-            "access_denied",
-            format!("Facebook Login was cancelled ({why}); nothing was imported"),
-        );
+        // Meta's `error_reason` is only looked up, never repeated: the query string is anyone's.
+        return failed("access_denied", denial_message(p.error_reason.as_deref()));
     }
     let Some(state) = p.state else {
         return failed("invalid_state", "the login link is incomplete; start again");
@@ -138,6 +152,16 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
         Err(StateError::Expired) => return failed("invalid_state", "the login link expired; start again"),
         Err(_) => return failed("invalid_state", "the login link is not valid; start again"),
     };
+    // Checked before the nonce is consumed: a state replayed from another browser does not
+    // spend the login of the browser that asked for it.
+    if !fb.states.bound_to_browser(&state, cookie_value(cookies.iter().copied(), &login_cookie_name(&state)))
+    {
+        warn!("a login state came back without its browser cookie");
+        return failed(
+            "invalid_state",
+            "this login was not started in this browser; start again from the console",
+        );
+    }
     match cb.nonces.consume_once(&state.nonce, state.expires_ms).await {
         Ok(true) => {}
         Ok(false) => return failed("invalid_state", "this login link was already used; start again"),
@@ -146,9 +170,9 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
             return failed("server_error", "please try again in a moment");
         }
     }
-    // The user must still manage the shop they started from.
-    match cb.members.member(&state.tenant_id, &state.email).await {
-        Ok(Some(m)) if m.role.is_manager() => {}
+    // The user must still manage the shop they started from, as the same person (`sub`).
+    match cb.members.membership(&state.tenant_id, &state.email).await {
+        Ok(Some(m)) if m.member.role.is_manager() && m.sub.as_deref().is_none_or(|s| s == state.sub) => {}
         Ok(_) => return failed("forbidden", "only the shop's owners and admins can connect Pages"),
         Err(e) => {
             warn!(error = %e, "member lookup failed");

@@ -216,10 +216,50 @@ pub trait MemberStore: Send + Sync {
     async fn list_members(&self, tenant_id: &str) -> Result<Vec<Member>, StoreError>;
     /// Removes a member; returns whether there was one.
     async fn remove_member(&self, tenant_id: &str, email: &str) -> Result<bool, StoreError>;
+    /// The member with the `sub` bound to them (strongly consistent: a removal is seen at once).
+    async fn membership(&self, tenant_id: &str, email: &str) -> Result<Option<Membership>, StoreError>;
+    /// Founds the shop with its first owner (`sub` bound), once: false when the shop was
+    /// founded before or already has members, whoever asks, however many ask at once.
+    async fn found_shop(&self, tenant_id: &str, owner: &Member, sub: &str) -> Result<bool, StoreError>;
+    /// Binds `sub` to a member who has none yet (added by email, or stored before subs were);
+    /// true when the member's sub is now `sub`, false when they are gone or bound to another.
+    async fn bind_sub(&self, tenant_id: &str, email: &str, sub: &str) -> Result<bool, StoreError>;
+    /// Removes a member and takes them out of the rules in `rules`, in one transaction, only
+    /// if nothing changed since it was read: the member still has `agent_grants` (a rule that
+    /// gains an agent counts it on the member in the same write) and each rule's agents are
+    /// still `expected`. False when anything changed (or the member is gone): read again. So
+    /// no rule can name a removed member, whatever runs at the same time.
+    async fn leave_shop(
+        &self,
+        tenant_id: &str,
+        email: &str,
+        agent_grants: u64,
+        rules: &[AgentsChange],
+    ) -> Result<bool, StoreError>;
     /// Whether the shop may reply with the Human Agent tag (Meta approved the feature for it).
     async fn human_agent_enabled(&self, tenant_id: &str) -> Result<bool, StoreError>;
     async fn set_human_agent_enabled(&self, tenant_id: &str, enabled: bool) -> Result<(), StoreError>;
 }
+
+/// A member, the identity (`sub` claim) bound to them at their first call, and how many
+/// times a rule gained them as an agent (what [`MemberStore::leave_shop`] checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub member: Member,
+    pub sub: Option<String>,
+    pub agent_grants: u64,
+}
+
+/// A rule's agents replaced, only if they are still `expected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentsChange {
+    pub rule_id: String,
+    pub expected: Vec<String>,
+    pub agents: Vec<String>,
+}
+
+/// The most rules one [`MemberStore::leave_shop`] updates (one transaction of 100 items).
+pub const MAX_RULES_LEFT_AT_ONCE: usize = 99;
 
 /// An event's effect on its conversation's header.
 #[derive(Debug, Clone, PartialEq, Eq)]

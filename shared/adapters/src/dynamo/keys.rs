@@ -17,6 +17,8 @@ const META: &str = "#META";
 const ROUTE: &str = "ROUTE";
 /// The sort key of a shop's settings item.
 const SETTINGS: &str = "SETTINGS";
+/// The sort key of the item that records a shop's founding.
+const FOUNDED: &str = "FOUNDED";
 /// The sort key of a single-use nonce.
 const NONCE: &str = "NONCE";
 const PAGE: &str = "PAGE#";
@@ -93,6 +95,11 @@ pub(super) fn route(page_id: &str) -> Key {
 
 pub(super) fn member(tenant: &str, email: &str) -> Key {
     Key::new(shop(tenant), format!("{MEMBER}{email}"))
+}
+
+/// The item written once, when the shop's first owner founds it.
+pub(super) fn founding(tenant: &str) -> Key {
+    Key::new(shop(tenant), FOUNDED)
 }
 
 pub(super) fn settings(tenant: &str) -> Key {
@@ -195,6 +202,7 @@ mod tests {
         assert_eq!(pk_sk(route("p")), k("PAGE#p", "ROUTE"));
         assert_eq!(pk_sk(member("t", "a@b.c")), k("T#t", "MEMBER#a@b.c"));
         assert_eq!(pk_sk(settings("t")), k("T#t", "SETTINGS"));
+        assert_eq!(pk_sk(founding("t")), k("T#t", "FOUNDED"));
         assert_eq!(pk_sk(rule("t", "r")), k("T#t", "RULE#r"));
         assert_eq!(pk_sk(rule_name("t", "Ca Sáng")), k("T#t", "RULENAME#ca sáng"));
         assert_eq!(pk_sk(nonce("n")), k("NONCE#n", "NONCE"));

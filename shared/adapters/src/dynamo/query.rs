@@ -114,6 +114,17 @@ impl DynamoStore {
         self.query_all(q, usize::MAX).await
     }
 
+    /// [`Self::query_all_prefix`], strongly consistent: sees every write acknowledged before it.
+    pub(super) async fn query_all_prefix_latest(&self, prefix: Prefix) -> Result<Vec<Item>, StoreError> {
+        let q = self
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", prefix.pk.attr())
+            .expression_attribute_values(":p", prefix.sk.attr())
+            .consistent_read(true);
+        self.query_all(q, usize::MAX).await
+    }
+
     /// Items by key (BatchGetItem, strongly consistent, 100 keys a call); absent ones are left
     /// out. Unprocessed keys (throttling) are asked for again, a few times, with a pause.
     pub(super) async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {

@@ -72,7 +72,28 @@ impl DynamoStore {
             .tx_put(keys::rule(tenant_id, &rule.id).with(rule.to_item()))
             .item("rr_turn", 0_i64.attr())
             .condition_expression("attribute_not_exists(sk)");
-        Ok(vec![self.name_claim(tenant_id, &rule.name, &rule.id)?, rule_put.tx()?])
+        let mut items = vec![self.name_claim(tenant_id, &rule.name, &rule.id)?, rule_put.tx()?];
+        items.extend(self.agents_are_members(tenant_id, rule.agent_emails.iter())?);
+        Ok(items)
+    }
+
+    /// Each agent a rule gains is still a member when the rule is written, and the grant is
+    /// counted on the member (`agent_grants`): a member's removal (`MemberStore::leave_shop`,
+    /// conditional on that count) and a rule edit adding them cannot both succeed.
+    fn agents_are_members<'a>(
+        &self,
+        tenant_id: &str,
+        agents: impl Iterator<Item = &'a String>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        agents
+            .map(|a| {
+                self.tx_update(keys::member(tenant_id, a))
+                    .update_expression("ADD agent_grants :one")
+                    .condition_expression("attribute_exists(sk)")
+                    .expression_attribute_values(":one", 1_i64.attr())
+                    .tx()
+            })
+            .collect()
     }
 
     /// The name is claimed by its own item (case-insensitive), so two rules can never share it.
@@ -150,9 +171,12 @@ impl RuleStore for DynamoStore {
         for p in &rule.page_ids {
             items.extend(self.page_membership(tenant_id, p, Membership::Join(&rule.id), connected)?);
         }
+        if items.len() > 100 {
+            return Err(StoreError::Conflict("too many Pages and agents in one rule".into()));
+        }
         self.transact(items, || {
             format!(
-                "the rule {:?} could not be created: its name is taken, a Page is in another rule, or a connection changed",
+                "the rule {:?} could not be created: its name is taken, a Page is in another rule, an agent left the shop, or a connection changed",
                 rule.name
             )
         })
@@ -166,7 +190,8 @@ impl RuleStore for DynamoStore {
 
     #[instrument(skip(self), err)]
     async fn list_rules(&self, tenant_id: &str) -> Result<Vec<Rule>, StoreError> {
-        decode_all(&self.query_all_prefix(keys::rules_of(tenant_id)).await?)
+        // Strongly consistent: a member's removal must see every rule that gained them.
+        decode_all(&self.query_all_prefix_latest(keys::rules_of(tenant_id)).await?)
     }
 
     #[instrument(skip(self, page, route, link), fields(page_id = %page.page_id), err)]
@@ -239,10 +264,15 @@ impl RuleStore for DynamoStore {
         for (p, change) in joins.chain(leaves) {
             items.extend(self.page_membership(tenant_id, p, change, connected)?);
         }
+        let gained = new.agent_emails.iter().filter(|a| !old.agent_emails.contains(a));
+        items.extend(self.agents_are_members(tenant_id, gained)?);
         if items.len() > 100 {
             return Err(StoreError::Conflict("too many Page changes in one rule update".into()));
         }
-        self.transact(items, || "the rule, one of its Pages or the name changed meanwhile".into()).await
+        self.transact(items, || {
+            "the rule, one of its Pages, its name or an agent's membership changed meanwhile".into()
+        })
+        .await
     }
 
     #[instrument(skip(self, rule), fields(rule_id = %rule.id), err)]

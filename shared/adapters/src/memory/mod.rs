@@ -26,6 +26,11 @@ pub use queue::MemoryQueue;
 #[derive(Default)]
 struct StoreState {
     members: BTreeMap<(String, String), Member>,
+    /// (tenant, email) → what the member item holds besides the member: the bound `sub` and
+    /// the count of rules that gained them as an agent.
+    member_extras: HashMap<(String, String), MemberExtras>,
+    /// Shops whose first owner founded them.
+    founded: HashSet<String>,
     pages: BTreeMap<(String, String), PageRecord>,
     routes: HashMap<String, PageRoute>,
     page_tokens: HashMap<(String, String), String>,
@@ -50,6 +55,12 @@ struct StoreState {
     moves: VecDeque<(i64, String, String, String)>,
     /// The last move label handed out; labels strictly increase.
     last_label: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MemberExtras {
+    sub: Option<String>,
+    agent_grants: u64,
 }
 
 /// The in-memory store.

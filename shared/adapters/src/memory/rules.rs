@@ -16,6 +16,7 @@ impl RuleStore for MemoryStore {
         connected: &[String],
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
+        s.agents_are_members(tenant_id, rule.agent_emails.iter())?;
         s.pages_free(tenant_id, &rule.page_ids)?;
         for p in connected {
             if s.routes.get(p).is_none_or(|r| r.tenant_id != tenant_id) {
@@ -26,6 +27,7 @@ impl RuleStore for MemoryStore {
         if s.rules.contains_key(&key(tenant_id, &rule.id)) {
             return Err(StoreError::Conflict(format!("rule {} exists", rule.id)));
         }
+        s.count_grants(tenant_id, &rule.agent_emails);
         s.rules.insert(key(tenant_id, &rule.id), rule.clone());
         for p in &rule.page_ids {
             s.link_page(tenant_id, p, Some(&rule.id), connected.contains(p));
@@ -72,7 +74,9 @@ impl RuleStore for MemoryStore {
                 }
             }
             RuleLink::New(rule) => {
+                s.agents_are_members(tenant, rule.agent_emails.iter())?;
                 s.name_free(tenant, &rule.name, None)?;
+                s.count_grants(tenant, &rule.agent_emails);
                 s.rules.insert(key(tenant, &rule.id), rule.clone());
             }
         }
@@ -92,9 +96,13 @@ impl RuleStore for MemoryStore {
             return Err(StoreError::Conflict("the rule changed meanwhile".into()));
         }
         s.name_free(tenant_id, &new.name, Some(&old.id))?;
+        let gained: Vec<&String> =
+            new.agent_emails.iter().filter(|a| !old.agent_emails.contains(a)).collect();
+        s.agents_are_members(tenant_id, gained.iter().copied())?;
         let added: Vec<&String> = new.page_ids.iter().filter(|p| !old.page_ids.contains(p)).collect();
         let removed = old.page_ids.iter().filter(|p| !new.page_ids.contains(p));
         s.pages_free(tenant_id, added.iter().copied())?;
+        s.count_grants(tenant_id, gained);
         let links = added.into_iter().map(|p| (p, Some(new.id.as_str()))).chain(removed.map(|p| (p, None)));
         for (p, rule_id) in links {
             let is_connected = connected.contains(p);
@@ -173,6 +181,29 @@ impl StoreState {
             t == tenant_id && except != Some(id.as_str()) && r.name.to_lowercase() == lower
         });
         if taken { Err(StoreError::Conflict(format!("a rule named {name:?} exists"))) } else { Ok(()) }
+    }
+
+    /// Refuses agents who are not (or no longer) members of the shop: a member's removal and a
+    /// rule edit adding them cannot both succeed.
+    fn agents_are_members<'a>(
+        &self,
+        tenant_id: &str,
+        agents: impl IntoIterator<Item = &'a String>,
+    ) -> Result<(), StoreError> {
+        for a in agents {
+            if !self.members.contains_key(&key(tenant_id, a)) {
+                return Err(StoreError::Conflict(format!("{a} is no longer a member of the shop")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a rule's gaining each agent on the member (what `leave_shop` checks), with the
+    /// rule's write.
+    fn count_grants<'a>(&mut self, tenant_id: &str, agents: impl IntoIterator<Item = &'a String>) {
+        for a in agents {
+            self.member_extras.entry(key(tenant_id, a)).or_default().agent_grants += 1;
+        }
     }
 
     /// Refuses Pages that are not the shop's or are in a rule already.

@@ -1,0 +1,129 @@
+//! Facebook Login bound to the browser that asked for it (finding 2 of issue 10, login CSRF)
+//! and the callback's own words for a cancelled login (finding 8); `docs/facebook-login.md`,
+//! "The login cookie". Against the fake Graph API, on both backends.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use integration_tests::fake_graph::FakeGraph;
+use integration_tests::*;
+use serde_json::Value;
+
+struct World {
+    stack: local_stack::RunningStack,
+    fake: FakeGraph,
+}
+
+async fn world(backend: Backend) -> World {
+    let fake = FakeGraph::start().await;
+    let mut cfg = stack_config(backend, Duration::from_secs(2), 5);
+    cfg.graph_url = fake.base_url();
+    let stack = start_configured(cfg).await;
+    fake.add_code("victim-code", "short-victim");
+    fake.add_page("4001", "Trang Nạn Nhân", "page-token-4001", &["MANAGE"]);
+    World { stack, fake }
+}
+
+/// A login link asked for by `token`: its `state` and the `Set-Cookie` that came with it.
+async fn login_link(w: &World, token: &str) -> (String, String) {
+    let r = http()
+        .get(w.stack.url("/api/facebook/login-url"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("login-url");
+    assert_eq!(r.status().as_u16(), 200);
+    let set_cookie =
+        r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("a login cookie").to_string();
+    let b: Value = r.json().await.expect("json");
+    let url = reqwest::Url::parse(b["url"].as_str().expect("url")).expect("url");
+    let state = url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state");
+    (state, set_cookie)
+}
+
+/// The callback as a browser sends it (with `cookie`, if it has one): the outcome's query
+/// pairs and the response's `Set-Cookie`.
+async fn callback(
+    w: &World,
+    query: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> (HashMap<String, String>, Option<String>) {
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let mut req = client.get(w.stack.url("/oauth/facebook/callback")).query(query);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let r = req.send().await.expect("callback");
+    assert_eq!(r.status().as_u16(), 302);
+    let set_cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).map(String::from);
+    let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location");
+    let out = reqwest::Url::parse(loc).expect("location url").query_pairs().into_owned().collect();
+    (out, set_cookie)
+}
+
+fn name_value(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap_or_default()
+}
+
+async fn pages_of(w: &World, token: &str) -> usize {
+    let (s, b) = get_json(&w.stack, "/api/pages", token).await;
+    assert_eq!(s, 200, "{b}");
+    b["items"].as_array().map_or(0, Vec::len)
+}
+
+/// Finding 2: shop B's manager sends their own login link to a victim. The victim's browser
+/// has no cookie for it (or another login's): refused with `invalid_state`, the victim's code
+/// never exchanged, nothing imported into shop B. The browser that asked still can.
+async fn a_state_from_another_browser_imports_nothing(backend: Backend) {
+    let w = world(backend).await;
+    let b = token("owner@shop-b.vn", "shop-b", "owner");
+    let (state, set_cookie) = login_link(&w, &b).await;
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/oauth/facebook/callback", "Max-Age=600"] {
+        assert!(set_cookie.contains(attr), "{attr} in {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "the local callback is plain HTTP: {set_cookie}");
+    // The victim's browser: no cookie at all.
+    let (out, _) = callback(&w, &[("code", "victim-code"), ("state", &state)], None).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"), "{out:?}");
+    // Another login's cookie (B's second link), or a made-up one.
+    let (_, other_cookie) = login_link(&w, &b).await;
+    let (out, _) =
+        callback(&w, &[("code", "victim-code"), ("state", &state)], Some(name_value(&other_cookie))).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"), "{out:?}");
+    let forged = format!("{}=AAAA", name_value(&set_cookie).split('=').next().unwrap_or_default());
+    let (out, _) = callback(&w, &[("code", "victim-code"), ("state", &state)], Some(&forged)).await;
+    assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"), "{out:?}");
+    assert_eq!(w.fake.request_count("exchange"), 0, "the victim's code was never exchanged");
+    assert_eq!(pages_of(&w, &b).await, 0, "nothing imported into shop B");
+    // The browser that asked for the link: accepted (the refusals did not spend it), and its
+    // cookie is cleared.
+    let (out, cleared) =
+        callback(&w, &[("code", "victim-code"), ("state", &state)], Some(name_value(&set_cookie))).await;
+    assert_eq!(out.get("result").map(String::as_str), Some("ok"), "{out:?}");
+    let cleared = cleared.expect("the cookie is cleared");
+    assert!(cleared.contains("Max-Age=0") && cleared.starts_with("fb_login_"), "{cleared}");
+    assert_eq!(pages_of(&w, &b).await, 1);
+}
+
+/// Finding 8: Meta's `error_reason` is never reflected into the message; known reasons get
+/// our own words.
+async fn a_cancelled_login_is_told_in_our_words(backend: Backend) {
+    let w = world(backend).await;
+    let owner = token("owner@shop-a.vn", "shop-a", "owner");
+    let (state, set_cookie) = login_link(&w, &owner).await;
+    let injected = "Call 0900000000 to restore your Page";
+    let (out, _) = callback(
+        &w,
+        &[("error", "access_denied"), ("error_reason", injected), ("state", &state)],
+        Some(name_value(&set_cookie)),
+    )
+    .await;
+    assert_eq!(out.get("error").map(String::as_str), Some("access_denied"));
+    let message = out.get("message").cloned().unwrap_or_default();
+    assert!(!message.contains("0900000000") && !message.contains("restore"), "{message}");
+    let (out, _) = callback(&w, &[("error", "access_denied"), ("error_reason", "user_denied")], None).await;
+    assert!(out.get("message").is_some_and(|m| m.contains("declined")), "{out:?}");
+}
+
+on_both_backends!(a_state_from_another_browser_imports_nothing, a_cancelled_login_is_told_in_our_words);
