@@ -110,6 +110,21 @@ impl PageStore for MemoryStore {
         }
         Ok(())
     }
+
+    async fn revoke_page(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = key(tenant_id, page_id);
+        let Some(p) = s.pages.get_mut(&key) else { return Ok(()) };
+        if p.status != PageStatus::NotConnected {
+            p.status = PageStatus::LostConnection;
+            p.lost_reason = Some(reason.to_string());
+        }
+        s.page_tokens.remove(&key);
+        if let Some(r) = s.routes.get_mut(page_id).filter(|r| r.tenant_id == tenant_id) {
+            r.status = PageStatus::LostConnection;
+        }
+        Ok(())
+    }
 }
 
 impl StoreState {
