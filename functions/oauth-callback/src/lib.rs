@@ -15,7 +15,7 @@ use axum::routing::get;
 use domain::graph::{GraphError, SUBSCRIBED_FIELDS};
 use domain::model::{PageRoute, PageStatus};
 use domain::oauth::{StateError, missing_permissions, outcome_url};
-use domain::ports::{ImportedPage, MemberStore, NonceStore, PageStore};
+use domain::ports::{FacebookUserStore, ImportedPage, MemberStore, NonceStore, PageStore};
 use domain::timefmt::{now_ms, rfc3339_ms};
 use serde::Deserialize;
 use tracing::{info, warn};
@@ -28,6 +28,8 @@ pub struct Callback {
     pub pages: Arc<dyn PageStore>,
     pub members: Arc<dyn MemberStore>,
     pub nonces: Arc<dyn NonceStore>,
+    /// Who imported which Page (Meta's deauthorize and data-deletion callbacks use it).
+    pub facebook_users: Arc<dyn FacebookUserStore>,
     pub facebook: Arc<Facebook>,
 }
 
@@ -38,6 +40,7 @@ impl Callback {
             pages: stores.pages.clone(),
             members: stores.members.clone(),
             nonces: stores.nonces.clone(),
+            facebook_users: stores.facebook_users.clone(),
             facebook,
         }
     }
@@ -177,7 +180,14 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
         Ok(p) => p,
         Err(e) => return graph_failed(&e),
     };
+    // The person's app-scoped id: what Meta's deauthorize and data-deletion callbacks name.
+    let fb_user = match fb.graph.user_id(&user_token).await {
+        Ok(id) if domain::signed_request::is_user_id(&id) => id,
+        Ok(_) => return failed("graph_error", "Facebook did not say who logged in; try again"),
+        Err(e) => return graph_failed(&e),
+    };
     drop(user_token);
+    let mut imported_ids = Vec::new();
 
     let tenant = state.tenant_id.as_str();
     let (mut imported, mut not_admin, mut taken, mut restored) = (0, Vec::new(), Vec::new(), Vec::new());
@@ -211,6 +221,7 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
             }
         };
         imported += 1;
+        imported_ids.push(page.id.clone());
         // Connecting again through Facebook Login restores a Page in lost connection.
         if stored.status == PageStatus::LostConnection {
             if let Err(e) = fb.graph.subscribe_page(&page.id, &page.access_token, SUBSCRIBED_FIELDS).await {
@@ -237,6 +248,10 @@ pub async fn handle(cb: &Callback, p: Params) -> Outcome {
                 Err(e) => warn!(error = %e, page_id = %page.id, "could not restore the Page"),
             }
         }
+    }
+    if let Err(e) = cb.facebook_users.link_pages(&fb_user, tenant, &imported_ids).await {
+        warn!(error = %e, "could not record who imported the Pages");
+        return failed("server_error", "please try again in a moment");
     }
     Outcome::Imported { imported, not_admin, taken, restored }
 }
