@@ -192,7 +192,7 @@ pub async fn start_with(
     let meta_callbacks = Arc::new(meta_callbacks::MetaCallbacks::new(
         meta_callbacks::CallbacksConfig {
             app_secrets: AppSecrets::from_list(&cfg.app_secrets),
-            base_url: format!("http://{addr}"),
+            base_url: Some(format!("http://{addr}")),
         },
         &stores,
     ));

@@ -15,7 +15,7 @@ use adapters::Stores;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use domain::ports::{
@@ -42,12 +42,13 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct CallbacksConfig {
     pub app_secrets: AppSecrets,
     /// Where this function is reached from outside (`CALLBACK_BASE_URL`, no trailing slash):
-    /// the status URL given to Meta is `{base}/facebook/data-deletion/{code}`.
-    pub base_url: String,
+    /// the status URL given to Meta is `{base}/facebook/data-deletion/{code}`. Unset, it is
+    /// `https://` and the `Host` Meta called (the API's domain).
+    pub base_url: Option<String>,
 }
 
 impl CallbacksConfig {
-    /// `FB_APP_SECRET` (comma-separated during rotation), `CALLBACK_BASE_URL`.
+    /// `FB_APP_SECRET` (comma-separated during rotation), `CALLBACK_BASE_URL` (optional).
     pub fn from_env() -> Result<CallbacksConfig, adapters::config::ConfigError> {
         let app_secrets = AppSecrets::from_list(&adapters::config::required_secret("FB_APP_SECRET")?);
         if app_secrets.is_empty() {
@@ -56,7 +57,8 @@ impl CallbacksConfig {
                 why: "no secret in the list".into(),
             });
         }
-        let base_url = adapters::config::required("CALLBACK_BASE_URL")?.trim_end_matches('/').to_string();
+        let base_url =
+            adapters::config::optional("CALLBACK_BASE_URL").map(|u| u.trim_end_matches('/').to_string());
         Ok(CallbacksConfig { app_secrets, base_url })
     }
 }
@@ -101,8 +103,13 @@ impl MetaCallbacks {
         Ok(DeletionCounts { page_tokens, page_links })
     }
 
-    fn status_url(&self, code: &str) -> String {
-        format!("{}{DATA_DELETION_PATH}/{code}", self.config.base_url)
+    fn status_url(&self, host: Option<&str>, code: &str) -> String {
+        let base = match (&self.config.base_url, host) {
+            (Some(b), _) => b.clone(),
+            (None, Some(h)) => format!("https://{h}"),
+            (None, None) => String::new(),
+        };
+        format!("{base}{DATA_DELETION_PATH}/{code}")
     }
 }
 
@@ -158,7 +165,7 @@ async fn deauthorize(State(cb): State<Arc<MetaCallbacks>>, body: Bytes) -> Respo
     }
 }
 
-async fn data_deletion(State(cb): State<Arc<MetaCallbacks>>, body: Bytes) -> Response {
+async fn data_deletion(State(cb): State<Arc<MetaCallbacks>>, headers: HeaderMap, body: Bytes) -> Response {
     let user_id = match signed_user(&cb, &body) {
         Ok(u) => u,
         Err(r) => return r,
@@ -190,7 +197,12 @@ async fn data_deletion(State(cb): State<Arc<MetaCallbacks>>, body: Bytes) -> Res
         return unavailable();
     }
     info!(confirmation_code = %code, page_tokens = deleted.page_tokens, page_links = deleted.page_links, "data deletion done");
-    let answer = json!({"url": cb.status_url(&code), "confirmation_code": code});
+    // A host name, nothing else, goes into the URL.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)));
+    let answer = json!({"url": cb.status_url(host, &code), "confirmation_code": code});
     (StatusCode::OK, axum::Json(answer)).into_response()
 }
 
