@@ -131,26 +131,28 @@ fn unavailable() -> Response {
     error_body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the request could not be completed; retry")
 }
 
-/// The person a signed form body names, or the refusal.
-fn signed_user(cb: &MetaCallbacks, body: &[u8]) -> Result<String, Response> {
+/// The person a signed form body names.
+fn signed_user(cb: &MetaCallbacks, body: &[u8]) -> Result<String, SignedRequestError> {
     let field = url::form_urlencoded::parse(body).find(|(k, _)| k == "signed_request").map(|(_, v)| v);
-    match signed_request::verify(&cb.config.app_secrets, field.as_deref()) {
-        Ok(r) => Ok(r.user_id),
-        Err(e @ (SignedRequestError::Missing | SignedRequestError::Malformed)) => {
-            warn!(error = %e, "Meta callback refused");
-            Err(error_body(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()))
+    signed_request::verify(&cb.config.app_secrets, field.as_deref()).map(|r| r.user_id)
+}
+
+/// A refused `signed_request`: 400 when it is missing, malformed or names nobody, 401 when it is
+/// not Meta's (forged, or another algorithm).
+fn refusal(e: SignedRequestError) -> Response {
+    warn!(error = %e, "Meta callback refused");
+    match e {
+        SignedRequestError::Missing | SignedRequestError::Malformed | SignedRequestError::NoUser => {
+            error_body(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string())
         }
-        Err(e) => {
-            warn!(error = %e, "Meta callback refused");
-            Err(error_body(StatusCode::UNAUTHORIZED, "invalid_signature", &e.to_string()))
-        }
+        _ => error_body(StatusCode::UNAUTHORIZED, "invalid_signature", &e.to_string()),
     }
 }
 
 async fn deauthorize(State(cb): State<Arc<MetaCallbacks>>, body: Bytes) -> Response {
     let user_id = match signed_user(&cb, &body) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(e) => return refusal(e),
     };
     match cb.revoke_person(&user_id, DEAUTHORIZED_REASON).await {
         Ok(revoked) => {
@@ -168,7 +170,7 @@ async fn deauthorize(State(cb): State<Arc<MetaCallbacks>>, body: Bytes) -> Respo
 async fn data_deletion(State(cb): State<Arc<MetaCallbacks>>, headers: HeaderMap, body: Bytes) -> Response {
     let user_id = match signed_user(&cb, &body) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(e) => return refusal(e),
     };
     let code = uuid::Uuid::new_v4().simple().to_string();
     let request = DeletionRequest {
