@@ -235,3 +235,18 @@ async fn deletion_status(State(cb): State<Arc<MetaCallbacks>>, Path(code): Path<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_what_data_deletion_issues_and_nothing_else() {
+        assert!(is_code(&uuid::Uuid::new_v4().simple().to_string()));
+        for bad in
+            ["", "0123456789ABCDEF0123456789ABCDEF", "0123456789abcdef", "../../../../etc/passwd-xxxxxxxxxx"]
+        {
+            assert!(!is_code(bad), "{bad}");
+        }
+    }
+}
