@@ -189,6 +189,13 @@ pub async fn start_with(
         queue: queues.producer.clone(),
     });
     let callback = Arc::new(oauth_callback::Callback::new(&stores, facebook.clone()));
+    let meta_callbacks = Arc::new(meta_callbacks::MetaCallbacks::new(
+        meta_callbacks::CallbacksConfig {
+            app_secrets: AppSecrets::from_list(&cfg.app_secrets),
+            base_url: Some(format!("http://{addr}")),
+        },
+        &stores,
+    ));
     let jwt = Arc::new(auth::LocalAuthorizer::new(&cfg.jwt_secret));
     let authed = admin_api::router(api.clone())
         .merge(Router::new().route("/_local/pages", post(seed_page)).with_state(api))
@@ -197,6 +204,7 @@ pub async fn start_with(
         .route("/healthz", get(|| async { "ok" }))
         .merge(webhook::router(webhook))
         .merge(oauth_callback::router(callback))
+        .merge(meta_callbacks::router(meta_callbacks))
         .merge(authed);
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(async move {

@@ -3,7 +3,7 @@
 //! and permissions, per-Page subscriptions, `debug_token` answers, conversations, and failures queued per
 //! route. Every request is recorded, query included, so tests can assert which token and fields were sent.
 //!
-//! Route keys: "exchange", "long_lived", "permissions", "accounts", "subscribe",
+//! Route keys: "exchange", "long_lived", "permissions", "me", "accounts", "subscribe",
 //! "unsubscribe", "subscribed_apps", "debug_token", "conversations" ("unknown" otherwise).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -121,7 +121,13 @@ pub struct FakeState {
     pub requests: Vec<RecordedRequest>,
     /// Send API calls accepted: (page, request body).
     pub sent: Vec<(String, Value)>,
+    /// Long-lived user token → the person's app-scoped id (`GET /me?fields=id`); tokens not
+    /// listed belong to [`DEFAULT_USER_ID`].
+    pub user_ids: HashMap<String, String>,
 }
+
+/// The app-scoped id of the person behind a user token not given another one.
+pub const DEFAULT_USER_ID: &str = "10000000001";
 
 type Shared = Arc<Mutex<FakeState>>;
 
@@ -169,6 +175,7 @@ impl FakeGraph {
             failures: HashMap::new(),
             requests: Vec::new(),
             sent: Vec::new(),
+            user_ids: HashMap::new(),
         }));
         let app = axum::Router::new().fallback(handle).with_state(state.clone());
         let server = tokio::spawn(async move {
@@ -210,6 +217,13 @@ impl FakeGraph {
     /// `long-<short_token>`.
     pub fn add_code(&self, code: &str, short_token: &str) {
         self.state().codes.insert(code.to_string(), short_token.to_string());
+    }
+
+    /// Like [`FakeGraph::add_code`], for the person with app-scoped id `user_id`.
+    pub fn add_code_for_user(&self, code: &str, short_token: &str, user_id: &str) {
+        let mut s = self.state();
+        s.codes.insert(code.to_string(), short_token.to_string());
+        s.user_ids.insert(format!("long-{short_token}"), user_id.to_string());
     }
 
     /// `/me/permissions` for every valid user token (default: all required ones granted).
@@ -330,6 +344,7 @@ fn route_key(method: &Method, path: &str, params: &[(String, String)]) -> &'stat
         ("GET", ["oauth", "access_token"]) => "exchange",
         ("GET", ["me", "permissions"]) => "permissions",
         ("GET", ["me", "accounts"]) => "accounts",
+        ("GET", ["me"]) => "me",
         ("POST", [_, "subscribed_apps"]) => "subscribe",
         ("DELETE", [_, "subscribed_apps"]) => "unsubscribe",
         ("GET", [_, "subscribed_apps"]) => "subscribed_apps",
@@ -377,6 +392,7 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri, body: axu
         "exchange" => exchange(&mut s, &q),
         "long_lived" => long_lived(&mut s, &q),
         "permissions" => permissions(&s, &q),
+        "me" => me(&s, &q),
         "accounts" => accounts(&s, &q, &rest),
         "subscribe" => subscribe(&mut s, &q, &rest),
         "unsubscribe" => unsubscribe(&mut s, &q, &rest),
@@ -617,6 +633,13 @@ fn subscribed_apps(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
         })
         .unwrap_or_default();
     Ok(json!({ "data": data }))
+}
+
+/// `GET /me?fields=id`: the person's app-scoped id.
+fn me(s: &FakeState, q: &Params<'_>) -> Answer {
+    let token = user_token(s, q)?;
+    let id = s.user_ids.get(token).cloned().unwrap_or_else(|| DEFAULT_USER_ID.to_string());
+    Ok(json!({ "id": id }))
 }
 
 fn debug_token(s: &FakeState, q: &Params<'_>) -> Answer {

@@ -277,6 +277,8 @@ impl FlakyStore {
             members: self.inner.members.clone(),
             nonces: self.inner.nonces.clone(),
             rules: self.inner.rules.clone(),
+            facebook_users: self.inner.facebook_users.clone(),
+            erasure: self.inner.erasure.clone(),
             conversations: self.clone(),
         }
     }
@@ -367,6 +369,13 @@ impl domain::ports::ConversationStore for FlakyStore {
         limit: usize,
     ) -> Result<domain::model::Paged<domain::model::Message>, domain::ports::StoreError> {
         self.inner.conversations.list_messages(tenant_id, id, cursor, limit).await
+    }
+    async fn delete_conversation(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<usize, domain::ports::StoreError> {
+        self.inner.conversations.delete_conversation(tenant_id, id).await
     }
 }
 

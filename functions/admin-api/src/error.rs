@@ -46,6 +46,7 @@ pub enum ErrorCode {
     RuleNameTaken,
     RuleHasPages,
     ReconnectRequired,
+    PageConnected,
     // 422
     InvalidEmail,
     InvalidRole,
@@ -100,6 +101,7 @@ impl ErrorCode {
             ErrorCode::RuleNameTaken => "rule_name_taken",
             ErrorCode::RuleHasPages => "rule_has_pages",
             ErrorCode::ReconnectRequired => "reconnect_required",
+            ErrorCode::PageConnected => "page_connected",
             ErrorCode::InvalidEmail => "invalid_email",
             ErrorCode::InvalidRole => "invalid_role",
             ErrorCode::InvalidName => "invalid_name",

@@ -5,6 +5,7 @@
 //! [`ApiJson`], and answer with the structs of [`views`].
 
 pub mod conversations;
+pub mod erasure;
 pub mod error;
 pub mod extract;
 pub mod identity;
@@ -38,6 +39,7 @@ pub fn router(api: Arc<AdminApi>) -> Router {
         .route("/api/members", get(members::list).post(members::add))
         .route("/api/members/{email}", delete(members::remove))
         .route("/api/pages", get(pages::list))
+        .route("/api/pages/{page_id}", delete(erasure::delete_page_data))
         .route("/api/pages/{page_id}/connect", post(pages::connect))
         .route("/api/pages/{page_id}/disconnect", post(pages::disconnect))
         .route("/api/facebook/login-url", get(pages::login_url))

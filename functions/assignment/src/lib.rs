@@ -7,6 +7,7 @@
 //! being pending. So the same event delivered three times by Meta, or a batch redelivered by
 //! the queue after a crash, changes nothing the second time.
 
+pub mod erasure;
 pub mod history;
 pub mod orphans;
 
@@ -206,6 +207,9 @@ impl Worker {
         }
         if let Some(job) = &batch.orphans {
             self.orphan_step(job, &mut out).await?;
+        }
+        if let Some(job) = &batch.erase {
+            self.erase_step(job).await?;
         }
         for ev in &batch.events {
             self.apply(ev, routes, &mut out).await?;

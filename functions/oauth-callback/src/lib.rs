@@ -20,7 +20,8 @@ use domain::oauth::{
     outcome_url,
 };
 use domain::ports::{
-    Connection, ImportedPage, MemberStore, NonceStore, PageStore, ROUTE_LEASE_MS, RouteChange, StoreError,
+    Connection, FacebookUserStore, ImportedPage, MemberStore, NonceStore, PageStore, ROUTE_LEASE_MS,
+    RouteChange, StoreError,
 };
 use domain::timefmt::{now_ms, rfc3339_ms};
 use serde::Deserialize;
@@ -34,6 +35,8 @@ pub struct Callback {
     pub pages: Arc<dyn PageStore>,
     pub members: Arc<dyn MemberStore>,
     pub nonces: Arc<dyn NonceStore>,
+    /// Who imported which Page (Meta's deauthorize and data-deletion callbacks use it).
+    pub facebook_users: Arc<dyn FacebookUserStore>,
     pub facebook: Arc<Facebook>,
 }
 
@@ -44,6 +47,7 @@ impl Callback {
             pages: stores.pages.clone(),
             members: stores.members.clone(),
             nonces: stores.nonces.clone(),
+            facebook_users: stores.facebook_users.clone(),
             facebook,
         }
     }
@@ -204,7 +208,14 @@ pub async fn handle(cb: &Callback, p: Params, cookies: &[&str]) -> Outcome {
         Ok(p) => p,
         Err(e) => return graph_failed(&e),
     };
+    // The person's app-scoped id: what Meta's deauthorize and data-deletion callbacks name.
+    let fb_user = match fb.graph.user_id(&user_token).await {
+        Ok(id) if domain::signed_request::is_user_id(&id) => id,
+        Ok(_) => return failed("graph_error", "Facebook did not say who logged in; try again"),
+        Err(e) => return graph_failed(&e),
+    };
     drop(user_token);
+    let mut imported_ids = Vec::new();
 
     let tenant = state.tenant_id.as_str();
     let (mut imported, mut not_admin, mut taken, mut restored) = (0, Vec::new(), Vec::new(), Vec::new());
@@ -241,10 +252,15 @@ pub async fn handle(cb: &Callback, p: Params, cookies: &[&str]) -> Outcome {
             }
         };
         imported += 1;
+        imported_ids.push(page.id.clone());
         // Connecting again through Facebook Login restores a Page in lost connection.
         if stored.status == PageStatus::LostConnection && restore(cb, tenant, &page, stored).await {
             restored.push(page.name.clone());
         }
+    }
+    if let Err(e) = cb.facebook_users.link_pages(&fb_user, tenant, &imported_ids).await {
+        warn!(error = %e, "could not record who imported the Pages");
+        return failed("server_error", "please try again in a moment");
     }
     Outcome::Imported { imported, not_admin, taken, restored }
 }

@@ -17,7 +17,8 @@ pub mod wiring;
 use std::sync::Arc;
 
 use domain::ports::{
-    ConversationStore, EventQueue, MemberStore, NonceStore, PageStore, QueueConsumer, RuleStore,
+    ConversationStore, ErasureStore, EventQueue, FacebookUserStore, MemberStore, NonceStore, PageStore,
+    QueueConsumer, RuleStore,
 };
 
 /// Every store port, backed by one implementation.
@@ -28,14 +29,31 @@ pub struct Stores {
     pub conversations: Arc<dyn ConversationStore>,
     pub nonces: Arc<dyn NonceStore>,
     pub rules: Arc<dyn RuleStore>,
+    pub facebook_users: Arc<dyn FacebookUserStore>,
+    pub erasure: Arc<dyn ErasureStore>,
 }
 
 impl Stores {
     pub fn from_one<S>(s: Arc<S>) -> Stores
     where
-        S: PageStore + MemberStore + ConversationStore + NonceStore + RuleStore + 'static,
+        S: PageStore
+            + MemberStore
+            + ConversationStore
+            + NonceStore
+            + RuleStore
+            + FacebookUserStore
+            + ErasureStore
+            + 'static,
     {
-        Stores { pages: s.clone(), members: s.clone(), nonces: s.clone(), rules: s.clone(), conversations: s }
+        Stores {
+            pages: s.clone(),
+            members: s.clone(),
+            nonces: s.clone(),
+            rules: s.clone(),
+            facebook_users: s.clone(),
+            erasure: s.clone(),
+            conversations: s,
+        }
     }
 }
 

@@ -261,6 +261,9 @@ pub trait Graph: Send + Sync {
         page_token: &SecretString,
         after: Option<&str>,
     ) -> Result<ConversationsPage, GraphError>;
+    /// The app-scoped id of the person a user token belongs to (`GET /me?fields=id`): what
+    /// Meta's deauthorize and data-deletion callbacks name them by.
+    async fn user_id(&self, user_token: &SecretString) -> Result<String, GraphError>;
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod model;
 pub mod oauth;
 pub mod ports;
 pub mod signature;
+pub mod signed_request;
 pub mod timefmt;
 
 pub use event::{EventBody, InboundEvent, QueuedBatch};

@@ -50,6 +50,16 @@ impl AppSecrets {
         self.keys.is_empty()
     }
 
+    /// Whether `sig` is the HMAC-SHA256 of `data` under any configured secret (constant-time
+    /// compare for each).
+    pub(crate) fn mac_matches(&self, data: &[u8], sig: &[u8]) -> bool {
+        self.keys.iter().any(|key| {
+            let mut mac = key.clone();
+            mac.update(data);
+            mac.verify_slice(sig).is_ok()
+        })
+    }
+
     /// Verifies a header value against the raw body.
     pub fn verify(&self, header: Option<&[u8]>, body: &[u8]) -> Result<(), SignatureError> {
         let header = header.ok_or(SignatureError::Missing)?;

@@ -344,4 +344,10 @@ impl ConversationStore for DynamoStore {
         let (items, next_cursor) = self.query_page(&listing, cursor, limit).await?;
         Ok(Paged { items: decode_all(&items)?, next_cursor })
     }
+
+    #[instrument(skip(self), err)]
+    async fn delete_conversation(&self, tenant_id: &str, conversation_id: &str) -> Result<usize, StoreError> {
+        // In `erasure`, with the rest of what deleting a Page's data does.
+        self.erase_conversation(tenant_id, conversation_id).await
+    }
 }

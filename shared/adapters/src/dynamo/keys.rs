@@ -169,6 +169,29 @@ pub(super) fn moves_after(t0: i64) -> String {
     format!("{:015}#", t0.max(0))
 }
 
+/// A Facebook user's partition: the (shop, Page) links of what they imported.
+fn facebook_user(user_id: &str) -> String {
+    format!("FBUSER#{user_id}")
+}
+
+const LINK: &str = "LINK#";
+const IMPORTER: &str = "FBIMPORTER#";
+
+/// One (shop, Page) the person imported (user ids are digits, tenant ids have no `#`).
+pub(super) fn facebook_link(user_id: &str, tenant: &str, page_id: &str) -> Key {
+    Key::new(facebook_user(user_id), format!("{LINK}{tenant}#{page_id}"))
+}
+
+/// Who last imported a Page into a shop (whose token the shop holds).
+pub(super) fn page_importer(tenant: &str, page_id: &str) -> Key {
+    Key::new(shop(tenant), format!("{IMPORTER}{page_id}"))
+}
+
+/// A data-deletion request, by its confirmation code.
+pub(super) fn deletion(code: &str) -> Key {
+    Key::new(format!("DELETION#{code}"), "DELETION")
+}
+
 /// The items of one kind in one partition: its key and the sort-key prefix they share.
 pub(super) struct Prefix {
     pub(super) pk: String,
@@ -185,6 +208,15 @@ pub(super) fn members_of(tenant: &str) -> Prefix {
 
 pub(super) fn rules_of(tenant: &str) -> Prefix {
     Prefix { pk: shop(tenant), sk: RULE }
+}
+
+/// The messages of a conversation (its partition but the header).
+pub(super) fn messages_of(tenant: &str, conversation_id: &str) -> Prefix {
+    Prefix { pk: conversation(tenant, conversation_id), sk: MESSAGE }
+}
+
+pub(super) fn links_of(user_id: &str) -> Prefix {
+    Prefix { pk: facebook_user(user_id), sk: LINK }
 }
 
 #[cfg(test)]
@@ -217,5 +249,10 @@ mod tests {
         assert_eq!(moves_after(-1), "000000000000000#");
         let Prefix { pk, sk } = rules_of("t");
         assert_eq!((pk.as_str(), sk), ("T#t", "RULE#"));
+        assert_eq!(pk_sk(facebook_link("10", "t", "p")), k("FBUSER#10", "LINK#t#p"));
+        assert_eq!(pk_sk(page_importer("t", "p")), k("T#t", "FBIMPORTER#p"));
+        assert_eq!(pk_sk(deletion("c")), k("DELETION#c", "DELETION"));
+        let Prefix { pk, sk } = links_of("10");
+        assert_eq!((pk.as_str(), sk), ("FBUSER#10", "LINK#"));
     }
 }

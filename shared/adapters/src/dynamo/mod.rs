@@ -9,7 +9,9 @@
 
 mod codec;
 mod conversations;
+mod erasure;
 mod errors;
+mod facebook_users;
 mod inbox;
 mod keys;
 mod members;

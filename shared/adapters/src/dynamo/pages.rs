@@ -471,6 +471,58 @@ impl PageStore for DynamoStore {
         }
         Ok(removed)
     }
+
+    #[instrument(skip(self, reason), err)]
+    async fn revoke_page(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError> {
+        // One transaction conditioned on what was read (the item's status, the route's holder);
+        // a concurrent change cancels it and it is built again from a fresh read.
+        for _ in 0..5 {
+            let Some(item) = self.read(keys::page(tenant_id, page_id), Read::Latest).await? else {
+                return Ok(());
+            };
+            let status = super::codec::Row(&item).s("status").unwrap_or_default();
+            let holds_route = self
+                .read(keys::route(page_id), Read::Latest)
+                .await?
+                .is_some_and(|r| super::codec::Row(&r).s("tenant_id").as_deref() == Some(tenant_id));
+            let lost = PageStatus::LostConnection.as_str();
+            let receiving = status == PageStatus::Connected.as_str() || status == lost;
+            let mut page = self
+                .tx_update(keys::page(tenant_id, page_id))
+                .condition_expression("#status = :seen")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":seen", status.attr());
+            page = if receiving {
+                page.update_expression(
+                    "SET #status = :lost, lost_reason = :why \
+                     REMOVE token_enc, version, token_expires_ms, gsi1pk, gsi1sk",
+                )
+                .expression_attribute_values(":lost", lost.attr())
+                .expression_attribute_values(":why", reason.attr())
+            } else {
+                page.update_expression("REMOVE token_enc, version, token_expires_ms, gsi1pk, gsi1sk")
+            };
+            let route = if holds_route {
+                self.tx_update(keys::route(page_id))
+                    .update_expression("SET #status = :lost")
+                    .condition_expression("tenant_id = :t")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":lost", lost.attr())
+                    .expression_attribute_values(":t", tenant_id.attr())
+                    .tx()?
+            } else {
+                self.tx_check(keys::route(page_id))
+                    .condition_expression("attribute_not_exists(pk) OR tenant_id <> :t")
+                    .expression_attribute_values(":t", tenant_id.attr())
+                    .tx()?
+            };
+            match self.transact(vec![page.tx()?, route], String::new).await {
+                Err(StoreError::Conflict(_)) => continue,
+                r => return r,
+            }
+        }
+        Err(StoreError::Conflict(format!("page {page_id} kept changing while its token was revoked")))
+    }
 }
 
 impl DynamoStore {

@@ -319,4 +319,12 @@ impl Graph for HttpGraph {
         tracing::Span::current().record("conversations", conversations.len());
         Ok(ConversationsPage { conversations, next_after })
     }
+
+    #[tracing::instrument(name = "graph.user_id", skip_all)]
+    async fn user_id(&self, user_token: &SecretString) -> Result<String, GraphError> {
+        let token = user_token.expose_secret();
+        let url = self.url(&["me"], &[("fields", "id"), ("access_token", token)])?;
+        let me: IdJson = self.call(self.get("user_id", url, vec![token])).await?;
+        Ok(me.id)
+    }
 }

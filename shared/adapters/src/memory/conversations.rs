@@ -194,6 +194,14 @@ impl ConversationStore for MemoryStore {
             .unwrap_or_default();
         page_after(items, "messages", cursor, limit)
     }
+
+    async fn delete_conversation(&self, tenant_id: &str, conversation_id: &str) -> Result<usize, StoreError> {
+        let mut s = self.lock();
+        let key = key(tenant_id, conversation_id);
+        let deleted = s.messages.remove(&key).map_or(0, |m| m.len());
+        s.conversations.remove(&key);
+        Ok(deleted)
+    }
 }
 
 impl StoreState {

@@ -8,6 +8,8 @@
 //! and the queue in `queue`.
 
 mod conversations;
+mod erasure;
+mod facebook_users;
 mod inbox;
 mod members;
 mod nonces;
@@ -55,6 +57,7 @@ struct StoreState {
     moves: VecDeque<(i64, String, String, String)>,
     /// The last move label handed out; labels strictly increase.
     last_label: i64,
+    facebook: facebook_users::FacebookUsers,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -282,6 +282,27 @@ impl PageStore for MemoryStore {
         }
         Ok(expired.len())
     }
+
+    async fn revoke_page(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = key(tenant_id, page_id);
+        let Some(p) = s.pages.get_mut(&key) else { return Ok(()) };
+        if p.status != PageStatus::NotConnected {
+            p.status = PageStatus::LostConnection;
+            p.lost_reason = Some(reason.to_string());
+        }
+        s.page_tokens.remove(&key);
+        // Without a version the shop's item no longer matches its route: no token is handed
+        // out for it, and another shop's admin may take the Page over.
+        if let Some(m) = s.page_meta.get_mut(&key) {
+            m.version = None;
+            m.token_expires_ms = None;
+        }
+        if let Some(r) = s.routes.get_mut(page_id).filter(|r| r.tenant_id == tenant_id) {
+            r.status = PageStatus::LostConnection;
+        }
+        Ok(())
+    }
 }
 
 impl StoreState {
