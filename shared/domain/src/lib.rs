@@ -13,6 +13,8 @@ pub mod meta;
 pub mod model;
 pub mod oauth;
 pub mod ports;
+pub mod queue_ids;
+pub mod reply;
 pub mod signature;
 pub mod timefmt;
 
