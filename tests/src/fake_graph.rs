@@ -390,7 +390,12 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri, body: axu
         _ => Err(graph_error(400, 100, Some(33), "Unsupported request: unknown path components")),
     };
     if let Some(FakeFailure::AfterHandling { status }) = failure {
-        return graph_error_response(status, 2, None, "An unexpected error has occurred. Please retry your request later.");
+        return graph_error_response(
+            status,
+            2,
+            None,
+            "An unexpected error has occurred. Please retry your request later.",
+        );
     }
     match answer {
         Ok(v) => Json(v).into_response(),

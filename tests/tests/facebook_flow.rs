@@ -759,8 +759,18 @@ async fn replies_follow_the_window_and_meta_errors(backend: Backend) {
             "outside_window",
             "failed",
         ),
-        (vec![FakeFailure::error(400, 4, None, "Application request limit reached"); 3], 429, "rate_limited", "failed"),
-        (vec![FakeFailure::error(500, 2, None, "Service temporarily unavailable")], 502, "graph_error", "unknown"),
+        (
+            vec![FakeFailure::error(400, 4, None, "Application request limit reached"); 3],
+            429,
+            "rate_limited",
+            "failed",
+        ),
+        (
+            vec![FakeFailure::error(500, 2, None, "Service temporarily unavailable")],
+            502,
+            "graph_error",
+            "unknown",
+        ),
     ];
     for (n, (failures, status, code, reply_status)) in cases.into_iter().enumerate() {
         for f in failures {

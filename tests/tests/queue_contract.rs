@@ -61,7 +61,7 @@ async fn a_repeated_job_is_not_swallowed(q: Queues) {
     use domain::event::{OrphanJob, SyncJob};
     let first = SyncJob::first("shop-a", "1501").to_queue_message().expect("first");
     let second = SyncJob::first("shop-a", "1501").to_queue_message().expect("second");
-    q.producer.send_batch(&[first.clone()]).await.expect("send first");
+    q.producer.send_batch(std::slice::from_ref(&first)).await.expect("send first");
     q.producer.send_batch(&[second]).await.expect("send second");
     q.producer.send_batch(&[first]).await.expect("the same step again");
     let tenant = "t".repeat(domain::ids::TenantId::MAX_LEN);

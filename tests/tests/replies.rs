@@ -77,7 +77,10 @@ fn echo(mid: &str, metadata: Option<&str>) -> String {
         m["metadata"] = json!(md);
     }
     let now = domain::timefmt::now_ms();
-    notification(PAGE, vec![json!({"sender":{"id":PAGE},"recipient":{"id":"61"},"timestamp": now, "message": m})])
+    notification(
+        PAGE,
+        vec![json!({"sender":{"id":PAGE},"recipient":{"id":"61"},"timestamp": now, "message": m})],
+    )
 }
 
 /// A send that times out reached Meta once: no retry, the reply stays `unknown` in the thread;
@@ -99,7 +102,10 @@ async fn a_timed_out_send_goes_once_and_shows_unknown(backend: Backend) {
     assert_eq!(sent_body["message"]["metadata"], json!(reply_id), "the reply id rides along");
     let out = outgoing(&w).await;
     assert_eq!(out.len(), 1, "{out:?}");
-    assert_eq!((out[0]["id"].as_str(), out[0]["status"].as_str()), (Some(reply_id.as_str()), Some("unknown")));
+    assert_eq!(
+        (out[0]["id"].as_str(), out[0]["status"].as_str()),
+        (Some(reply_id.as_str()), Some("unknown"))
+    );
     // Meta's echo proves it went out: the same message, now sent, under Meta's id.
     assert_eq!(post_webhook(&w.stack, &echo("m_late_1", Some(&reply_id))).await, 200);
     let out = eventually(20, "the echo settles the reply", || async {
@@ -126,7 +132,10 @@ async fn meta_errors_leave_the_reply_failed_or_unknown(backend: Backend) {
     assert_eq!(b["reply"]["status"], "unknown", "{b}");
     assert_eq!(w.fake.requests_to("send").len(), 1, "a 5xx is not retried");
     assert_eq!(w.fake.state().sent.len(), 1, "and the customer got it once");
-    w.fake.fail_next("send", FakeFailure::error(400, 551, Some(1545041), "This person isn't available right now."));
+    w.fake.fail_next(
+        "send",
+        FakeFailure::error(400, 551, Some(1545041), "This person isn't available right now."),
+    );
     let (s, b) = reply(&w, &w.owner, "alo", None).await;
     assert_eq!((s, b["error"]["code"].as_str()), (422, Some("recipient_unavailable")), "{b}");
     assert_eq!(b["reply"]["status"], "failed", "{b}");
@@ -165,7 +174,8 @@ async fn an_idempotency_key_sends_once(backend: Backend) {
 async fn owners_do_not_reply_in_an_agents_conversation(backend: Backend) {
     let w = world(backend).await;
     add_agents(&w.stack, &w.owner, &shop_a(&["lan"])).await;
-    let (s, _) = post_json(&w.stack, "/api/members", &w.owner, json!({"email":"ad@shop-a.vn","role":"admin"})).await;
+    let (s, _) =
+        post_json(&w.stack, "/api/members", &w.owner, json!({"email":"ad@shop-a.vn","role":"admin"})).await;
     assert_eq!(s, 201);
     let moved = w
         .stack
@@ -193,7 +203,12 @@ async fn owners_do_not_reply_in_an_agents_conversation(backend: Backend) {
         customer_ms: Some(domain::timefmt::now_ms() - 1000),
     };
     w.stack.stores.conversations.touch_conversation(&t).await.expect("touch");
-    w.stack.stores.conversations.complete_assignment("shop-a", "1501_62", &Assignment::Unassigned).await.expect("a");
+    w.stack
+        .stores
+        .conversations
+        .complete_assignment("shop-a", "1501_62", &Assignment::Unassigned)
+        .await
+        .expect("a");
     let r = http()
         .post(w.stack.url("/api/conversations/1501_62/messages"))
         .bearer_auth(&w.owner)
@@ -209,7 +224,8 @@ async fn owners_do_not_reply_in_an_agents_conversation(backend: Backend) {
 async fn page_ids_that_are_not_digits_never_reach_graph(backend: Backend) {
     let w = world(backend).await;
     w.fake.clear_requests();
-    for path in ["/api/pages/%2E%2E/connect", "/api/pages/me/disconnect", "/api/pages/1501%2F..%2Fx/connect"] {
+    for path in ["/api/pages/%2E%2E/connect", "/api/pages/me/disconnect", "/api/pages/1501%2F..%2Fx/connect"]
+    {
         let (s, b) = post_json(&w.stack, path, &w.owner, json!({"chat_mode": "only_me"})).await;
         assert_eq!(s, 404, "{path}: {b}");
     }
@@ -218,9 +234,7 @@ async fn page_ids_that_are_not_digits_never_reach_graph(backend: Backend) {
     for bad in ["..", "", "1501/..", "me"] {
         assert!(graph.subscribe_page(bad, &token, &["messages"]).await.is_err(), "{bad:?}");
         assert!(graph.unsubscribe_page(bad, &token).await.is_err(), "{bad:?}");
-        let sent = graph
-            .send_text(bad, &token, "61", "x", domain::graph::MessagingType::Response, "")
-            .await;
+        let sent = graph.send_text(bad, &token, "61", "x", domain::graph::MessagingType::Response, "").await;
         assert!(sent.is_err(), "{bad:?}");
     }
     assert!(w.fake.requests().is_empty(), "{:?}", w.fake.requests());

@@ -61,7 +61,11 @@ async fn a_reply_is_recorded_before_it_is_sent(s: Stores) {
     let c = &s.conversations;
     assert_eq!(c.begin_reply("A", &pending("reply:a", 1000)).await.expect("begin"), None);
     let again = c.begin_reply("A", &pending("reply:a", 2000)).await.expect("begin again");
-    assert_eq!(again.as_ref().map(|m| (m.id.as_str(), m.sent_ms)), Some(("reply:a", 1000)), "the first stays");
+    assert_eq!(
+        again.as_ref().map(|m| (m.id.as_str(), m.sent_ms)),
+        Some(("reply:a", 1000)),
+        "the first stays"
+    );
     assert_eq!(thread(&s).await, [("reply:a".to_string(), Some(ReplyStatus::Pending))]);
     let unknown = ReplyOutcome::Unknown { error: "timed out".into() };
     let settled = c.settle_reply("A", CONV, "reply:a", &unknown).await.expect("unknown");
@@ -113,7 +117,11 @@ async fn a_sent_reply_and_its_echo_are_one_message(s: Stores) {
     );
     let listed = c.list_messages("A", CONV, None, 10).await.expect("list").items;
     let m2 = listed.iter().find(|m| m.id == "m_2").expect("m_2");
-    assert_eq!(m2.detail, Some(serde_json::json!({"sent_by": "lan@shop-a.vn"})), "the reply's author is kept");
+    assert_eq!(
+        m2.detail,
+        Some(serde_json::json!({"sent_by": "lan@shop-a.vn"})),
+        "the reply's author is kept"
+    );
 }
 
 /// A failed reply stays in the thread, beside the explicit resend that went out.

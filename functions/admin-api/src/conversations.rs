@@ -12,10 +12,11 @@ use domain::access::Member as Caller;
 use domain::assignment::{self, ClaimDecision};
 use domain::graph::{GraphError, GraphErrorKind, WindowRefusal, reply_window};
 use domain::model::{Conversation, Direction, Message, MessageKind, Method, ReplyState, ReplyStatus, Rule};
-use domain::reply::{
-    MAX_IDEMPOTENCY_KEY_LEN, ReplyOutcome, ReplyRight, failure_outcome, keyed_reply_id, new_reply_id, reply_right,
-};
 use domain::ports::{ClaimOutcome, ConversationFilter, ConversationTouch, StoredPage};
+use domain::reply::{
+    MAX_IDEMPOTENCY_KEY_LEN, ReplyOutcome, ReplyRight, failure_outcome, keyed_reply_id, new_reply_id,
+    reply_right,
+};
 use domain::timefmt::now_ms;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -273,7 +274,8 @@ pub async fn send(
         info!(conversation_id = %c.id, reply_id = %reply_id, "repeated reply request; nothing sent");
         return Ok((StatusCode::OK, Json(MessageView::from(&first))).into_response());
     }
-    let sent = api.facebook.graph.send_text(&c.page_id, &token, &c.customer_id, &text, messaging, &reply_id).await;
+    let sent =
+        api.facebook.graph.send_text(&c.page_id, &token, &c.customer_id, &text, messaging, &reply_id).await;
     match sent {
         Ok(mid) => {
             let outcome = ReplyOutcome::Sent { mid: mid.clone() };
@@ -281,8 +283,10 @@ pub async fn send(
                 Ok(Some(m)) => m,
                 // It went out: say so. The record stays pending (shown unknown) until the
                 // echo, which carries the reply id, settles it.
-                Ok(None) | Err(_) => {
-                    warn!(conversation_id = %c.id, reply_id = %reply_id, "sent reply could not be settled");
+                other => {
+                    let error = other.err().map(|e| cause_chain(&e)).unwrap_or_default();
+                    warn!(conversation_id = %c.id, reply_id = %reply_id, error = %error,
+                        "sent reply could not be settled");
                     sent_view(pending, mid)
                 }
             };
@@ -306,7 +310,8 @@ pub async fn send(
 fn reply_id_of(me: &Caller, headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(key) = headers.get(IDEMPOTENCY_KEY) else { return Ok(new_reply_id()) };
     key.to_str().ok().and_then(|k| keyed_reply_id(&me.email, k)).ok_or_else(|| {
-        let refusal = format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} printable ASCII characters");
+        let refusal =
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} printable ASCII characters");
         ApiError::BadRequest(ErrorCode::InvalidIdempotencyKey, refusal)
     })
 }

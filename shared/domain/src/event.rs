@@ -212,7 +212,16 @@ impl InboundEvent {
             serde_json::Value::Object(m) if m.is_empty() => None,
             _ => Some(detail),
         };
-        Some(Message { id, conversation_id, direction, kind, text, sent_ms: self.timestamp_ms, detail, reply: None })
+        Some(Message {
+            id,
+            conversation_id,
+            direction,
+            kind,
+            text,
+            sent_ms: self.timestamp_ms,
+            detail,
+            reply: None,
+        })
     }
 }
 
@@ -529,39 +538,6 @@ mod tests {
     fn refuses_a_single_event_over_the_limit() {
         let err = plan_queue_messages(vec![text_event("p", "a", 1, "m")], 100).unwrap_err();
         assert!(matches!(err, PlanError::EventTooLarge { .. }));
-    }
-
-    /// Finding 7 (FIFO deduplication): the same job queued twice is two jobs, and their
-    /// messages do not share a deduplication id; a step queued twice by one job does.
-    #[test]
-    fn a_repeated_job_is_not_a_duplicate() {
-        let a = SyncJob::first("shop-a", "1501");
-        let b = SyncJob::first("shop-a", "1501");
-        let (ma, mb) = (a.to_queue_message().expect("a"), b.to_queue_message().expect("b"));
-        assert_eq!(ma.group_id, mb.group_id);
-        assert_ne!(ma.dedup_id, mb.dedup_id, "a sync queued again must run again");
-        let next = SyncJob { after: Some("c1".into()), step: 1, ..a.clone() };
-        assert_eq!(
-            next.to_queue_message().expect("n").dedup_id,
-            next.clone().to_queue_message().expect("n").dedup_id
-        );
-        let o1 = OrphanJob::first("shop-a", "lan@shop-a.vn", None).to_queue_message().expect("o1");
-        let o2 = OrphanJob::first("shop-a", "lan@shop-a.vn", None).to_queue_message().expect("o2");
-        assert_ne!(o1.dedup_id, o2.dedup_id);
-    }
-
-    /// Finding 8: a re-homing job of a long shop id and a long email gets a group id SQS takes.
-    #[test]
-    fn long_group_ids_are_bounded() {
-        let tenant = "t".repeat(crate::ids::TenantId::MAX_LEN);
-        let email = format!("{}@{}.vn", "n".repeat(64), "d".repeat(180));
-        let m = OrphanJob::first(&tenant, &email, Some("rule-1")).to_queue_message().expect("message");
-        assert!(m.group_id.len() <= crate::queue_ids::MAX_FIFO_ID_LEN, "{}", m.group_id.len());
-        assert!(m.dedup_id.len() <= crate::queue_ids::MAX_FIFO_ID_LEN);
-        let other = OrphanJob::first(&tenant, &format!("x{email}"), None).to_queue_message().expect("m");
-        assert_ne!(m.group_id, other.group_id, "two members' jobs keep their own groups");
-        let body: QueuedBatch = serde_json::from_str(&m.body).expect("body");
-        assert_eq!(body.orphans.map(|o| o.email), Some(email));
     }
 
     #[test]

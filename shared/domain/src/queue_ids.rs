@@ -51,6 +51,7 @@ pub fn new_job_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{OrphanJob, QueuedBatch, SyncJob};
 
     /// Finding 8 (re-homing group id over 128 characters): ids at, over and far over the limit.
     #[test]
@@ -58,7 +59,7 @@ mod tests {
         let at = "a".repeat(MAX_FIFO_ID_LEN);
         assert_eq!(fifo_id(&at), at, "an id at the limit is kept as it is");
         let over = "a".repeat(MAX_FIFO_ID_LEN + 1);
-        let long_email = format!("orphans_{}_{}", "s".repeat(128), format!("{}@shop.vn", "n".repeat(240)));
+        let long_email = format!("orphans_{}_{}@shop.vn", "s".repeat(128), "n".repeat(240));
         for raw in [over.as_str(), long_email.as_str(), "shop có dấu cách", ""] {
             let id = fifo_id(raw);
             assert!(id.len() <= MAX_FIFO_ID_LEN, "{} characters", id.len());
@@ -76,5 +77,38 @@ mod tests {
         assert_eq!(job_dedup_id("j1", 3), job_dedup_id("j1", 3));
         assert_ne!(new_job_id(), new_job_id());
         assert!(job_dedup_id(&"j".repeat(300), u32::MAX).len() <= MAX_FIFO_ID_LEN);
+    }
+
+    /// Finding 7 (FIFO deduplication): the same job queued twice is two jobs, and their
+    /// messages do not share a deduplication id; a step queued twice by one job does.
+    #[test]
+    fn a_repeated_job_is_not_a_duplicate() {
+        let a = SyncJob::first("shop-a", "1501");
+        let b = SyncJob::first("shop-a", "1501");
+        let (ma, mb) = (a.to_queue_message().expect("a"), b.to_queue_message().expect("b"));
+        assert_eq!(ma.group_id, mb.group_id);
+        assert_ne!(ma.dedup_id, mb.dedup_id, "a sync queued again must run again");
+        let next = SyncJob { after: Some("c1".into()), step: 1, ..a.clone() };
+        assert_eq!(
+            next.to_queue_message().expect("n").dedup_id,
+            next.clone().to_queue_message().expect("n").dedup_id
+        );
+        let o1 = OrphanJob::first("shop-a", "lan@shop-a.vn", None).to_queue_message().expect("o1");
+        let o2 = OrphanJob::first("shop-a", "lan@shop-a.vn", None).to_queue_message().expect("o2");
+        assert_ne!(o1.dedup_id, o2.dedup_id);
+    }
+
+    /// Finding 8: a re-homing job of a long shop id and a long email gets a group id SQS takes.
+    #[test]
+    fn long_group_ids_are_bounded() {
+        let tenant = "t".repeat(crate::ids::TenantId::MAX_LEN);
+        let email = format!("{}@{}.vn", "n".repeat(64), "d".repeat(180));
+        let m = OrphanJob::first(&tenant, &email, Some("rule-1")).to_queue_message().expect("message");
+        assert!(m.group_id.len() <= MAX_FIFO_ID_LEN, "{}", m.group_id.len());
+        assert!(m.dedup_id.len() <= MAX_FIFO_ID_LEN);
+        let other = OrphanJob::first(&tenant, &format!("x{email}"), None).to_queue_message().expect("m");
+        assert_ne!(m.group_id, other.group_id, "two members' jobs keep their own groups");
+        let body: QueuedBatch = serde_json::from_str(&m.body).expect("body");
+        assert_eq!(body.orphans.map(|o| o.email), Some(email));
     }
 }

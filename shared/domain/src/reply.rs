@@ -98,7 +98,9 @@ pub fn shown_status(s: ReplyStatus) -> ReplyStatus {
 pub enum ReplyRight {
     Allowed,
     /// The caller sees it but someone else holds it (or it waits in a pool): 403.
-    NotYours { holder: Option<String> },
+    NotYours {
+        holder: Option<String>,
+    },
     /// The caller does not see it: 404, as if it did not exist.
     Hidden,
 }
@@ -161,7 +163,10 @@ mod tests {
             assert_eq!(reply_right(m, &conv(None, None)), ReplyRight::Allowed);
         }
         assert_eq!(reply_right(&owner, &conv(Some("o@x"), None)), ReplyRight::Allowed);
-        assert_eq!(reply_right(&admin, &conv(Some("o@x"), None)), ReplyRight::NotYours { holder: Some("o@x".into()) });
+        assert_eq!(
+            reply_right(&admin, &conv(Some("o@x"), None)),
+            ReplyRight::NotYours { holder: Some("o@x".into()) }
+        );
         assert_eq!(reply_right(&agent, &conv(Some("b@x"), None)), ReplyRight::Hidden);
         assert_eq!(reply_right(&agent, &conv(None, None)), ReplyRight::Hidden);
         let mut other_shop = held.clone();

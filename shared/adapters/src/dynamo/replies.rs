@@ -18,7 +18,9 @@ use domain::ports::StoreError;
 /// The reply as the thread shows it: under Meta's id once sent, else under its own.
 fn reply_view(item: &Item) -> Result<Message, StoreError> {
     let mut m = Message::from_item(item)?;
-    if let (Some(mid), Some(ReplyStatus::Sent)) = (Row(item).s("sent_mid"), m.reply.as_ref().map(|r| r.status)) {
+    if let (Some(mid), Some(ReplyStatus::Sent)) =
+        (Row(item).s("sent_mid"), m.reply.as_ref().map(|r| r.status))
+    {
         m.id = mid;
     }
     Ok(m)
@@ -56,7 +58,9 @@ impl DynamoStore {
         let mid = match outcome {
             ReplyOutcome::Sent { mid } => mid,
             ReplyOutcome::Failed { error } | ReplyOutcome::Unknown { error } => {
-                return self.settle_unsent(tenant_id, conversation_id, reply_id, outcome.status(), error).await;
+                return self
+                    .settle_unsent(tenant_id, conversation_id, reply_id, outcome.status(), error)
+                    .await;
             }
         };
         let key = || keys::reply(tenant_id, conversation_id, reply_id);
@@ -72,7 +76,8 @@ impl DynamoStore {
             }
             let mut sent = seen.clone();
             sent.id = mid.clone();
-            sent.reply = Some(domain::model::ReplyState { status: ReplyStatus::Sent, error: None, ..state.clone() });
+            sent.reply =
+                Some(domain::model::ReplyState { status: ReplyStatus::Sent, error: None, ..state.clone() });
             // The reply item, conditioned on the status read: exactly one settlement wins.
             let reply = self
                 .tx_update(key())
@@ -90,7 +95,8 @@ impl DynamoStore {
                 .tx_put(keys::message(tenant_id, conversation_id, mid).with(sent.to_item()))
                 .item("lsi1sk", keys::message_order(sent.sent_ms, mid).attr())
                 .tx()?;
-            let r = self.client.transact_write_items().transact_items(reply).transact_items(message).send().await;
+            let r =
+                self.client.transact_write_items().transact_items(reply).transact_items(message).send().await;
             match r {
                 Ok(_) => return Ok(Some(sent)),
                 Err(e) if transaction_condition_failed(&e) || transaction_conflicted(&e) => {}

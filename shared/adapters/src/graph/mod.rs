@@ -255,7 +255,12 @@ impl HttpGraph {
     }
 
     /// A whole answer of Graph: its error object, or the 2xx body as `T`.
-    fn answer<T: DeserializeOwned>(&self, call: &Call<'_>, status: u16, body: &[u8]) -> Result<T, GraphError> {
+    fn answer<T: DeserializeOwned>(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        body: &[u8],
+    ) -> Result<T, GraphError> {
         tracing::debug!(op = call.op, status, bytes = body.len(), "Graph answered");
         let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
         // Graph's error object, whatever the status (it has been seen on 200s too).

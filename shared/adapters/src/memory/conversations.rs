@@ -206,7 +206,9 @@ impl ConversationStore for MemoryStore {
             .get(&key(tenant_id, conversation_id))
             .map(|m| m.values().map(|m| (m.sent_ms, m.id.clone(), m.clone())).collect())
             .unwrap_or_default();
-        items.extend(s.unsent_replies(tenant_id, conversation_id).into_iter().map(|m| (m.sent_ms, m.id.clone(), m)));
+        items.extend(
+            s.unsent_replies(tenant_id, conversation_id).into_iter().map(|m| (m.sent_ms, m.id.clone(), m)),
+        );
         page_after(items, "messages", cursor, limit)
     }
 }

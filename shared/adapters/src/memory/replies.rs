@@ -35,13 +35,19 @@ impl StoreState {
     pub(super) fn unsent_replies(&self, tenant_id: &str, conversation_id: &str) -> Vec<Message> {
         self.replies
             .get(&key(tenant_id, conversation_id))
-            .map(|rows| rows.values().filter(|r| r.status() != ReplyStatus::Sent).map(|r| r.message.clone()).collect())
+            .map(|rows| {
+                rows.values().filter(|r| r.status() != ReplyStatus::Sent).map(|r| r.message.clone()).collect()
+            })
             .unwrap_or_default()
     }
 }
 
 impl MemoryStore {
-    pub(super) fn begin_reply_row(&self, tenant_id: &str, m: &Message) -> Result<Option<Message>, StoreError> {
+    pub(super) fn begin_reply_row(
+        &self,
+        tenant_id: &str,
+        m: &Message,
+    ) -> Result<Option<Message>, StoreError> {
         let mut s = self.lock();
         let rows = s.replies.entry(key(tenant_id, &m.conversation_id)).or_default();
         if let Some(existing) = rows.get(&m.id) {
