@@ -31,6 +31,9 @@ pub enum FakeFailure {
     Delay(Duration),
     /// Any status and raw body, e.g. a proxy's HTML 502 or a 200 that is not JSON.
     Raw { status: u16, body: String },
+    /// Handle the request as usual (a Send API call is sent and kept), then answer this status
+    /// with Graph's transient error body: a 5xx after the message went out.
+    AfterHandling { status: u16 },
 }
 
 impl FakeFailure {
@@ -375,7 +378,7 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri, body: axu
         });
         s.failures.get_mut(route).and_then(VecDeque::pop_front)
     };
-    match failure {
+    match failure.clone() {
         Some(FakeFailure::Error { status, code, subcode, message }) => {
             return graph_error_response(status, code, subcode, &message);
         }
@@ -384,7 +387,7 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri, body: axu
                 .into_response();
         }
         Some(FakeFailure::Delay(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(FakeFailure::AfterHandling { .. }) | None => {}
     }
     let q = Params(&params);
     let mut s = lock(&state);
@@ -402,6 +405,14 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri, body: axu
         "send" => send(&mut s, &q, &rest, &body),
         _ => Err(graph_error(400, 100, Some(33), "Unsupported request: unknown path components")),
     };
+    if let Some(FakeFailure::AfterHandling { status }) = failure {
+        return graph_error_response(
+            status,
+            2,
+            None,
+            "An unexpected error has occurred. Please retry your request later.",
+        );
+    }
     match answer {
         Ok(v) => Json(v).into_response(),
         Err(e) => graph_error_response(e.status, e.code, e.subcode, &e.message),

@@ -300,6 +300,22 @@ impl domain::ports::ConversationStore for FlakyStore {
     ) -> Result<bool, domain::ports::StoreError> {
         self.inner.conversations.complete_assignment(tenant_id, conversation_id, a).await
     }
+    async fn begin_reply(
+        &self,
+        tenant_id: &str,
+        m: &domain::model::Message,
+    ) -> Result<Option<domain::model::Message>, domain::ports::StoreError> {
+        self.inner.conversations.begin_reply(tenant_id, m).await
+    }
+    async fn settle_reply(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        reply_id: &str,
+        outcome: &domain::reply::ReplyOutcome,
+    ) -> Result<Option<domain::model::Message>, domain::ports::StoreError> {
+        self.inner.conversations.settle_reply(tenant_id, conversation_id, reply_id, outcome).await
+    }
     async fn claim(
         &self,
         tenant_id: &str,

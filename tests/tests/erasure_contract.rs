@@ -171,6 +171,7 @@ fn message(conv: &str, mid: &str, ts: i64) -> Message {
         text: Some("Chào shop".into()),
         sent_ms: ts,
         detail: None,
+        reply: None,
     }
 }
 
@@ -201,8 +202,11 @@ async fn deleting_a_conversation_deletes_its_messages(s: Stores) {
     let kept = conversation_with(&s, "A", "301", "32", 2).await;
     let other_shop = conversation_with(&s, "B", "301", "31", 3).await;
     assert_eq!(gone, other_shop);
+    // A reply still pending is the shop's text to the customer: deleted with the rest.
+    let pending = pending_reply(&gone, "reply:0123456789abcdef0123456789abcdef");
+    assert!(s.conversations.begin_reply("A", &pending).await.expect("begin").is_none());
 
-    assert_eq!(s.conversations.delete_conversation("A", &gone).await.expect("delete"), 30);
+    assert_eq!(s.conversations.delete_conversation("A", &gone).await.expect("delete"), 31);
     assert!(s.conversations.conversation("A", &gone).await.expect("read").is_none());
     assert!(s.conversations.list_messages("A", &gone, None, 100).await.expect("list").items.is_empty());
     let of_page = ConversationFilter::All { page_id: Some("301".into()) };
@@ -211,6 +215,20 @@ async fn deleting_a_conversation_deletes_its_messages(s: Stores) {
     assert_eq!(s.conversations.list_messages("A", &kept, None, 100).await.expect("kept").items.len(), 2);
     assert_eq!(s.conversations.list_messages("B", &other_shop, None, 100).await.expect("B").items.len(), 3);
     assert_eq!(s.conversations.delete_conversation("A", &gone).await.expect("again"), 0);
+    // The reply's record is gone: the same id starts afresh.
+    assert!(s.conversations.begin_reply("A", &pending).await.expect("begin again").is_none());
+}
+
+fn pending_reply(conv: &str, reply_id: &str) -> Message {
+    Message {
+        reply: Some(domain::model::ReplyState {
+            reply_id: reply_id.into(),
+            status: domain::model::ReplyStatus::Pending,
+            error: None,
+        }),
+        direction: Direction::Out,
+        ..message(conv, reply_id, 2_000_000)
+    }
 }
 
 macro_rules! contract {

@@ -773,33 +773,48 @@ async fn replies_follow_the_window_and_meta_errors(backend: Backend) {
     let (s, b, _) = reply("1501_68", w.owner.clone(), "alo").await;
     assert_eq!((s, b["error"]["code"].as_str()), (422, Some("outside_window")), "{b}");
     assert_eq!(count("1501_68").await, 1);
-    // Meta's errors, each leaving no stored reply behind.
+    // Meta's errors: each leaves the reply in the thread, failed (refused) or unknown (5xx:
+    // not retried, it may have gone out), and one request at Meta (rate limits excepted).
     let before = count("1501_61").await;
-    let cases: Vec<(Vec<FakeFailure>, u16, &str)> = vec![
+    let cases: Vec<(Vec<FakeFailure>, u16, &str, &str)> = vec![
         (
             vec![FakeFailure::error(400, 551, Some(1545041), "This person isn't available right now.")],
             422,
             "recipient_unavailable",
+            "failed",
         ),
         (
             vec![FakeFailure::error(400, 10, Some(2018278), "Message sent outside allowed window")],
             422,
             "outside_window",
+            "failed",
         ),
-        (vec![FakeFailure::error(400, 4, None, "Application request limit reached"); 3], 429, "rate_limited"),
-        (vec![FakeFailure::error(500, 2, None, "Service temporarily unavailable"); 3], 502, "graph_error"),
+        (
+            vec![FakeFailure::error(400, 4, None, "Application request limit reached"); 3],
+            429,
+            "rate_limited",
+            "failed",
+        ),
+        (
+            vec![FakeFailure::error(500, 2, None, "Service temporarily unavailable")],
+            502,
+            "graph_error",
+            "unknown",
+        ),
     ];
-    for (failures, status, code) in cases {
+    for (n, (failures, status, code, reply_status)) in cases.into_iter().enumerate() {
         for f in failures {
             w.fake.fail_next("send", f);
         }
         let (s, b, retry_after) = reply("1501_61", w.owner.clone(), "thử lại").await;
         assert_eq!((s, b["error"]["code"].as_str()), (status, Some(code)), "{b}");
+        assert_eq!(b["reply"]["status"].as_str(), Some(reply_status), "{b}");
         if status == 429 {
             assert_eq!(retry_after.as_deref(), Some("60"));
         }
-        assert_eq!(count("1501_61").await, before, "no half state after {code}");
+        assert_eq!(count("1501_61").await, before + n + 1, "the reply stays, with its status, after {code}");
     }
+    let before = count("1501_61").await;
     assert_eq!(page(&pages(&w).await, "1501")["status"], "connected");
     // Who may not reply: an agent who does not hold it, another shop's owner.
     let (s, _) =
@@ -823,15 +838,16 @@ async fn replies_follow_the_window_and_meta_errors(backend: Backend) {
     );
     let (s, b, _) = reply("1501_61", w.owner.clone(), "thử lại").await;
     assert_eq!((s, b["error"]["code"].as_str()), (502, Some("graph_error")), "{b}");
-    assert_eq!(count("1501_61").await, before);
+    assert_eq!(b["reply"]["status"], "failed", "{b}");
+    assert_eq!(count("1501_61").await, before + 1);
     let p = page(&pages(&w).await, "1501").clone();
     assert_eq!(p["status"], "lost_connection");
     assert!(p["lost_reason"].as_str().is_some_and(|r| r.contains("password")));
 }
 
-/// On a shared Page, only the agent holding a conversation (and the shop's owners and admins)
-/// may reply: the rule's other agent, an agent of another rule and another shop's owner are
-/// refused, and nothing reaches Meta for them.
+/// On a shared Page, only the agent holding a conversation may reply (owners and admins
+/// neither, while an agent holds it: `docs/rules.md`): the rule's other agent, an agent of
+/// another rule and another shop's owner are refused, and nothing reaches Meta for them.
 async fn only_the_holder_of_a_shared_conversation_replies(backend: Backend) {
     let w = world(backend).await;
     w.fake.add_code("c", "short-c");

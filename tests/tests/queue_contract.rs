@@ -53,6 +53,35 @@ async fn duplicates_within_the_window_are_dropped(q: Queues) {
     assert_eq!(got.len(), 1);
 }
 
+/// Finding 7 (FIFO deduplication): a job queued twice within the deduplication window (a
+/// history sync of one Page asked for twice, a member's re-homing queued again) runs twice,
+/// and a long re-homing group id is one SQS accepts; the same step queued twice by one job is
+/// still dropped.
+async fn a_repeated_job_is_not_swallowed(q: Queues) {
+    use domain::event::{OrphanJob, SyncJob};
+    let first = SyncJob::first("shop-a", "1501").to_queue_message().expect("first");
+    let second = SyncJob::first("shop-a", "1501").to_queue_message().expect("second");
+    q.producer.send_batch(std::slice::from_ref(&first)).await.expect("send first");
+    q.producer.send_batch(&[second]).await.expect("send second");
+    q.producer.send_batch(&[first]).await.expect("the same step again");
+    let tenant = "t".repeat(domain::ids::TenantId::MAX_LEN);
+    let email = format!("{}@{}.vn", "n".repeat(60), "d".repeat(120));
+    let orphans = OrphanJob::first(&tenant, &email, Some("rule-1")).to_queue_message().expect("orphans");
+    q.producer.send_batch(&[orphans]).await.expect("a long group id is accepted");
+    // Each message acknowledged as it comes, so a group's next one is handed out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    let mut got = Vec::new();
+    while std::time::Instant::now() < deadline {
+        for m in q.consumer.receive(10, 1).await.expect("receive") {
+            q.consumer.delete(&m.receipt_handle).await.expect("delete");
+            got.push(m);
+        }
+    }
+    let syncs = got.iter().filter(|m| m.body.contains("\"sync\"")).count();
+    assert_eq!(syncs, 2, "two syncs queued, two run; the repeated step is dropped");
+    assert_eq!(got.iter().filter(|m| m.body.contains("\"orphans\"")).count(), 1);
+}
+
 async fn unacknowledged_messages_come_back_then_dead_letter(q: Queues) {
     // Visibility 1 s, max receives 2 (see the table at the end).
     q.producer.send_batch(&[msg("g", "poison")]).await.expect("send");
@@ -117,6 +146,7 @@ macro_rules! contract {
 contract!(
     groups_come_in_order_and_block_while_in_flight(30, 5),
     duplicates_within_the_window_are_dropped(30, 5),
+    a_repeated_job_is_not_swallowed(30, 5),
     unacknowledged_messages_come_back_then_dead_letter(1, 2),
     released_messages_come_back_at_once(30, 5),
 );

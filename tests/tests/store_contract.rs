@@ -31,6 +31,7 @@ fn message(conv: &str, mid: &str, ts: i64) -> Message {
         text: Some(format!("tin nhắn {mid} – Chào shop")),
         sent_ms: ts,
         detail: Some(serde_json::json!({"reply_to_mid": "m0"})),
+        reply: None,
     }
 }
 

@@ -6,12 +6,17 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use domain::access::Member as Caller;
 use domain::assignment::{self, ClaimDecision};
-use domain::graph::{GraphError, GraphErrorKind, MessagingType, WindowRefusal, reply_window};
-use domain::model::{Conversation, Direction, Message, Method, Rule};
+use domain::graph::{GraphError, GraphErrorKind, WindowRefusal, reply_window};
+use domain::model::{Conversation, Direction, Message, MessageKind, Method, ReplyState, ReplyStatus, Rule};
 use domain::ports::{ClaimOutcome, ConversationFilter, ConversationTouch};
+use domain::reply::{
+    MAX_IDEMPOTENCY_KEY_LEN, ReplyOutcome, ReplyRight, failure_outcome, keyed_reply_id, new_reply_id,
+    reply_right,
+};
 use domain::timefmt::now_ms;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -230,28 +235,94 @@ pub struct Reply {
 
 impl Body for Reply {}
 
-/// `POST /api/conversations/{id}/messages`: a text reply, by the holder or an owner or admin.
+/// The header carrying a client's idempotency key: the same key from the same caller is the
+/// same reply, sent at most once.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// `POST /api/conversations/{id}/messages`: a text reply, by the conversation's holder
+/// ([`domain::reply::reply_right`]). The reply is recorded (pending) under its own id before
+/// the Send API call and settled by Meta's answer: 201 with the message (`status: sent`, under
+/// Meta's id), or the error with the reply as stored (`failed`, or `unknown` after a timeout
+/// or 5xx, never retried). A repeated request with the same `Idempotency-Key` answers 200 with
+/// the first one's reply and sends nothing.
 pub async fn send(
     State(api): State<Arc<AdminApi>>,
     Path(conversation_id): Path<String>,
     me: Me,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Reply>,
-) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+) -> Result<Response, ApiError> {
     let text = reply_text(body.text)?;
+    let reply_id = reply_id_of(&me, &headers)?;
     let c = repliable(&api, &me, &conversation_id).await?;
     let human_agent = api.stores.members.human_agent_enabled(&me.tenant_id).await?;
     let messaging =
         reply_window(now_ms(), c.last_customer_message_ms, human_agent).map_err(outside_window)?;
     let held = page_token(&api, &me.tenant_id, &c.page_id).await?;
-    let sent_ms = now_ms();
-    let mid =
-        match api.facebook.graph.send_text(&c.page_id, &held.token, &c.customer_id, &text, messaging).await {
-            Ok(mid) => mid,
-            Err(e) => return Err(send_failure(&api, &me.tenant_id, &c.page_id, &held.version, e).await),
-        };
-    let message = record_reply(&api, &me, &c, Sent { mid, text, sent_ms, messaging }).await?;
-    info!(conversation_id = %c.id, "reply sent");
-    Ok((StatusCode::CREATED, Json(MessageView::from(&message))))
+    let pending = Message {
+        id: reply_id.clone(),
+        conversation_id: c.id.clone(),
+        direction: Direction::Out,
+        kind: MessageKind::Text,
+        text: Some(text.clone()),
+        sent_ms: now_ms(),
+        detail: Some(json!({"sent_by": me.email, "messaging_type": format!("{messaging:?}")})),
+        reply: Some(ReplyState { reply_id: reply_id.clone(), status: ReplyStatus::Pending, error: None }),
+    };
+    let conversations = &api.stores.conversations;
+    if let Some(first) = conversations.begin_reply(&me.tenant_id, &pending).await? {
+        info!(conversation_id = %c.id, reply_id = %reply_id, "repeated reply request; nothing sent");
+        return Ok((StatusCode::OK, Json(MessageView::from(&first))).into_response());
+    }
+    let sent = api
+        .facebook
+        .graph
+        .send_text(&c.page_id, &held.token, &c.customer_id, &text, messaging, &reply_id)
+        .await;
+    match sent {
+        Ok(mid) => {
+            let outcome = ReplyOutcome::Sent { mid: mid.clone() };
+            let message = match conversations.settle_reply(&me.tenant_id, &c.id, &reply_id, &outcome).await {
+                Ok(Some(m)) => m,
+                // It went out: say so. The record stays pending (shown unknown) until the
+                // echo, which carries the reply id, settles it.
+                other => {
+                    let error = other.err().map(|e| cause_chain(&e)).unwrap_or_default();
+                    warn!(conversation_id = %c.id, reply_id = %reply_id, error = %error,
+                        "sent reply could not be settled");
+                    sent_view(pending, mid)
+                }
+            };
+            moved_up(&api, &me, &c, message.sent_ms).await;
+            info!(conversation_id = %c.id, reply_id = %reply_id, "reply sent");
+            Ok((StatusCode::CREATED, Json(MessageView::from(&message))).into_response())
+        }
+        Err(e) => {
+            let outcome = failure_outcome(&e);
+            let status = outcome.status();
+            let stored = conversations.settle_reply(&me.tenant_id, &c.id, &reply_id, &outcome).await?;
+            warn!(conversation_id = %c.id, reply_id = %reply_id, status = status.as_str(), "reply not sent");
+            let error = send_failure(&api, &me.tenant_id, &c.page_id, &held.version, e).await;
+            let reply = stored.map(|m| serde_json::to_value(MessageView::from(&m)).unwrap_or_default());
+            Ok(error.into_response_with("reply", reply.unwrap_or_default()))
+        }
+    }
+}
+
+/// The reply's id: from the caller's `Idempotency-Key` when given, else a fresh one.
+fn reply_id_of(me: &Caller, headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(key) = headers.get(IDEMPOTENCY_KEY) else { return Ok(new_reply_id()) };
+    key.to_str().ok().and_then(|k| keyed_reply_id(&me.email, k)).ok_or_else(|| {
+        let refusal =
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} printable ASCII characters");
+        ApiError::BadRequest(ErrorCode::InvalidIdempotencyKey, refusal)
+    })
+}
+
+/// A sent reply as the thread shows it, when its record could not be settled.
+fn sent_view(pending: Message, mid: String) -> Message {
+    let reply = pending.reply.map(|r| ReplyState { status: ReplyStatus::Sent, ..r });
+    Message { id: mid, reply, ..pending }
 }
 
 fn reply_text(text: String) -> Result<String, ApiError> {
@@ -263,23 +334,24 @@ fn reply_text(text: String) -> Result<String, ApiError> {
     Ok(text)
 }
 
-/// The conversation if the caller may reply to it: its holder, or any owner or admin of the
-/// shop. Someone who can see it (or its pool) hears 403; anyone else 404, as if it did not exist.
+/// The conversation if the caller may reply to it ([`reply_right`]). Someone who can see it
+/// (or its pool) hears 403; anyone else 404, as if it did not exist.
 async fn repliable(api: &AdminApi, me: &Caller, conversation_id: &str) -> Result<Conversation, ApiError> {
     let Some(c) = api.stores.conversations.conversation(&me.tenant_id, conversation_id).await? else {
         return Err(ApiError::NotFound("conversation not found"));
     };
-    if c.assignee.as_deref() == Some(me.email.as_str()) || me.role.is_manager() {
-        return Ok(c);
-    }
-    Err(if me.can_read(&c) || c.pool_rule_id.is_some() {
-        ApiError::Forbidden(
+    match reply_right(me, &c) {
+        ReplyRight::Allowed => Ok(c),
+        ReplyRight::NotYours { holder: Some(_) } => Err(ApiError::Forbidden(
             ErrorCode::NotYourConversation,
-            "only the agent who holds this conversation replies",
-        )
-    } else {
-        ApiError::NotFound("conversation not found")
-    })
+            "only the member who holds this conversation replies",
+        )),
+        ReplyRight::NotYours { holder: None } => Err(ApiError::Forbidden(
+            ErrorCode::NotYourConversation,
+            "this conversation waits in a pool: claim it before replying",
+        )),
+        ReplyRight::Hidden => Err(ApiError::NotFound("conversation not found")),
+    }
 }
 
 fn outside_window(w: WindowRefusal) -> ApiError {
@@ -352,42 +424,18 @@ async fn send_failure(api: &AdminApi, tenant: &str, page_id: &str, version: &str
     }
 }
 
-/// A reply Meta accepted.
-struct Sent {
-    mid: String,
-    text: String,
-    sent_ms: i64,
-    messaging: MessagingType,
-}
-
-/// Stores the sent reply under Meta's id (so the echo that follows is the same message) and
-/// moves the conversation up the inbox.
-async fn record_reply(
-    api: &AdminApi,
-    me: &Caller,
-    c: &Conversation,
-    sent: Sent,
-) -> Result<Message, ApiError> {
-    let message = Message {
-        id: sent.mid,
+/// Moves the conversation up the inbox after a reply went out; a failure is logged (the reply
+/// is stored and sent: the answer must say so).
+async fn moved_up(api: &AdminApi, me: &Caller, c: &Conversation, sent_ms: i64) {
+    let touch = ConversationTouch {
+        tenant_id: me.tenant_id.to_string(),
         conversation_id: c.id.clone(),
-        direction: Direction::Out,
-        kind: domain::model::MessageKind::Text,
-        text: Some(sent.text),
-        sent_ms: sent.sent_ms,
-        detail: Some(json!({"sent_by": me.email, "messaging_type": format!("{:?}", sent.messaging)})),
+        page_id: c.page_id.clone(),
+        customer_id: c.customer_id.clone(),
+        activity_ms: sent_ms,
+        customer_ms: None,
     };
-    api.stores
-        .conversations
-        .touch_conversation(&ConversationTouch {
-            tenant_id: me.tenant_id.to_string(),
-            conversation_id: c.id.clone(),
-            page_id: c.page_id.clone(),
-            customer_id: c.customer_id.clone(),
-            activity_ms: sent.sent_ms,
-            customer_ms: None,
-        })
-        .await?;
-    api.stores.conversations.put_message(&me.tenant_id, &message).await?;
-    Ok(message)
+    if let Err(e) = api.stores.conversations.touch_conversation(&touch).await {
+        warn!(conversation_id = %c.id, error = %cause_chain(&e), "conversation not moved up after a reply");
+    }
 }

@@ -19,6 +19,7 @@ pub enum ErrorCode {
     InvalidCursor,
     CursorExpired,
     InvalidChatMode,
+    InvalidIdempotencyKey,
     // 401
     MissingToken,
     InvalidToken,
@@ -80,6 +81,7 @@ impl ErrorCode {
             ErrorCode::InvalidCursor => "invalid_cursor",
             ErrorCode::CursorExpired => "cursor_expired",
             ErrorCode::InvalidChatMode => "invalid_chat_mode",
+            ErrorCode::InvalidIdempotencyKey => "invalid_idempotency_key",
             ErrorCode::MissingToken => "missing_token",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Forbidden => "forbidden",
@@ -225,6 +227,20 @@ struct ErrorBody {
 struct ErrorDetail {
     code: ErrorCode,
     message: String,
+}
+
+impl ApiError {
+    /// The error answer with one more top-level field beside `error` (e.g. the reply a failed
+    /// send left behind, with its status).
+    pub fn into_response_with(self, name: &str, value: serde_json::Value) -> Response {
+        let (status, code, message) = self.answer();
+        let body = serde_json::json!({"error": {"code": code, "message": message}, name: value});
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        response
+    }
 }
 
 impl IntoResponse for ApiError {

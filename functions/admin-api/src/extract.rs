@@ -177,6 +177,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// Refuses, before any handler, a route whose `{page_id}` is not a Page id (digits,
+/// [`domain::ids::PageId`]): 404 as for any Page the shop does not have. Such an id could
+/// otherwise reach a Graph URL (`..` drops a segment).
+pub async fn page_ids_are_digits(
+    params: axum::extract::RawPathParams,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let bad =
+        params.iter().any(|(name, value)| name == "page_id" && domain::ids::PageId::parse(value).is_err());
+    if bad {
+        return ApiError::NotFound("page not found").into_response();
+    }
+    next.run(request).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

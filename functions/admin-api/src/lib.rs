@@ -53,6 +53,7 @@ pub fn router(api: Arc<AdminApi>) -> Router {
             get(conversations::list_messages).post(conversations::send),
         )
         .route("/api/settings", get(settings::get).put(settings::put))
+        .route_layer(axum::middleware::from_fn(extract::page_ids_are_digits))
         .fallback(|| async { ApiError::NotFound("no such route") })
         .with_state(api)
 }

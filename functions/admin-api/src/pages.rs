@@ -319,7 +319,7 @@ fn connected_records(
 
 /// Queues the first step of the Page's history sync; a failure is logged and reported, not fatal.
 async fn queue_history_sync(api: &AdminApi, tenant: &str, page_id: &str) -> JobState {
-    let job = SyncJob { tenant_id: tenant.to_string(), page_id: page_id.to_string(), after: None, step: 0 };
+    let job = SyncJob::first(tenant, page_id);
     let queued = match job.to_queue_message() {
         Ok(m) => api.queue.send_batch(&[m]).await.map_err(|e| cause_chain(&e)),
         Err(e) => Err(cause_chain(&e)),

@@ -339,13 +339,7 @@ pub async fn only_me_holders(
 /// Queues the re-homing of the conversations `email` holds (on `rule_id`'s Pages only, when
 /// given) by the old-conversation policy; false if it could not be queued (logged).
 pub async fn queue_rehoming(api: &AdminApi, tenant: &str, email: &str, rule_id: Option<&str>) -> bool {
-    let job = domain::event::OrphanJob {
-        tenant_id: tenant.to_string(),
-        email: email.to_string(),
-        rule_id: rule_id.map(String::from),
-        cursor: None,
-        step: 0,
-    };
+    let job = domain::event::OrphanJob::first(tenant, email, rule_id);
     let queued = match job.to_queue_message() {
         Ok(m) => api.queue.send_batch(&[m]).await.map_err(|e| cause_chain(&e)),
         Err(e) => Err(cause_chain(&e)),

@@ -4,8 +4,9 @@
 
 use domain::model::{
     ChatMode, Conversation, Direction, Member, Message, MessageKind, Method, OldConversations, PageRecord,
-    PageStatus, Role, Rule,
+    PageStatus, ReplyStatus, Role, Rule,
 };
+use domain::reply::shown_status;
 use domain::timefmt::rfc3339_ms;
 use serde::Serialize;
 
@@ -177,24 +178,41 @@ impl From<&Conversation> for ConversationView {
     }
 }
 
+/// A message. Outgoing ones carry `status` (`sent` | `failed` | `unknown`: a reply still in
+/// flight shows as unknown) and, for replies sent from the inbox, `reply_id` and the `error`
+/// that failed them or left them unknown; an unsent reply's `id` is its `reply_id`.
 #[derive(Debug, Serialize)]
 pub struct MessageView {
     pub detail: Option<serde_json::Value>,
     pub direction: Direction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub id: String,
     pub kind: MessageKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_id: Option<String>,
     pub sent_at: String,
+    pub status: Option<ReplyStatus>,
     pub text: Option<String>,
 }
 
 impl From<&Message> for MessageView {
     fn from(m: &Message) -> Self {
+        let status = match (&m.reply, m.direction) {
+            (Some(r), _) => Some(shown_status(r.status)),
+            // What Meta echoed was sent; customers' messages have no status.
+            (None, Direction::Out) => Some(ReplyStatus::Sent),
+            (None, Direction::In) => None,
+        };
         MessageView {
             detail: m.detail.clone(),
             direction: m.direction,
+            error: m.reply.as_ref().and_then(|r| r.error.clone()),
             id: m.id.clone(),
             kind: m.kind,
+            reply_id: m.reply.as_ref().map(|r| r.reply_id.clone()),
             sent_at: rfc3339_ms(m.sent_ms),
+            status,
             text: m.text.clone(),
         }
     }
@@ -348,6 +366,7 @@ mod tests {
                 text: text.map(Into::into),
                 sent_ms: 1_764_000_000_000,
                 detail,
+                reply: None,
             };
             let before = json!({
                 "id": m.id,
@@ -355,6 +374,7 @@ mod tests {
                 "kind": m.kind,
                 "text": m.text,
                 "sent_at": rfc3339_ms(m.sent_ms),
+                "status": "sent",
                 "detail": m.detail,
             });
             same(&MessageView::from(&m), before);

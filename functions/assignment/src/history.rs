@@ -131,6 +131,7 @@ impl Worker {
                 text: m.text.clone().filter(|t| !t.is_empty()),
                 sent_ms: m.created_ms,
                 detail: Some(serde_json::json!({"source": "history"})),
+                reply: None,
             };
             if self.stores.conversations.put_message(&route.tenant_id, &message).await? {
                 out.stored += 1;

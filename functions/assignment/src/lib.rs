@@ -19,7 +19,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use domain::assignment::{self as policy, Assignment};
 use domain::event::{EventBody, InboundEvent, QUEUE_FORMAT_VERSION, QueuedBatch};
 use domain::graph::GraphError;
-use domain::model::{ChatMode, PageRoute, Rule};
+use domain::model::{ChatMode, Direction, PageRoute, Rule};
 use domain::ports::{ConversationTouch, QueueError, StoreError, WatermarkKind};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -299,12 +299,28 @@ impl Worker {
                 out.assigned += 1;
             }
         }
-        if self.stores.conversations.put_message(tenant, &message).await? {
+        if self.settled_reply(tenant, ev).await? {
+            out.duplicates += 1;
+        } else if self.stores.conversations.put_message(tenant, &message).await? {
             out.stored += 1;
         } else {
             out.duplicates += 1;
         }
         Ok(())
+    }
+
+    /// The echo of a reply sent from the inbox (its `metadata` is the reply's id): settles that
+    /// reply as sent under the echo's mid, so the thread holds one message, and a reply whose
+    /// send timed out shows as sent after all. False for any other event (stored as usual).
+    async fn settled_reply(&self, tenant: &str, ev: &InboundEvent) -> Result<bool, StoreError> {
+        let EventBody::Message { mid, direction: Direction::Out, metadata: Some(md), .. } = &ev.body else {
+            return Ok(false);
+        };
+        let Some(reply_id) = domain::reply::reply_id_of_metadata(md) else { return Ok(false) };
+        let outcome = domain::reply::ReplyOutcome::Sent { mid: mid.clone() };
+        let settled =
+            self.stores.conversations.settle_reply(tenant, &ev.conversation_id(), reply_id, &outcome).await?;
+        Ok(settled.is_some())
     }
 
     /// The rule of a shared Page's route, if it has one and it still exists.

@@ -36,6 +36,17 @@ impl RetryPolicy {
         timeout: Duration::from_secs(10),
     };
 
+    /// The Send API (`docs/rules.md`, "Replies"): a message must reach Meta at most once, so a
+    /// send is retried only after an answer that proves nothing was sent (the connection never
+    /// opened; a rate limit refused it), and everything, retries included, ends within
+    /// `timeout` (8 s: inside the admin API's 15 s, with the store calls around it).
+    pub const SEND: RetryPolicy = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(1),
+        timeout: Duration::from_secs(8),
+    };
+
     /// A conditional write or transaction that lost to a concurrent writer on the same item:
     /// read again and retry soon, many times (contention clears within milliseconds).
     pub const CONTENDED_WRITE: RetryPolicy = RetryPolicy {

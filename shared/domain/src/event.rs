@@ -5,9 +5,9 @@
 //! exceeds the queue's message size), with the conversation as the FIFO message group.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::model::{Direction, Message, MessageKind, conversation_id};
+use crate::queue_ids::{body_dedup_id, fifo_id, job_dedup_id, new_job_id};
 
 /// Version of the queued body format; the worker refuses versions it does not know.
 pub const QUEUE_FORMAT_VERSION: u32 = 1;
@@ -212,7 +212,16 @@ impl InboundEvent {
             serde_json::Value::Object(m) if m.is_empty() => None,
             _ => Some(detail),
         };
-        Some(Message { id, conversation_id, direction, kind, text, sent_ms: self.timestamp_ms, detail })
+        Some(Message {
+            id,
+            conversation_id,
+            direction,
+            kind,
+            text,
+            sent_ms: self.timestamp_ms,
+            detail,
+            reply: None,
+        })
     }
 }
 
@@ -242,6 +251,10 @@ pub struct QueuedBatch {
 /// next step simply starts again from the top of it (resumable, idempotent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrphanJob {
+    /// Names this job (every step of it): its steps' deduplication ids come from it, so the
+    /// same re-homing queued again later is a new job, never swallowed as a duplicate.
+    #[serde(default)]
+    pub job_id: String,
     pub tenant_id: String,
     pub email: String,
     /// Only the conversations of this rule's Pages (the member left one rule, not the shop).
@@ -255,6 +268,18 @@ pub struct OrphanJob {
 }
 
 impl OrphanJob {
+    /// The first step of a new re-homing job.
+    pub fn first(tenant_id: &str, email: &str, rule_id: Option<&str>) -> OrphanJob {
+        OrphanJob {
+            job_id: new_job_id(),
+            tenant_id: tenant_id.to_string(),
+            email: email.to_string(),
+            rule_id: rule_id.map(str::to_string),
+            cursor: None,
+            step: 0,
+        }
+    }
+
     pub fn to_queue_message(&self) -> Result<OutboundQueueMessage, serde_json::Error> {
         let body = serde_json::to_string(&QueuedBatch {
             v: QUEUE_FORMAT_VERSION,
@@ -263,7 +288,8 @@ impl OrphanJob {
             orphans: Some(self.clone()),
             erase: None,
         })?;
-        Ok(make_message(format!("orphans_{}_{}", self.tenant_id, self.email.replace('@', "_at_")), body, 0))
+        let group = format!("orphans_{}_{}", self.tenant_id, self.email.replace('@', "_at_"));
+        Ok(job_message(group, &self.job_id, self.step, body))
     }
 }
 
@@ -272,6 +298,9 @@ impl OrphanJob {
 /// interrupted sync resumes where it stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncJob {
+    /// Names this sync (every step of it), as [`OrphanJob::job_id`].
+    #[serde(default)]
+    pub job_id: String,
     pub tenant_id: String,
     pub page_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -282,6 +311,17 @@ pub struct SyncJob {
 }
 
 impl SyncJob {
+    /// The first step of a new history sync of the Page.
+    pub fn first(tenant_id: &str, page_id: &str) -> SyncJob {
+        SyncJob {
+            job_id: new_job_id(),
+            tenant_id: tenant_id.to_string(),
+            page_id: page_id.to_string(),
+            after: None,
+            step: 0,
+        }
+    }
+
     /// The queue message for this step: in its own message group (one per Page), so steps run
     /// one after another and never hold back a conversation.
     pub fn to_queue_message(&self) -> Result<OutboundQueueMessage, serde_json::Error> {
@@ -292,7 +332,7 @@ impl SyncJob {
             orphans: None,
             erase: None,
         })?;
-        Ok(make_message(format!("sync_{}", self.page_id), body, 0))
+        Ok(job_message(format!("sync_{}", self.page_id), &self.job_id, self.step, body))
     }
 }
 
@@ -321,20 +361,21 @@ impl EraseJob {
             orphans: None,
             erase: Some(self.clone()),
         })?;
-        // FIFO group ids are at most 128 characters: the tenant id is bounded (ids.rs), the
-        // Page id is hashed with it.
-        let group = hex::encode(Sha256::digest(format!("{}#{}", self.tenant_id, self.page_id).as_bytes()));
-        Ok(make_message(format!("erase_{group}"), body, 0))
+        // Deduplicated by request and step, like every job; the group is bounded by fifo_id.
+        let group = format!("erase_{}_{}", self.tenant_id, self.page_id);
+        Ok(job_message(group, &self.request_id, self.step, body))
     }
 }
 
 /// One message to put on the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundQueueMessage {
-    /// The FIFO message group: the conversation, so its events are handled in order.
+    /// The FIFO message group: the conversation, so its events are handled in order (at most
+    /// 128 characters: [`crate::queue_ids::fifo_id`]).
     pub group_id: String,
-    /// SHA-256 of the body: a Meta redelivery of the same POST within the queue's
-    /// deduplication window is dropped by the queue itself.
+    /// Events: SHA-256 of the body (a Meta redelivery of the same POST within the queue's
+    /// deduplication window is dropped by the queue itself). Jobs: the job id and step
+    /// (`docs/queue-design.md`, "Ids").
     pub dedup_id: String,
     pub body: String,
     /// How many domain events the body carries.
@@ -422,8 +463,15 @@ pub fn plan_queue_messages(
 }
 
 fn make_message(group_id: String, body: String, event_count: usize) -> OutboundQueueMessage {
-    let dedup_id = hex::encode(Sha256::digest(body.as_bytes()));
-    OutboundQueueMessage { group_id, dedup_id, body, event_count }
+    let dedup_id = body_dedup_id(&body);
+    OutboundQueueMessage { group_id: fifo_id(&group_id), dedup_id, body, event_count }
+}
+
+/// A job step's message: deduplicated by job and step, not by body. A job without an id (a
+/// body queued before jobs had one) falls back to the body's hash.
+fn job_message(group_id: String, job_id: &str, step: u32, body: String) -> OutboundQueueMessage {
+    let dedup_id = if job_id.is_empty() { body_dedup_id(&body) } else { job_dedup_id(job_id, step) };
+    OutboundQueueMessage { group_id: fifo_id(&group_id), dedup_id, body, event_count: 0 }
 }
 
 /// Splits queue messages into SendMessageBatch calls: at most `max_entries` each and at most

@@ -220,7 +220,9 @@ pub fn reply_window(
 }
 
 /// The Graph API calls the product makes. Implementations retry rate limits and transient
-/// failures with backoff before giving up; a returned error is final for that call.
+/// failures with backoff before giving up (the Send API excepted: see `send_text`); a returned
+/// error is final for that call. Every call taking a Page id refuses one that is not a
+/// [`crate::ids::PageId`] before any request.
 #[async_trait]
 pub trait Graph: Send + Sync {
     /// Dialog code → short-lived user token (`redirect_uri` must equal the dialog's).
@@ -239,6 +241,9 @@ pub trait Graph: Send + Sync {
     ) -> Result<(), GraphError>;
     async fn unsubscribe_page(&self, page_id: &str, page_token: &SecretString) -> Result<(), GraphError>;
     /// Sends a text reply through the Send API; returns Meta's `message_id` (the echo's mid).
+    /// `metadata` (the reply's id; empty for none) comes back on the echo. Unlike the other
+    /// calls, a send is never retried after a timeout or 5xx (it may have gone out): only
+    /// after a failure that proves nothing was sent (`docs/rules.md`, "Replies").
     async fn send_text(
         &self,
         page_id: &str,
@@ -246,6 +251,7 @@ pub trait Graph: Send + Sync {
         recipient_id: &str,
         text: &str,
         messaging: MessagingType,
+        metadata: &str,
     ) -> Result<String, GraphError>;
     /// The fields the app is subscribed to on the Page (empty when not subscribed).
     async fn subscribed_fields(

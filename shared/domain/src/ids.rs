@@ -20,6 +20,10 @@ pub enum InvalidId {
     TenantHasSeparator,
     #[error("{0:?} is not an email address")]
     Email(String),
+    /// Facebook's object ids are digits; anything else could change the path of a Graph URL
+    /// (`..` drops a segment).
+    #[error("a Page id is 1 to {max} digits")]
+    PageId { max: usize },
 }
 
 /// A shop's id (the `tenant_id` claim). Never empty, at most [`TenantId::MAX_LEN`] bytes, and
@@ -67,6 +71,27 @@ impl Email {
             return Err(InvalidId::Email(e));
         }
         Ok(Email(e))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Facebook Page id: 1 to [`PageId::MAX_LEN`] ASCII digits, so it is one plain segment of a
+/// Graph URL and of a storage key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PageId(String);
+
+impl PageId {
+    pub const MAX_LEN: usize = 32;
+
+    pub fn parse(s: &str) -> Result<PageId, InvalidId> {
+        if s.is_empty() || s.len() > Self::MAX_LEN || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InvalidId::PageId { max: Self::MAX_LEN });
+        }
+        Ok(PageId(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -134,6 +159,7 @@ macro_rules! string_newtype {
 
 string_newtype!(TenantId);
 string_newtype!(Email);
+string_newtype!(PageId);
 
 #[cfg(test)]
 mod tests {
@@ -158,6 +184,18 @@ mod tests {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
         assert!(Email::parse(&format!("{}@shop.vn", "a".repeat(250))).is_err());
+    }
+
+    /// Finding 8 (Page id `..` in a Graph URL): only digits are Page ids.
+    #[test]
+    fn page_ids_are_digits() {
+        assert_eq!(PageId::parse("1501").map(|p| p.to_string()), Ok("1501".to_string()));
+        assert!(PageId::parse(&"9".repeat(PageId::MAX_LEN)).is_ok());
+        for bad in ["", "..", ".", "12/../x", "me", "1501 ", "-1", "１２", "12%2F"] {
+            assert!(PageId::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(PageId::parse(&"9".repeat(PageId::MAX_LEN + 1)).is_err());
+        assert!(serde_json::from_str::<PageId>("\"..\"").is_err());
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub mod meta;
 pub mod model;
 pub mod oauth;
 pub mod ports;
+pub mod queue_ids;
+pub mod reply;
 pub mod signature;
 pub mod signed_request;
 pub mod timefmt;

@@ -234,6 +234,49 @@ pub struct Message {
     pub sent_ms: i64,
     /// Event details beyond text (attachments, quick reply payload, reply_to, reaction...).
     pub detail: Option<serde_json::Value>,
+    /// For a reply sent from the inbox: its own id and where it stands at Meta. None for what
+    /// Meta delivered (customers' messages, echoes of what was sent elsewhere).
+    pub reply: Option<ReplyState>,
+}
+
+/// Where a reply sent from the inbox stands at Meta (`docs/rules.md`, "Replies").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyStatus {
+    /// Recorded, the Send API call not answered yet (or the function stopped during it).
+    Pending,
+    /// Meta accepted it (its `message_id` is known), or its echo came back.
+    Sent,
+    /// Meta refused it: nothing reached the customer.
+    Failed,
+    /// No clear answer (timeout, 5xx): it may or may not have reached the customer.
+    Unknown,
+}
+
+impl ReplyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyStatus::Pending => "pending",
+            ReplyStatus::Sent => "sent",
+            ReplyStatus::Failed => "failed",
+            ReplyStatus::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReplyStatus> {
+        [ReplyStatus::Pending, ReplyStatus::Sent, ReplyStatus::Failed, ReplyStatus::Unknown]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A reply's own record: its id (`reply:...`, given before the Send API call), its status, and
+/// why it failed or is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyState {
+    pub reply_id: String,
+    pub status: ReplyStatus,
+    pub error: Option<String>,
 }
 
 /// One page of a listing, with an opaque cursor for the next one.

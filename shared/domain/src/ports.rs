@@ -428,6 +428,23 @@ pub trait ConversationStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Stores a message unless one with its id is already stored; returns whether it was new.
     async fn put_message(&self, tenant_id: &str, message: &Message) -> Result<bool, StoreError>;
+    /// Records a reply before the Send API call, under its own id (`message.id`, equal to
+    /// `message.reply.reply_id`, status pending), listed in the thread from then on. A
+    /// conditional write: when a reply with that id exists (a repeated request with the same
+    /// idempotency key), nothing is written and that reply is returned as it stands.
+    async fn begin_reply(&self, tenant_id: &str, message: &Message) -> Result<Option<Message>, StoreError>;
+    /// Settles a recorded reply, once: failed or unknown only while it is pending; sent from
+    /// any status but sent (an echo carrying its id proves it went out, even after a timeout).
+    /// Sent moves it to Meta's message id in the thread (one message, whichever of this call
+    /// and the echo's `put_message` comes first). Returns the reply as it now stands, None
+    /// when no reply has that id.
+    async fn settle_reply(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        reply_id: &str,
+        outcome: &crate::reply::ReplyOutcome,
+    ) -> Result<Option<Message>, StoreError>;
     /// Moves a read or delivery watermark forward on an existing conversation.
     async fn advance_watermark(
         &self,

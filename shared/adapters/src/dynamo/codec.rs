@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::model::{
     ChatMode, Conversation, Direction, Member, Message, MessageKind, Method, OldConversations, PageRecord,
-    PageRoute, PageStatus, Role, Rule,
+    PageRoute, PageStatus, ReplyState, ReplyStatus, Role, Rule,
 };
 use domain::ports::{RouteHealth, StoreError, StoredPage};
 
@@ -157,6 +157,14 @@ impl FromItem for Message {
             text: row.s("text"),
             sent_ms: row.n("sent_ms").ok_or_else(|| StoreError::Corrupt("sent_ms missing".into()))?,
             detail: row.s("detail").and_then(|d| serde_json::from_str(&d).ok()),
+            reply: match row.s("reply_id") {
+                None => None,
+                Some(reply_id) => Some(ReplyState {
+                    reply_id,
+                    status: row.parsed("status", ReplyStatus::parse, "reply status")?,
+                    error: row.s("error"),
+                }),
+            },
         })
     }
 }
@@ -175,6 +183,13 @@ impl ToItem for Message {
         }
         if let Some(d) = &self.detail {
             item.insert("detail".into(), d.to_string().attr());
+        }
+        if let Some(r) = &self.reply {
+            item.insert("reply_id".into(), r.reply_id.attr());
+            item.insert("status".into(), r.status.as_str().attr());
+            if let Some(e) = &r.error {
+                item.insert("error".into(), e.attr());
+            }
         }
         item
     }
@@ -347,8 +362,18 @@ mod tests {
             text: Some("hi".into()),
             sent_ms: 5,
             detail: Some(serde_json::json!({"a": 1})),
+            reply: None,
         };
         assert_eq!(Message::from_item(&m.to_item()).expect("message"), m);
+        let reply = Message {
+            reply: Some(ReplyState {
+                reply_id: "reply:1".into(),
+                status: ReplyStatus::Unknown,
+                error: Some("timed out".into()),
+            }),
+            ..m
+        };
+        assert_eq!(Message::from_item(&reply.to_item()).expect("reply"), reply);
         let member = Member { email: "a@b.c".into(), role: Role::Agent };
         assert_eq!(Member::from_item(&member.to_item()).expect("member"), member);
     }

@@ -287,6 +287,22 @@ impl ConversationStore for DynamoStore {
         conditional(r, "PutItem")
     }
 
+    #[instrument(skip(self, m), fields(reply_id = %m.id, conversation_id = %m.conversation_id), err)]
+    async fn begin_reply(&self, tenant_id: &str, m: &Message) -> Result<Option<Message>, StoreError> {
+        self.begin_reply_item(tenant_id, m).await
+    }
+
+    #[instrument(skip(self, outcome), fields(status = outcome.status().as_str()), err)]
+    async fn settle_reply(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        reply_id: &str,
+        outcome: &domain::reply::ReplyOutcome,
+    ) -> Result<Option<Message>, StoreError> {
+        self.settle_reply_item(tenant_id, conversation_id, reply_id, outcome).await
+    }
+
     #[instrument(skip(self), err)]
     async fn advance_watermark(
         &self,

@@ -9,6 +9,7 @@ use tracing::instrument;
 
 use super::codec::ToAttr;
 use super::errors::{backend, transaction_condition_failed};
+use super::keys::Key;
 use super::{DynamoStore, Item, Read, TxItem, keys};
 use crate::retry::RetryPolicy;
 
@@ -24,19 +25,22 @@ impl DynamoStore {
         tenant_id: &str,
         conversation_id: &str,
     ) -> Result<usize, StoreError> {
-        let prefix = keys::messages_of(tenant_id, conversation_id);
+        // Every item of the conversation's partition but its header: messages and reply
+        // records (a reply not yet sent is customer-facing text too). The header goes last, so
+        // a step cut short finds the conversation again.
+        let header = keys::header(tenant_id, conversation_id);
         let q = self
             .query()
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .key_condition_expression("pk = :pk")
             .projection_expression("pk, sk")
-            .expression_attribute_values(":pk", prefix.pk.attr())
-            .expression_attribute_values(":p", prefix.sk.attr());
-        let found = self.query_all(q, usize::MAX).await?;
+            .expression_attribute_values(":pk", keys::conversation(tenant_id, conversation_id).attr());
+        let mut found = self.query_all(q, usize::MAX).await?;
+        found.retain(|item| Key::of_item(item).as_ref() != Some(&header));
         let n = found.len();
         for chunk in found.chunks(BATCH_WRITE_MAX) {
             self.batch_delete(chunk).await?;
         }
-        self.delete(keys::header(tenant_id, conversation_id)).send().await.map_err(backend("DeleteItem"))?;
+        self.delete(header).send().await.map_err(backend("DeleteItem"))?;
         Ok(n)
     }
 

@@ -26,6 +26,7 @@ const MEMBER: &str = "MEMBER#";
 const RULE: &str = "RULE#";
 const RULE_NAME: &str = "RULENAME#";
 const MESSAGE: &str = "M#";
+const REPLY: &str = "R#";
 
 /// The `gsi1pk` of every Page route: the health check's worklist in one index partition.
 pub(super) const ROUTES: &str = "ROUTES";
@@ -133,6 +134,12 @@ pub(super) fn message(tenant: &str, conversation_id: &str, mid: &str) -> Key {
     Key::new(conversation(tenant, conversation_id), format!("{MESSAGE}{mid}"))
 }
 
+/// A reply's own record, under its reply id (listed in the thread until it is sent, when the
+/// message under Meta's id takes its place).
+pub(super) fn reply(tenant: &str, conversation_id: &str, reply_id: &str) -> Key {
+    Key::new(conversation(tenant, conversation_id), format!("{REPLY}{reply_id}"))
+}
+
 /// A message's `lsi1sk`: its time (15 digits) then its id, so the index orders by time.
 pub(super) fn message_order(sent_ms: i64, mid: &str) -> String {
     format!("{:015}#{mid}", sent_ms.max(0))
@@ -210,11 +217,6 @@ pub(super) fn rules_of(tenant: &str) -> Prefix {
     Prefix { pk: shop(tenant), sk: RULE }
 }
 
-/// The messages of a conversation (its partition but the header).
-pub(super) fn messages_of(tenant: &str, conversation_id: &str) -> Prefix {
-    Prefix { pk: conversation(tenant, conversation_id), sk: MESSAGE }
-}
-
 pub(super) fn links_of(user_id: &str) -> Prefix {
     Prefix { pk: facebook_user(user_id), sk: LINK }
 }
@@ -241,6 +243,7 @@ mod tests {
         assert_eq!(pk_sk(header("t", "p_c")), k("T#t#C#p_c", "#META"));
         assert_eq!(pk_sk(message("t", "p_c", "m")), k("T#t#C#p_c", "M#m"));
         assert_eq!(message_order(42, "m"), "000000000000042#m");
+        assert_eq!(pk_sk(reply("t", "p_c", "reply:r")), k("T#t#C#p_c", "R#reply:r"));
         assert_eq!(inbox("t", &Assignment::Agent("a@b.c".into())), "T#t#U#a@b.c");
         assert_eq!(inbox("t", &Assignment::Pool("r".into())), "T#t#POOL#r");
         assert_eq!(inbox("t", &Assignment::Unassigned), "T#t#UNASSIGNED");

@@ -3,7 +3,7 @@
 //! it read.
 //!
 //! One file per port (`pages`, `members`, `nonces`, `rules` with the turn counter in `turns`,
-//! `conversations` with the inbox listing in `inbox`), over shared parts: `keys` spells every
+//! `conversations` with the inbox listing in `inbox` and replies in `replies`), over shared parts: `keys` spells every
 //! key, `codec` turns items into records and back, `errors` maps SDK errors, `query` reads pages
 //! of items, `schema` creates the table.
 
@@ -18,6 +18,7 @@ mod members;
 mod nonces;
 mod pages;
 mod query;
+mod replies;
 mod rules;
 mod schema;
 mod turns;

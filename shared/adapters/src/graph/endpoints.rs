@@ -211,10 +211,11 @@ impl Graph for HttpGraph {
         page_token: &SecretString,
         fields: &[&str],
     ) -> Result<(), GraphError> {
+        let page = Self::page_segment(page_id)?;
         let token = page_token.expose_secret();
         let joined = fields.join(",");
         let url = self
-            .url(&[page_id, "subscribed_apps"], &[("subscribed_fields", &joined), ("access_token", token)])?;
+            .url(&[&page, "subscribed_apps"], &[("subscribed_fields", &joined), ("access_token", token)])?;
         let call = Call { op: "subscribe_page", method: Method::POST, url, secrets: vec![token], body: None };
         let r: SuccessJson = self.call(call).await?;
         if r.success { Ok(()) } else { Err(unexpected("subscribe_page", 200, "success is not true".into())) }
@@ -228,16 +229,23 @@ impl Graph for HttpGraph {
         recipient_id: &str,
         text: &str,
         messaging: MessagingType,
+        metadata: &str,
     ) -> Result<String, GraphError> {
         #[derive(serde::Deserialize)]
         struct Sent {
             message_id: String,
         }
+        let page = Self::page_segment(page_id)?;
         let token = page_token.expose_secret();
-        let url = self.url(&[page_id, "messages"], &[("access_token", token)])?;
+        let url = self.url(&[&page, "messages"], &[("access_token", token)])?;
+        let mut message = serde_json::json!({"text": text});
+        if !metadata.is_empty() {
+            // Meta hands it back on the echo: how the echo finds the reply it is the echo of.
+            message["metadata"] = metadata.into();
+        }
         let mut body = serde_json::json!({
             "recipient": {"id": recipient_id},
-            "message": {"text": text},
+            "message": message,
         });
         match messaging {
             MessagingType::Response => body["messaging_type"] = "RESPONSE".into(),
@@ -248,14 +256,16 @@ impl Graph for HttpGraph {
         }
         let call =
             Call { op: "send_text", method: Method::POST, url, secrets: vec![token], body: Some(body) };
-        let sent: Sent = self.call(call).await?;
+        // Never repeated after a timeout or a 5xx: the first may have gone out.
+        let sent: Sent = self.call_unrepeatable(call).await?;
         Ok(sent.message_id)
     }
 
     #[tracing::instrument(name = "graph.unsubscribe_page", skip_all, fields(page_id = %page_id))]
     async fn unsubscribe_page(&self, page_id: &str, page_token: &SecretString) -> Result<(), GraphError> {
+        let page = Self::page_segment(page_id)?;
         let token = page_token.expose_secret();
-        let url = self.url(&[page_id, "subscribed_apps"], &[("access_token", token)])?;
+        let url = self.url(&[&page, "subscribed_apps"], &[("access_token", token)])?;
         let call =
             Call { op: "unsubscribe_page", method: Method::DELETE, url, secrets: vec![token], body: None };
         let r: SuccessJson = self.call(call).await?;
@@ -272,8 +282,9 @@ impl Graph for HttpGraph {
         page_id: &str,
         page_token: &SecretString,
     ) -> Result<Vec<String>, GraphError> {
+        let page = Self::page_segment(page_id)?;
         let token = page_token.expose_secret();
-        let url = self.url(&[page_id, "subscribed_apps"], &[("access_token", token)])?;
+        let url = self.url(&[&page, "subscribed_apps"], &[("access_token", token)])?;
         let list: DataList<SubscribedAppJson> =
             self.call(self.get("subscribed_fields", url, vec![token])).await?;
         Ok(list
@@ -301,13 +312,14 @@ impl Graph for HttpGraph {
         page_token: &SecretString,
         after: Option<&str>,
     ) -> Result<ConversationsPage, GraphError> {
+        let page = Self::page_segment(page_id)?;
         let token = page_token.expose_secret();
         let mut query =
             vec![("platform", "messenger"), ("fields", CONVERSATION_FIELDS), ("access_token", token)];
         if let Some(a) = after {
             query.push(("after", a));
         }
-        let url = self.url(&[page_id, "conversations"], &query)?;
+        let url = self.url(&[&page, "conversations"], &query)?;
         let list: DataList<ConversationJson> = self.call(self.get("conversations", url, vec![token])).await?;
         let next_after = list
             .paging

@@ -7,6 +7,7 @@
 //! text that reaches a `GraphError` is scrubbed of the tokens and the app secret of its call.
 
 use domain::graph::{GraphError, GraphErrorKind};
+use domain::ids::PageId;
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -187,16 +188,81 @@ impl HttpGraph {
         }
     }
 
+    /// Sends a call that must not reach Meta twice (the Send API): retried only when the
+    /// failure proves nothing was sent (no connection; a rate limit's refusal), and only
+    /// within [`RetryPolicy::SEND`]'s time budget (or this client's timeout, if smaller). A
+    /// timeout or a 5xx is returned at once: the caller records the outcome as unknown.
+    async fn call_unrepeatable<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, GraphError> {
+        let budget = self.policy.timeout.min(RetryPolicy::SEND.timeout);
+        let started = std::time::Instant::now();
+        let attempts = self.policy.max_attempts.max(1);
+        let mut n = 0;
+        loop {
+            let left = budget.saturating_sub(started.elapsed());
+            let result = self.attempt_timed(&call, Some(left)).await;
+            n += 1;
+            let (e, unsent) = match result {
+                Ok(v) => return Ok(v),
+                Err(f) => f,
+            };
+            let refused = unsent || e.kind == GraphErrorKind::RateLimited;
+            let wait = self.policy.backoff(n - 1);
+            let in_budget = started.elapsed() + wait < budget;
+            tracing::warn!(
+                op = call.op,
+                attempt = n,
+                kind = ?e.kind,
+                status = e.status,
+                code = ?e.code,
+                subcode = ?e.subcode,
+                fbtrace_id = ?e.fbtrace_id,
+                unsent = refused,
+                error = %e.message,
+                "Graph call failed"
+            );
+            if !(refused && n < attempts && in_budget) {
+                return Err(e);
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     async fn attempt<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, GraphError> {
+        self.attempt_timed(call, None).await.map_err(|(e, _)| e)
+    }
+
+    /// One request, cut off after `timeout` when given. A failure says whether the request
+    /// certainly did not reach Meta (the connection never opened).
+    async fn attempt_timed<T: DeserializeOwned>(
+        &self,
+        call: &Call<'_>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<T, (GraphError, bool)> {
         let mut req = self.client.request(call.method.clone(), call.url.clone());
         if let Some(b) = &call.body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| transport_error(call, e))?;
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        let resp = req.send().await.map_err(|e| {
+            let unsent = e.is_connect() && !e.is_timeout();
+            (transport_error(call, e), unsent)
+        })?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| transport_error(call, e))?;
+        let body = resp.bytes().await.map_err(|e| (transport_error(call, e), false))?;
+        self.answer(call, status, &body).map_err(|e| (e, false))
+    }
+
+    /// A whole answer of Graph: its error object, or the 2xx body as `T`.
+    fn answer<T: DeserializeOwned>(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        body: &[u8],
+    ) -> Result<T, GraphError> {
         tracing::debug!(op = call.op, status, bytes = body.len(), "Graph answered");
-        let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
         // Graph's error object, whatever the status (it has been seen on 200s too).
         if let Some(err) = json.as_ref().and_then(|v| v.get("error")).filter(|e| e.is_object()) {
             return Err(api_error(call, status, err));
@@ -208,6 +274,12 @@ impl HttpGraph {
             return Err(unexpected(call.op, status, "the body is not JSON".into()));
         };
         T::deserialize(json).map_err(|e| unexpected(call.op, status, describe_data_error(&e)))
+    }
+
+    /// A Page id as a segment of a Graph URL: digits only ([`PageId`]), refused before any
+    /// request otherwise (a `..` would drop a segment of the path).
+    fn page_segment(page_id: &str) -> Result<PageId, GraphError> {
+        PageId::parse(page_id).map_err(|e| internal(e.to_string()))
     }
 
     fn get<'a>(&self, op: &'static str, url: Url, secrets: Vec<&'a str>) -> Call<'a> {

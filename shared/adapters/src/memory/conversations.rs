@@ -141,6 +141,20 @@ impl ConversationStore for MemoryStore {
         Ok(true)
     }
 
+    async fn begin_reply(&self, tenant_id: &str, m: &Message) -> Result<Option<Message>, StoreError> {
+        self.begin_reply_row(tenant_id, m)
+    }
+
+    async fn settle_reply(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        reply_id: &str,
+        outcome: &domain::reply::ReplyOutcome,
+    ) -> Result<Option<Message>, StoreError> {
+        self.settle_reply_row(tenant_id, conversation_id, reply_id, outcome)
+    }
+
     async fn advance_watermark(
         &self,
         tenant_id: &str,
@@ -187,18 +201,23 @@ impl ConversationStore for MemoryStore {
         limit: usize,
     ) -> Result<Paged<Message>, StoreError> {
         let s = self.lock();
-        let items: Vec<_> = s
+        let mut items: Vec<_> = s
             .messages
             .get(&key(tenant_id, conversation_id))
             .map(|m| m.values().map(|m| (m.sent_ms, m.id.clone(), m.clone())).collect())
             .unwrap_or_default();
+        items.extend(
+            s.unsent_replies(tenant_id, conversation_id).into_iter().map(|m| (m.sent_ms, m.id.clone(), m)),
+        );
         page_after(items, "messages", cursor, limit)
     }
 
     async fn delete_conversation(&self, tenant_id: &str, conversation_id: &str) -> Result<usize, StoreError> {
         let mut s = self.lock();
         let key = key(tenant_id, conversation_id);
-        let deleted = s.messages.remove(&key).map_or(0, |m| m.len());
+        // Messages and reply records (an unsent reply's text too), then the header.
+        let deleted =
+            s.messages.remove(&key).map_or(0, |m| m.len()) + s.replies.remove(&key).map_or(0, |r| r.len());
         s.conversations.remove(&key);
         Ok(deleted)
     }

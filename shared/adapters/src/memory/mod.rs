@@ -4,7 +4,7 @@
 //! contract tests.
 //!
 //! One file per port, as in the DynamoDB store: `pages`, `members`, `nonces`, `rules` (with the
-//! round-robin turn counter in `turns`), `conversations` (with the inbox listing in `inbox`),
+//! round-robin turn counter in `turns`), `conversations` (with the inbox listing in `inbox` and replies in `replies`),
 //! and the queue in `queue`.
 
 mod conversations;
@@ -15,6 +15,7 @@ mod members;
 mod nonces;
 mod pages;
 mod queue;
+mod replies;
 mod rules;
 mod turns;
 
@@ -52,6 +53,8 @@ struct StoreState {
     conversations: HashMap<(String, String), Conversation>,
     /// (tenant, conversation) → message id → message
     messages: HashMap<(String, String), HashMap<String, Message>>,
+    /// (tenant, conversation) → reply id → the reply's record (see `replies`)
+    replies: HashMap<(String, String), HashMap<String, replies::ReplyRow>>,
     /// The inbox move log (see `walk`): (label, tenant, conversation, place before the move),
     /// in label order.
     moves: VecDeque<(i64, String, String, String)>,
