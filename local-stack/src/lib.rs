@@ -52,6 +52,8 @@ pub struct LocalConfig {
     pub app_base_url: Option<String>,
     pub token_key: SecretString,
     pub graph_policy: adapters::graph::RetryPolicy,
+    /// Facebook Login's return ends within this (`oauth_callback::DEADLINE` by default).
+    pub callback_deadline: Duration,
 }
 
 impl LocalConfig {
@@ -85,6 +87,7 @@ impl LocalConfig {
             // 32 bytes, base64: a development key, announced as such.
             token_key: secret("TOKEN_KEY", "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="),
             graph_policy: adapters::graph::RetryPolicy::default(),
+            callback_deadline: oauth_callback::DEADLINE,
         })
     }
 }
@@ -188,7 +191,10 @@ pub async fn start_with(
         facebook: facebook.clone(),
         queue: queues.producer.clone(),
     });
-    let callback = Arc::new(oauth_callback::Callback::new(&stores, facebook.clone()));
+    let callback = Arc::new(oauth_callback::Callback {
+        deadline: cfg.callback_deadline,
+        ..oauth_callback::Callback::new(&stores, facebook.clone())
+    });
     let meta_callbacks = Arc::new(meta_callbacks::MetaCallbacks::new(
         meta_callbacks::CallbacksConfig {
             app_secrets: AppSecrets::from_list(&cfg.app_secrets),

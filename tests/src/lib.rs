@@ -106,6 +106,7 @@ pub fn stack_config(backend: Backend, visibility: Duration, max_receives: u32) -
             timeout: Duration::from_millis(500),
             ..adapters::retry::RetryPolicy::GRAPH
         },
+        callback_deadline: oauth_callback::DEADLINE,
     }
 }
 

@@ -126,4 +126,33 @@ async fn a_cancelled_login_is_told_in_our_words(backend: Backend) {
     assert!(out.get("message").is_some_and(|m| m.contains("declined")), "{out:?}");
 }
 
-on_both_backends!(a_state_from_another_browser_imports_nothing, a_cancelled_login_is_told_in_our_words);
+/// Finding 5's time budgets: Facebook Login's return answers within its own deadline, with a
+/// redirect the console can show, however slow Meta is (here `/me/accounts` stalls longer than
+/// the deadline); on AWS that deadline is under the function's and API Gateway's 30 s.
+async fn a_slow_meta_ends_the_login_in_a_redirect_in_time(backend: Backend) {
+    let fake = FakeGraph::start().await;
+    let mut cfg = stack_config(backend, Duration::from_secs(2), 5);
+    cfg.graph_url = fake.base_url();
+    cfg.graph_policy.timeout = Duration::from_secs(10);
+    cfg.callback_deadline = Duration::from_millis(800);
+    let w = World { stack: start_configured(cfg).await, fake };
+    w.fake.add_code("slow-code", "short-slow");
+    w.fake.add_page("4002", "Trang Chậm", "page-token-4002", &["MANAGE"]);
+    w.fake.fail_next("accounts", integration_tests::fake_graph::FakeFailure::Delay(Duration::from_secs(4)));
+    let owner = token("owner@shop-slow.vn", "shop-slow", "owner");
+    let (state, set_cookie) = login_link(&w, &owner).await;
+    let started = std::time::Instant::now();
+    let (out, _) =
+        callback(&w, &[("code", "slow-code"), ("state", &state)], Some(name_value(&set_cookie))).await;
+    let took = started.elapsed();
+    assert_eq!(out.get("error").map(String::as_str), Some("graph_error"), "{out:?}");
+    assert!(out.get("message").is_some_and(|m| m.contains("too long")), "{out:?}");
+    assert!(took < Duration::from_secs(3), "answered after {took:?}, past its deadline");
+    assert_eq!(pages_of(&w, &owner).await, 0);
+}
+
+on_both_backends!(
+    a_state_from_another_browser_imports_nothing,
+    a_cancelled_login_is_told_in_our_words,
+    a_slow_meta_ends_the_login_in_a_redirect_in_time
+);

@@ -5,7 +5,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let env = adapters::wiring::Lambda::start().await;
     let api = Arc::new(admin_api::AdminApi {
         stores: env.stores()?,
-        facebook: env.facebook()?,
+        facebook: env.facebook_interactive()?,
         queue: env.queue()?,
     });
     let app =

@@ -4,6 +4,7 @@
 //! encrypted.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use adapters::Stores;
 use adapters::facebook::Facebook;
@@ -38,7 +39,14 @@ pub struct Callback {
     /// Who imported which Page (Meta's deauthorize and data-deletion callbacks use it).
     pub facebook_users: Arc<dyn FacebookUserStore>,
     pub facebook: Arc<Facebook>,
+    /// How long the whole callback may take before it answers `graph_error` (see [`DEADLINE`]).
+    pub deadline: Duration,
 }
+
+/// The callback's own time limit: under the function's 30 s and API Gateway's 30 s, so a slow
+/// Meta ends in a redirect the console can show, never in a gateway timeout. What was imported
+/// before it stays imported; logging in again completes it (every step is idempotent).
+pub const DEADLINE: Duration = Duration::from_secs(24);
 
 impl Callback {
     /// Takes the callback's ports out of a full set of stores.
@@ -49,6 +57,7 @@ impl Callback {
             nonces: stores.nonces.clone(),
             facebook_users: stores.facebook_users.clone(),
             facebook,
+            deadline: DEADLINE,
         }
     }
 }
@@ -139,10 +148,20 @@ async fn callback(
     resp
 }
 
-/// The whole callback, as a value (tests call it directly). `cookies` are the request's
+/// The whole callback, as a value, within the callback's deadline. `cookies` are the request's
 /// `Cookie` header values: the state must come with its login cookie, set in this browser
 /// when the login link was issued (login CSRF: `docs/facebook-login.md`).
 pub async fn handle(cb: &Callback, p: Params, cookies: &[&str]) -> Outcome {
+    match tokio::time::timeout(cb.deadline, login(cb, p, cookies)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            warn!(deadline_ms = cb.deadline.as_millis() as u64, "Facebook Login ran out of time");
+            failed("graph_error", "Facebook took too long to answer; start again (nothing is lost)")
+        }
+    }
+}
+
+async fn login(cb: &Callback, p: Params, cookies: &[&str]) -> Outcome {
     let fb = &cb.facebook;
     if p.error.is_some() {
         // Meta's `error_reason` is only looked up, never repeated: the query string is anyone's.

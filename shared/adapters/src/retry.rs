@@ -21,19 +21,31 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// The Graph API's: three attempts, 200 ms then 400 ms apart, 10 s each.
+    /// The Graph API's: three attempts, 200 ms then 400 ms apart, 8 s each.
     fn default() -> Self {
         RetryPolicy::GRAPH
     }
 }
 
 impl RetryPolicy {
-    /// Calls to Meta's Graph API.
+    /// Calls to Meta's Graph API from the background (the worker's history sync, page-health):
+    /// three attempts of 8 s, 200 ms then 400 ms apart, so one call ends within about 24.6 s,
+    /// inside the worker's 30 s.
     pub const GRAPH: RetryPolicy = RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(200),
         max_delay: Duration::from_secs(5),
-        timeout: Duration::from_secs(10),
+        timeout: Duration::from_secs(8),
+    };
+
+    /// Graph calls made while a person waits (the admin API, Facebook Login's return): two
+    /// attempts of 4 s, so one call ends within about 8.2 s, inside the admin API's 15 s and
+    /// API Gateway's 30 s (`docs/facebook-login.md`, "Time budgets").
+    pub const INTERACTIVE: RetryPolicy = RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(1),
+        timeout: Duration::from_secs(4),
     };
 
     /// The Send API (`docs/rules.md`, "Replies"): a message must reach Meta at most once, so a
@@ -116,6 +128,14 @@ impl RetryPolicy {
         half + half.mul_f64(f64::from(r) / 255.0)
     }
 
+    /// The longest a call under this budget can take: every attempt timing out, with the
+    /// full waits between them.
+    pub fn worst_case(&self) -> Duration {
+        let attempts = self.max_attempts.max(1);
+        let waits: Duration = (0..attempts - 1).map(|n| self.backoff(n)).sum();
+        self.timeout.saturating_mul(attempts) + waits
+    }
+
     /// Sleeps before retry `n + 1` after attempt `n` failed (jittered).
     pub async fn pause(&self, n: u32) {
         tokio::time::sleep(self.jittered(n)).await;
@@ -162,6 +182,16 @@ mod tests {
             let w = p.jittered(n);
             assert!(w >= p.backoff(n) / 2 && w <= p.backoff(n), "attempt {n}: {w:?}");
         }
+    }
+
+    /// The functions' timeouts in template.yaml: the admin API 15 s, the worker 30 s; API
+    /// Gateway ends a request at 30 s. One Graph call must fit well inside them.
+    #[test]
+    fn graph_budgets_fit_the_functions_that_use_them() {
+        assert_eq!(RetryPolicy::INTERACTIVE.worst_case(), Duration::from_millis(8_200));
+        assert!(RetryPolicy::INTERACTIVE.worst_case() < Duration::from_secs(15));
+        assert_eq!(RetryPolicy::GRAPH.worst_case(), Duration::from_millis(24_600));
+        assert!(RetryPolicy::GRAPH.worst_case() < Duration::from_secs(30));
     }
 
     #[test]

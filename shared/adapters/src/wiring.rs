@@ -9,6 +9,7 @@ use crate::config::{self, ConfigError};
 use crate::dynamo::DynamoStore;
 use crate::facebook::Facebook;
 use crate::graph::{GraphSetupError, HttpGraph};
+use crate::retry::RetryPolicy;
 use crate::sqs::SqsQueue;
 use crate::{Stores, telemetry};
 
@@ -53,8 +54,19 @@ impl Lambda {
 
     /// The Graph client and the Facebook Login settings (`FB_*`, `TOKEN_KEY`,
     /// `OAUTH_REDIRECT_URI`, `APP_BASE_URL`).
+    /// Its Graph calls use [`RetryPolicy::GRAPH`]: for functions no person waits on.
     pub fn facebook(&self) -> Result<Arc<Facebook>, WiringError> {
-        let graph = Arc::new(HttpGraph::from_env()?);
+        self.facebook_with(RetryPolicy::GRAPH)
+    }
+
+    /// [`Lambda::facebook`] for functions a person waits on (the admin API, Facebook Login's
+    /// return): every Graph call fits [`RetryPolicy::INTERACTIVE`]'s budget.
+    pub fn facebook_interactive(&self) -> Result<Arc<Facebook>, WiringError> {
+        self.facebook_with(RetryPolicy::INTERACTIVE)
+    }
+
+    fn facebook_with(&self, policy: RetryPolicy) -> Result<Arc<Facebook>, WiringError> {
+        let graph = Arc::new(HttpGraph::from_env_with(policy)?);
         Ok(Arc::new(Facebook::from_env(graph)?))
     }
 }

@@ -99,6 +99,12 @@ impl HttpGraph {
     /// From `FB_GRAPH_URL` (default [`DEFAULT_GRAPH_URL`]), `FB_APP_ID` and `FB_APP_SECRET`
     /// (the first of its comma-separated list: the current secret), with the default policy.
     pub fn from_env() -> Result<HttpGraph, GraphSetupError> {
+        HttpGraph::from_env_with(RetryPolicy::default())
+    }
+
+    /// [`HttpGraph::from_env`] with its own retry budget (e.g. [`RetryPolicy::INTERACTIVE`] where
+    /// a person waits for the answer).
+    pub fn from_env_with(policy: RetryPolicy) -> Result<HttpGraph, GraphSetupError> {
         let base = config::optional("FB_GRAPH_URL").unwrap_or_else(|| DEFAULT_GRAPH_URL.to_string());
         let app_id = config::required("FB_APP_ID")?.trim().to_string();
         let secrets = config::required_secret("FB_APP_SECRET")?;
@@ -106,7 +112,7 @@ impl HttpGraph {
             secrets.expose_secret().split(',').map(str::trim).find(|s| !s.is_empty()).ok_or(
                 ConfigError::Invalid { name: "FB_APP_SECRET", why: "the list holds no secret".into() },
             )?;
-        HttpGraph::new(base, app_id, SecretString::from(current.to_string()), RetryPolicy::default())
+        HttpGraph::new(base, app_id, SecretString::from(current.to_string()), policy)
     }
 
     pub fn app_id(&self) -> &str {
