@@ -247,6 +247,9 @@ fn rule(id: &str, name: &str, pages: &[&str]) -> Rule {
 async fn a_failed_connect_leaves_the_page_in_its_rule(s: Stores) {
     import(&s, "A", "6", "tok").await;
     import(&s, "A", "7", "tok").await;
+    // A rule's agents are members of the shop (a rule write checks it).
+    let agent = domain::model::Member { email: "a@A.vn".into(), role: domain::model::Role::Agent };
+    s.members.add_member("A", &agent).await.expect("agent");
     let r1 = rule("r1", "Một", &["6"]);
     s.rules.create_rule("A", &r1, &[]).await.expect("rule 1");
     s.rules.create_rule("A", &rule("r2", "Hai", &["7"]), &[]).await.expect("rule 2");

@@ -234,7 +234,6 @@ async fn login(cb: &Callback, p: Params, cookies: &[&str]) -> Outcome {
         Err(e) => return graph_failed(&e),
     };
     drop(user_token);
-    let mut imported_ids = Vec::new();
 
     let tenant = state.tenant_id.as_str();
     let (mut imported, mut not_admin, mut taken, mut restored) = (0, Vec::new(), Vec::new(), Vec::new());
@@ -257,6 +256,12 @@ async fn login(cb: &Callback, p: Params, cookies: &[&str]) -> Outcome {
                 return failed("server_error", "please try again in a moment");
             }
         }
+        // The link first: a token stored is always one Meta's data callbacks can find, even if
+        // the login stops (its deadline, an error) before the end.
+        if let Err(e) = cb.facebook_users.link_pages(&fb_user, tenant, std::slice::from_ref(&page.id)).await {
+            warn!(error = %e, page_id = %page.id, "could not record who imported the Page");
+            return failed("server_error", "please try again in a moment");
+        }
         let record = ImportedPage {
             page_id: page.id.clone(),
             name: page.name.clone(),
@@ -271,15 +276,10 @@ async fn login(cb: &Callback, p: Params, cookies: &[&str]) -> Outcome {
             }
         };
         imported += 1;
-        imported_ids.push(page.id.clone());
         // Connecting again through Facebook Login restores a Page in lost connection.
         if stored.status == PageStatus::LostConnection && restore(cb, tenant, &page, stored).await {
             restored.push(page.name.clone());
         }
-    }
-    if let Err(e) = cb.facebook_users.link_pages(&fb_user, tenant, &imported_ids).await {
-        warn!(error = %e, "could not record who imported the Pages");
-        return failed("server_error", "please try again in a moment");
     }
     Outcome::Imported { imported, not_admin, taken, restored }
 }
