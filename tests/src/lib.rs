@@ -2,6 +2,7 @@
 //! local stack on either backend.
 
 pub mod fake_graph;
+pub mod flow;
 
 use std::sync::Arc;
 use std::time::Duration;
