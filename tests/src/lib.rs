@@ -475,6 +475,33 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs each named `async fn(Stores)` contract as two tests: on the in-memory twin
+/// (`memory::name`) and on DynamoDB served by moto (`dynamodb_on_moto::name`), a fresh table
+/// each. Both backends must pass every contract.
+#[macro_export]
+macro_rules! store_contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let store = ::std::sync::Arc::new(::adapters::memory::MemoryStore::new());
+                    super::$name(::adapters::Stores::from_one(store)).await;
+                }
+            )*
+        }
+        mod dynamodb_on_moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let store = ::std::sync::Arc::new($crate::moto_store().await);
+                    super::$name(::adapters::Stores::from_one(store)).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Adds agents to the shop of `owner` (a token) through the admin API.
 pub async fn add_agents(stack: &local_stack::RunningStack, owner: &str, emails: &[String]) {
     for email in emails {

@@ -39,6 +39,20 @@ async fn connect(w: &World, owner_token: &str, page: &str) -> (u16, Value) {
         .await
 }
 
+/// A connect (only me) sent now and answered later: its status.
+fn connect_in_background(
+    w: &World,
+    owner_token: &str,
+    page: &str,
+) -> tokio::task::JoinHandle<reqwest::Result<u16>> {
+    let url = w.stack.url(&format!("/api/pages/{page}/connect"));
+    let owner = owner_token.to_string();
+    tokio::spawn(async move {
+        let r = http().post(url).bearer_auth(owner).json(&json!({"chat_mode":"only_me"})).send().await;
+        r.map(|r| r.status().as_u16())
+    })
+}
+
 async fn page_of(w: &World, owner_token: &str, page: &str) -> Value {
     let (s, b) = get_json(&w.stack, "/api/pages", owner_token).await;
     assert_eq!(s, 200, "{b}");
@@ -184,17 +198,7 @@ async fn a_disconnect_racing_a_connect_is_refused(backend: Backend) {
     login(&w, &w.a, "a").await;
     assert_eq!(connect(&w, &w.a, "2301").await.0, 200);
     w.fake.fail_next("subscribe", FakeFailure::Delay(Duration::from_secs(2)));
-    let stack_url = w.stack.url("/api/pages/2301/connect");
-    let owner = w.a.clone();
-    let reconnect = tokio::spawn(async move {
-        http()
-            .post(stack_url)
-            .bearer_auth(owner)
-            .json(&json!({"chat_mode":"only_me"}))
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-    });
+    let reconnect = connect_in_background(&w, &w.a, "2301");
     eventually(10, "the second subscribe in flight", || async {
         (w.fake.request_count("subscribe") == 2).then_some(())
     })
@@ -217,17 +221,7 @@ async fn events_arriving_while_a_connect_subscribes_are_kept(backend: Backend) {
     w.fake.add_page("2401", "Váy", "page-token-2401", &["MANAGE"]);
     login(&w, &w.a, "a").await;
     w.fake.fail_next("subscribe", FakeFailure::Delay(Duration::from_secs(4)));
-    let stack_url = w.stack.url("/api/pages/2401/connect");
-    let owner = w.a.clone();
-    let connecting = tokio::spawn(async move {
-        http()
-            .post(stack_url)
-            .bearer_auth(owner)
-            .json(&json!({"chat_mode":"only_me"}))
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-    });
+    let connecting = connect_in_background(&w, &w.a, "2401");
     eventually(10, "the subscribe in flight", || async {
         (w.fake.request_count("subscribe") == 1).then_some(())
     })

@@ -3,16 +3,13 @@
 //! deletion requests, and a shop deleting a Page's data. None of it existed before: each test
 //! fails to compile, let alone pass, on the old code.
 
-use std::sync::Arc;
-
 use adapters::Stores;
-use adapters::memory::MemoryStore;
 use domain::model::{ChatMode, Direction, Message, PageRecord, PageRoute, PageStatus};
 use domain::ports::{
     ConversationFilter, ConversationTouch, DeletionCounts, DeletionRequest, DeletionStatus, ImportedPage,
     PageErasure, StoreError, StoredPage,
 };
-use integration_tests::moto_store;
+use integration_tests::store_contract;
 
 const REASON: &str = "the person who connected it removed the app";
 
@@ -231,30 +228,7 @@ fn pending_reply(conv: &str, reply_id: &str) -> Message {
     }
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(MemoryStore::new()))).await;
-                }
-            )*
-        }
-        mod dynamodb_on_moto {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(moto_store().await))).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+store_contract!(
     revoking_a_page_takes_its_token_and_marks_it_lost,
     facebook_users_link_and_unlink,
     deletion_requests_report_their_status,

@@ -2,13 +2,10 @@
 //! a shop founded once, the `sub` bound once, and a member's removal that no rule edit can
 //! outlive (findings 4 and 7 of issue 10; `docs/facebook-login.md`, "Shops and members").
 
-use std::sync::Arc;
-
 use adapters::Stores;
-use adapters::memory::MemoryStore;
 use domain::model::{Member, Method, OldConversations, Role, Rule};
 use domain::ports::{AgentsChange, ImportedPage, StoreError};
-use integration_tests::moto_store;
+use integration_tests::store_contract;
 
 fn owner(email: &str) -> Member {
     Member { email: email.into(), role: Role::Owner }
@@ -156,27 +153,4 @@ async fn a_removed_member_is_in_no_rule(s: Stores) {
     assert!(!s.members.leave_shop("A", "x@a.vn", 0, &[]).await.expect("leave again"));
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod in_memory {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(MemoryStore::new()))).await;
-                }
-            )*
-        }
-        mod dynamodb_on_moto {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(moto_store().await))).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(a_shop_is_founded_once, a_sub_is_bound_once, a_removed_member_is_in_no_rule);
+store_contract!(a_shop_is_founded_once, a_sub_is_bound_once, a_removed_member_is_in_no_rule);

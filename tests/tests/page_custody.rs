@@ -2,17 +2,14 @@
 //! in-memory twin and DynamoDB on moto. Who holds a Page's route, at which connection version,
 //! under which lease; findings 1, 3 and 7 of issue 10.
 
-use std::sync::Arc;
-
 use adapters::Stores;
-use adapters::memory::MemoryStore;
 use domain::model::{ChatMode, Method, OldConversations, PageRecord, PageRoute, PageStatus, Rule};
 use domain::ports::{
     Connection, ImportedPage, ROUTE_LEASE_MS, RouteChange, RuleLink, StoreError, Takeover,
     UNCONNECTED_TOKEN_TTL_MS,
 };
 use domain::timefmt::now_ms;
-use integration_tests::moto_store;
+use integration_tests::store_contract;
 
 async fn import(s: &Stores, tenant: &str, page: &str, token: &str) -> PageRecord {
     let p = ImportedPage {
@@ -309,30 +306,7 @@ async fn tokens_of_pages_never_connected_expire(s: Stores) {
     );
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(MemoryStore::new()))).await;
-                }
-            )*
-        }
-        mod dynamodb_on_moto {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(moto_store().await))).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+store_contract!(
     a_lost_page_stays_with_its_shop_until_another_shop_takes_it_over,
     only_the_holder_gets_the_token_and_moves_the_route,
     an_old_failure_never_marks_a_fresh_connection_lost,

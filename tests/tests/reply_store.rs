@@ -2,13 +2,10 @@
 //! before the Send API call under its own id, settled once, listed with its status, and its
 //! echo never makes a second message.
 
-use std::sync::Arc;
-
 use adapters::Stores;
-use adapters::memory::MemoryStore;
 use domain::model::{Direction, Message, MessageKind, ReplyState, ReplyStatus};
 use domain::reply::ReplyOutcome;
-use integration_tests::moto_store;
+use integration_tests::store_contract;
 
 const CONV: &str = "1501_61";
 
@@ -165,30 +162,7 @@ async fn concurrent_settlements_leave_one_message(s: Stores) {
     assert_eq!(thread(&s).await, [("m_x".to_string(), Some(ReplyStatus::Sent))]);
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(MemoryStore::new()))).await;
-                }
-            )*
-        }
-        mod dynamodb_on_moto {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(moto_store().await))).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+store_contract!(
     a_reply_is_recorded_before_it_is_sent,
     a_sent_reply_and_its_echo_are_one_message,
     failed_and_unknown_replies_stay_in_the_thread,

@@ -4,12 +4,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use adapters::Stores;
-use adapters::memory::MemoryStore;
 use domain::model::{ChatMode, Direction, Member, Message, PageRecord, PageRoute, PageStatus, Role};
 use domain::ports::{
     Assignment, ConversationFilter, ConversationTouch, ImportedPage, StoreError, StoredPage, WatermarkKind,
 };
-use integration_tests::moto_store;
+use integration_tests::store_contract;
 
 fn touch(tenant: &str, page: &str, customer: &str, ts: i64, from_customer: bool) -> ConversationTouch {
     ConversationTouch {
@@ -472,30 +471,7 @@ async fn nonces_are_consumed_once(s: Stores) {
     assert!(s.nonces.consume_once("n-2", exp).await.expect("other nonce"));
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(MemoryStore::new()))).await;
-                }
-            )*
-        }
-        mod dynamodb_on_moto {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(Stores::from_one(Arc::new(moto_store().await))).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+store_contract!(
     messages_store_once_and_list_newest_first,
     activity_only_moves_forward_and_assignment_happens_once,
     conversations_list_by_view_newest_first_with_cursors,
