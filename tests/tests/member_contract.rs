@@ -112,7 +112,7 @@ async fn a_removed_member_is_in_no_rule(s: Stores) {
     let r1 = s.rules.rule("A", "r1").await.expect("get").expect("r1");
     let with_x = Rule { agent_emails: vec!["a0@a.vn".into(), "x@a.vn".into()], ..r1.clone() };
     s.rules.update_rule("A", &r1, &with_x, &[]).await.expect("r1 gains x");
-    let stale = s.members.leave_shop("A", "x@a.vn", seen.agent_grants, std::slice::from_ref(&leave_r2));
+    let stale = s.members.leave_shop("A", "x@a.vn", seen.agent_grants, std::slice::from_ref(&leave_r2), None);
     assert!(!stale.await.expect("leave"), "a rule gained the member since the read");
     assert!(s.members.member("A", "x@a.vn").await.expect("get").is_some(), "nothing removed");
     assert_eq!(s.rules.rule("A", "r2").await.expect("get").map(|r| r.agent_emails.len()), Some(2));
@@ -126,14 +126,14 @@ async fn a_removed_member_is_in_no_rule(s: Stores) {
     };
     let stale_r2 = AgentsChange { expected: vec!["x@a.vn".into()], ..leave_r2.clone() };
     let changes = [leave_r1.clone(), stale_r2];
-    assert!(!s.members.leave_shop("A", "x@a.vn", seen.agent_grants, &changes).await.expect("leave"));
+    assert!(!s.members.leave_shop("A", "x@a.vn", seen.agent_grants, &changes, None).await.expect("leave"));
     assert_eq!(
         s.rules.rule("A", "r1").await.expect("get").map(|r| r.agent_emails),
         Some(with_x.agent_emails)
     );
     // Up to date: the member leaves the shop and both rules at once.
     let changes = [leave_r1, leave_r2];
-    assert!(s.members.leave_shop("A", "x@a.vn", seen.agent_grants, &changes).await.expect("leave"));
+    assert!(s.members.leave_shop("A", "x@a.vn", seen.agent_grants, &changes, None).await.expect("leave"));
     assert!(s.members.membership("A", "x@a.vn").await.expect("get").is_none());
     for r in s.rules.list_rules("A").await.expect("rules") {
         assert!(!r.agent_emails.contains(&"x@a.vn".to_string()), "{} still names x", r.id);
@@ -150,7 +150,40 @@ async fn a_removed_member_is_in_no_rule(s: Stores) {
         Some(vec!["a0@a.vn".into()])
     );
     // Leaving twice: nothing to do.
-    assert!(!s.members.leave_shop("A", "x@a.vn", 0, &[]).await.expect("leave again"));
+    assert!(!s.members.leave_shop("A", "x@a.vn", 0, &[], None).await.expect("leave again"));
 }
 
-store_contract!(a_shop_is_founded_once, a_sub_is_bound_once, a_removed_member_is_in_no_rule);
+/// Two owners removing each other (or themselves) at the same moment: each removal names the
+/// other owner who must stay, checked in its own transaction, so the shop keeps an owner.
+async fn owners_removing_each_other_leave_one_owner(s: Stores) {
+    let owner = |e: &str| domain::model::Member { email: e.into(), role: domain::model::Role::Owner };
+    for e in ["x@a.vn", "y@a.vn"] {
+        assert!(s.members.add_member("A", &owner(e)).await.expect("add"));
+    }
+    let (x, y) = futures::join!(
+        s.members.leave_shop("A", "x@a.vn", 0, &[], Some("y@a.vn")),
+        s.members.leave_shop("A", "y@a.vn", 0, &[], Some("x@a.vn")),
+    );
+    let left = [x.expect("x leaves"), y.expect("y leaves")];
+    assert!(left.iter().filter(|l| **l).count() <= 1, "at most one of them left: {left:?}");
+    let mut owners: Vec<String> =
+        s.members.list_members("A").await.expect("list").into_iter().map(|m| m.email).collect();
+    assert!(!owners.is_empty(), "the shop kept an owner");
+    // Both refused (DynamoDB cancels transactions that collide): one goes now, alone.
+    if owners.len() == 2 {
+        assert!(s.members.leave_shop("A", "x@a.vn", 0, &[], Some("y@a.vn")).await.expect("leave"));
+        owners.retain(|e| e != "x@a.vn");
+    }
+    // The owner left cannot go with the other one as keeper: that one is gone.
+    let remaining = owners[0].clone();
+    let gone = if remaining == "x@a.vn" { "y@a.vn" } else { "x@a.vn" };
+    assert!(!s.members.leave_shop("A", &remaining, 0, &[], Some(gone)).await.expect("leave"));
+    assert_eq!(s.members.list_members("A").await.expect("list").len(), 1);
+}
+
+store_contract!(
+    a_shop_is_founded_once,
+    a_sub_is_bound_once,
+    a_removed_member_is_in_no_rule,
+    owners_removing_each_other_leave_one_owner
+);

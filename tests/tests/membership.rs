@@ -221,7 +221,14 @@ impl MemberStore for RulesAlwaysChanging {
     async fn bind_sub(&self, t: &str, e: &str, sub: &str) -> Result<bool, StoreError> {
         self.0.bind_sub(t, e, sub).await
     }
-    async fn leave_shop(&self, _: &str, _: &str, _: u64, _: &[AgentsChange]) -> Result<bool, StoreError> {
+    async fn leave_shop(
+        &self,
+        _: &str,
+        _: &str,
+        _: u64,
+        _: &[AgentsChange],
+        _: Option<&str>,
+    ) -> Result<bool, StoreError> {
         Ok(false)
     }
 }

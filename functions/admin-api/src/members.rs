@@ -77,25 +77,29 @@ pub async fn remove(
     let Some(target) = api.stores.members.member(&me.tenant_id, &email).await? else {
         return Err(ApiError::NotFound("member not found"));
     };
-    if target.role == Role::Owner {
-        owner_may_leave(&api, &me).await?;
+    if target.role == Role::Owner && me.role != Role::Owner {
+        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "admins cannot remove owners"));
     }
-    leave_shop_and_rules(&api, &me.tenant_id, &email).await?;
+    leave_shop_and_rules(&api, &me, &email, target.role == Role::Owner).await?;
     let queued = rules::queue_rehoming(&api, &me.tenant_id, &email, None).await;
     tracing::info!(tenant_id = %me.tenant_id, "member removed");
     Ok(Json(RemovedView { reassignment: JobState::queued_if(queued), removed: email }))
 }
 
-/// An owner is removed by another owner, and never the last one.
-async fn owner_may_leave(api: &AdminApi, me: &Caller) -> Result<(), ApiError> {
-    if me.role != Role::Owner {
-        return Err(ApiError::Forbidden(ErrorCode::Forbidden, "admins cannot remove owners"));
+/// The owner who must stay while the owner `leaving` goes: the caller when they are another
+/// owner, else any other owner; 409 `last_owner` when there is none. The removal's
+/// transaction checks that this owner is still one, so two owners removing each other (or
+/// themselves) at the same moment never leave the shop without an owner.
+async fn keeper(api: &AdminApi, me: &Caller, leaving: &str) -> Result<String, ApiError> {
+    if me.email != leaving {
+        return Ok(me.email.clone());
     }
     let members = api.stores.members.list_members(&me.tenant_id).await?;
-    if members.iter().filter(|m| m.role == Role::Owner).count() <= 1 {
-        return Err(ApiError::Conflict(ErrorCode::LastOwner, "a shop keeps at least one owner".into()));
-    }
-    Ok(())
+    members
+        .into_iter()
+        .find(|m| m.role == Role::Owner && m.email != leaving)
+        .map(|m| m.email)
+        .ok_or_else(|| ApiError::Conflict(ErrorCode::LastOwner, "a shop keeps at least one owner".into()))
 }
 
 /// Removes `email` from the shop and from every rule naming them, in one transaction
@@ -104,9 +108,11 @@ async fn owner_may_leave(api: &AdminApi, me: &Caller) -> Result<(), ApiError> {
 /// at the same time either lands first (and is undone here) or fails. A change meanwhile reads
 /// again, with the shared optimistic budget and backoff; after that, 409 `rules_changing` and
 /// nothing removed. Refused (409 `last_agent_of_rule`) while they are some rule's only agent.
-async fn leave_shop_and_rules(api: &AdminApi, tenant: &str, email: &str) -> Result<(), ApiError> {
+async fn leave_shop_and_rules(api: &AdminApi, me: &Caller, email: &str, owner: bool) -> Result<(), ApiError> {
+    let tenant: &str = &me.tenant_id;
     let policy = RetryPolicy::OPTIMISTIC;
     for n in policy.attempts() {
+        let keeper = if owner { Some(keeper(api, me, email).await?) } else { None };
         let Some(m) = api.stores.members.membership(tenant, email).await? else {
             return Err(ApiError::NotFound("member not found"));
         };
@@ -127,7 +133,8 @@ async fn leave_shop_and_rules(api: &AdminApi, tenant: &str, email: &str) -> Resu
                 agents: r.agent_emails.iter().filter(|a| *a != email).cloned().collect(),
             })
             .collect();
-        if api.stores.members.leave_shop(tenant, email, m.agent_grants, &changes).await? {
+        let left = api.stores.members.leave_shop(tenant, email, m.agent_grants, &changes, keeper.as_deref());
+        if left.await? {
             return Ok(());
         }
         if policy.allows(n + 1) {

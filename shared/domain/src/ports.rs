@@ -234,13 +234,16 @@ pub trait MemberStore: Send + Sync {
     /// if nothing changed since it was read: the member still has `agent_grants` (a rule that
     /// gains an agent counts it on the member in the same write) and each rule's agents are
     /// still `expected`. False when anything changed (or the member is gone): read again. So
-    /// no rule can name a removed member, whatever runs at the same time.
+    /// no rule can name a removed member, whatever runs at the same time. With `keeper` (when
+    /// the member leaving is an owner), that other member must still be an owner in the same
+    /// transaction: owners removing each other at once never leave the shop without one.
     async fn leave_shop(
         &self,
         tenant_id: &str,
         email: &str,
         agent_grants: u64,
         rules: &[AgentsChange],
+        keeper: Option<&str>,
     ) -> Result<bool, StoreError>;
     /// Whether the shop may reply with the Human Agent tag (Meta approved the feature for it).
     async fn human_agent_enabled(&self, tenant_id: &str) -> Result<bool, StoreError>;

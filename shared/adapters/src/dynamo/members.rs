@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::model::Member;
+use domain::model::{Member, Role};
 use domain::ports::{AgentsChange, MAX_RULES_LEFT_AT_ONCE, MemberStore, Membership, StoreError};
 use domain::timefmt::{now_ms, rfc3339_ms};
 use tracing::instrument;
@@ -130,6 +130,7 @@ impl MemberStore for DynamoStore {
         email: &str,
         agent_grants: u64,
         rules: &[AgentsChange],
+        keeper: Option<&str>,
     ) -> Result<bool, StoreError> {
         if rules.len() > MAX_RULES_LEFT_AT_ONCE {
             return Err(StoreError::Conflict(format!(
@@ -145,6 +146,15 @@ impl MemberStore for DynamoStore {
                 .expression_attribute_values(":g", grants.attr())
                 .tx()?,
         ];
+        if let Some(keeper) = keeper {
+            items.push(
+                self.tx_check(keys::member(tenant_id, keeper))
+                    .condition_expression("attribute_exists(sk) AND #role = :owner")
+                    .expression_attribute_names("#role", "role")
+                    .expression_attribute_values(":owner", Role::Owner.as_str().attr())
+                    .tx()?,
+            );
+        }
         for r in rules {
             items.push(
                 self.tx_update(keys::rule(tenant_id, &r.rule_id))

@@ -1,7 +1,7 @@
 //! Members of a shop, its founding and its settings (MemberStore).
 
 use async_trait::async_trait;
-use domain::model::Member;
+use domain::model::{Member, Role};
 use domain::ports::*;
 
 use super::{MemberExtras, MemoryStore, key, of_shop};
@@ -93,6 +93,7 @@ impl MemberStore for MemoryStore {
         email: &str,
         agent_grants: u64,
         rules: &[AgentsChange],
+        keeper: Option<&str>,
     ) -> Result<bool, StoreError> {
         if rules.len() > MAX_RULES_LEFT_AT_ONCE {
             return Err(StoreError::Conflict(format!(
@@ -102,7 +103,10 @@ impl MemberStore for MemoryStore {
         let mut s = self.lock();
         let k = key(tenant_id, email);
         let grants = s.member_extras.get(&k).map_or(0, |e| e.agent_grants);
+        let kept =
+            keeper.is_none_or(|o| s.members.get(&key(tenant_id, o)).is_some_and(|m| m.role == Role::Owner));
         let unchanged = s.members.contains_key(&k)
+            && kept
             && grants == agent_grants
             && rules.iter().all(|r| {
                 s.rules.get(&key(tenant_id, &r.rule_id)).is_some_and(|rule| rule.agent_emails == r.expected)
