@@ -149,7 +149,7 @@ pub async fn connect(
             Err(ConnectRefusal::Busy) => return Err(busy()),
         };
     let (connected, route) = connected_records(&me, page, mode, rule_id.clone());
-    let op = uuid::Uuid::new_v4().simple().to_string();
+    let op = custody::new_id();
     let take_over = match &plan {
         ConnectPlan::TakeOver(t) => Some(t.clone()),
         _ => None,
@@ -178,7 +178,7 @@ pub async fn connect(
         Some(_) => crate::rules::only_me_holders(&api, &me.tenant_id, std::slice::from_ref(&page_id)).await?,
         None => Vec::new(),
     };
-    let version = uuid::Uuid::new_v4().simple().to_string();
+    let version = custody::new_id();
     let commit = Connection {
         page: &connected,
         route: &route,
@@ -347,7 +347,7 @@ pub async fn disconnect(
     };
     match api.stores.pages.holder(&page_id).await? {
         Some(h) if h.route.tenant_id == me.tenant_id.as_str() => {
-            let op = uuid::Uuid::new_v4().simple().to_string();
+            let op = custody::new_id();
             let change = RouteChange {
                 tenant_id: me.tenant_id.to_string(),
                 page_id: page_id.clone(),

@@ -323,7 +323,7 @@ async fn custody_of(cb: &Callback, tenant: &str, page_id: &str) -> Result<bool, 
 /// lease, subscribe, then the connection at a new version. Only while the shop holds the route.
 async fn restore(cb: &Callback, tenant: &str, page: &GraphPage, stored: PageRecord) -> bool {
     let (Some(mode), Some(by)) = (stored.chat_mode, stored.connected_by.clone()) else { return false };
-    let op = uuid::Uuid::new_v4().simple().to_string();
+    let op = custody::new_id();
     let change = RouteChange {
         tenant_id: tenant.to_string(),
         page_id: page.id.clone(),
@@ -356,7 +356,7 @@ async fn restore(cb: &Callback, tenant: &str, page: &GraphPage, stored: PageReco
         rule_id: stored.rule_id.clone(),
         connected_by: by,
     };
-    let version = uuid::Uuid::new_v4().simple().to_string();
+    let version = custody::new_id();
     let commit = Connection {
         page: &connected,
         route: &route,

@@ -91,6 +91,12 @@ pub fn taken_over_reason(now_ms: i64) -> String {
 /// The holder's `lost_reason` when Facebook Login finds its token dead.
 pub const HOLDER_TOKEN_DEAD: &str = "Facebook no longer accepts the Page token (checked when an admin of the Page logged in); connect the Page again";
 
+/// A fresh random id for a connection's version or a route change's lease (`op`): 32 hex
+/// characters, never reused.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

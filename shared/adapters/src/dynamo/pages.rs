@@ -23,11 +23,6 @@ const NOT_CONNECTED: &str = "not_connected";
 /// A transaction item's cancellation reason when its condition did not hold.
 const CHECK_FAILED: &str = "ConditionalCheckFailed";
 
-/// A fresh connection version.
-pub(super) fn new_version() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
 /// The condition that an item is at connection `version`. A route written before connections
 /// had versions has none, and neither has its Page item: the empty version stands for that.
 fn at_version(version: &str) -> &'static str {
@@ -181,7 +176,7 @@ impl PageStore for DynamoStore {
 
     #[instrument(skip(self, page, route), fields(page_id = %page.page_id, tenant_id = %route.tenant_id), err)]
     async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError> {
-        let items = self.connect_items(page, route, &new_version(), Guard::Free)?;
+        let items = self.connect_items(page, route, &domain::custody::new_id(), Guard::Free)?;
         self.transact(items, || format!("page {} is connected to another shop or changing", page.page_id))
             .await
     }
@@ -339,7 +334,7 @@ impl PageStore for DynamoStore {
         item.insert("gsi1pk".into(), keys::ROUTES.attr());
         item.insert("gsi1sk".into(), c.page_id.attr());
         item.insert("connected_ms".into(), now_ms().attr());
-        item.insert("version".into(), new_version().attr());
+        item.insert("version".into(), domain::custody::new_id().attr());
         item.insert("lease_op".into(), c.op.attr());
         item.insert("lease_until".into(), c.until_ms.attr());
         let r = self

@@ -10,7 +10,7 @@ use tracing::instrument;
 
 use super::codec::{ToAttr, ToItem, decode_all};
 use super::errors::conditional;
-use super::pages::{Guard, new_version};
+use super::pages::Guard;
 use super::{DynamoStore, Read, TxItem, keys};
 
 /// A Page of the shop joining a rule, or leaving it.
@@ -201,7 +201,7 @@ impl RuleStore for DynamoStore {
         route: &PageRoute,
         link: &RuleLink,
     ) -> Result<(), StoreError> {
-        let mut items = self.connect_items(page, route, &new_version(), Guard::Free)?;
+        let mut items = self.connect_items(page, route, &domain::custody::new_id(), Guard::Free)?;
         items.extend(self.join_items(&route.tenant_id, &page.page_id, link)?);
         self.transact(items, || {
             format!(

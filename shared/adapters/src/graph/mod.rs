@@ -159,37 +159,15 @@ impl HttpGraph {
         loop {
             let result = self.attempt(&call).await;
             n += 1;
-            match result {
+            let e = match result {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_retryable() && n < attempts => {
-                    let wait = self.policy.backoff(n - 1);
-                    tracing::warn!(
-                        op = call.op,
-                        attempt = n,
-                        kind = ?e.kind,
-                        status = e.status,
-                        code = ?e.code,
-                        subcode = ?e.subcode,
-                        fbtrace_id = ?e.fbtrace_id,
-                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        "Graph call failed; retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        op = call.op,
-                        attempt = n,
-                        kind = ?e.kind,
-                        status = e.status,
-                        code = ?e.code,
-                        subcode = ?e.subcode,
-                        fbtrace_id = ?e.fbtrace_id,
-                        error = %e.message,
-                        "Graph call failed"
-                    );
-                    return Err(e);
-                }
+                Err(e) => e,
+            };
+            let retry = (e.is_retryable() && n < attempts).then(|| self.policy.backoff(n - 1));
+            log_failure(call.op, n, &e, retry, None);
+            match retry {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return Err(e),
             }
         }
     }
@@ -214,19 +192,9 @@ impl HttpGraph {
             let refused = unsent || e.kind == GraphErrorKind::RateLimited;
             let wait = self.policy.backoff(n - 1);
             let in_budget = started.elapsed() + wait < budget;
-            tracing::warn!(
-                op = call.op,
-                attempt = n,
-                kind = ?e.kind,
-                status = e.status,
-                code = ?e.code,
-                subcode = ?e.subcode,
-                fbtrace_id = ?e.fbtrace_id,
-                unsent = refused,
-                error = %e.message,
-                "Graph call failed"
-            );
-            if !(refused && n < attempts && in_budget) {
+            let retry = refused && n < attempts && in_budget;
+            log_failure(call.op, n, &e, retry.then_some(wait), Some(refused));
+            if !retry {
                 return Err(e);
             }
             tokio::time::sleep(wait).await;
@@ -372,6 +340,31 @@ fn api_error(call: &Call<'_>, status: u16, err: &serde_json::Value) -> GraphErro
 }
 
 mod endpoints;
+
+/// One log line per failed Graph attempt: what Meta said, and the wait before the next
+/// attempt when there is one (`unsent`: for a call that must not reach Meta twice, whether the
+/// failure proves nothing was sent).
+fn log_failure(
+    op: &str,
+    attempt: u32,
+    e: &GraphError,
+    retry_in: Option<std::time::Duration>,
+    unsent: Option<bool>,
+) {
+    tracing::warn!(
+        op,
+        attempt,
+        kind = ?e.kind,
+        status = e.status,
+        code = ?e.code,
+        subcode = ?e.subcode,
+        fbtrace_id = ?e.fbtrace_id,
+        unsent = ?unsent,
+        retry_in_ms = ?retry_in.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
+        error = %e.message,
+        "Graph call failed"
+    );
+}
 
 #[cfg(test)]
 mod tests {

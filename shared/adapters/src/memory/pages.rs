@@ -23,10 +23,6 @@ pub(super) struct PageMeta {
     pub token_expires_ms: Option<i64>,
 }
 
-fn new_version() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
 fn conflict(m: impl Into<String>) -> StoreError {
     StoreError::Conflict(m.into())
 }
@@ -56,7 +52,7 @@ impl PageStore for MemoryStore {
     async fn connect_page(&self, page: &PageRecord, route: &PageRoute) -> Result<(), StoreError> {
         let mut s = self.lock();
         s.route_free(&page.page_id, &route.tenant_id)?;
-        s.write_connection(page, route, &new_version());
+        s.write_connection(page, route, &domain::custody::new_id());
         Ok(())
     }
 
@@ -165,7 +161,10 @@ impl PageStore for MemoryStore {
                 match &c.draft {
                     Some(d) if stale => {
                         s.routes.insert(c.page_id.clone(), d.clone());
-                        s.route_meta.insert(c.page_id.clone(), RouteMeta { version: new_version(), lease });
+                        s.route_meta.insert(
+                            c.page_id.clone(),
+                            RouteMeta { version: domain::custody::new_id(), lease },
+                        );
                         return Ok(());
                     }
                     _ => return Err(conflict(format!("page {} is held by another shop", c.page_id))),
@@ -174,7 +173,8 @@ impl PageStore for MemoryStore {
             (None, None) => match &c.draft {
                 Some(d) => {
                     s.routes.insert(c.page_id.clone(), d.clone());
-                    s.route_meta.insert(c.page_id.clone(), RouteMeta { version: new_version(), lease });
+                    s.route_meta
+                        .insert(c.page_id.clone(), RouteMeta { version: domain::custody::new_id(), lease });
                     return Ok(());
                 }
                 None => return Err(conflict(format!("page {} has no route of the shop", c.page_id))),

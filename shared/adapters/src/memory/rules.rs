@@ -80,7 +80,7 @@ impl RuleStore for MemoryStore {
                 s.rules.insert(key(tenant, &rule.id), rule.clone());
             }
         }
-        s.write_connection(page, route, &uuid::Uuid::new_v4().simple().to_string());
+        s.write_connection(page, route, &domain::custody::new_id());
         Ok(())
     }
 
