@@ -10,7 +10,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::fake_graph::FakeGraph;
-use crate::{APP_SECRET, Backend, facebook_at, get_json, http, stack_config, start_configured, token};
+use crate::{
+    APP_SECRET, Backend, cookie_pair, facebook_at, get_json, login_link, outcome, return_from_meta,
+    stack_config, start_configured, token,
+};
 
 /// Every log line written by this test binary (each binary links its own copy of this static).
 pub fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -66,38 +69,16 @@ pub async fn world(backend: Backend) -> World {
     World { stack, fake, owner, cookies: Mutex::default() }
 }
 
-/// The `name=value` of the login cookie a login-url answer set.
-fn login_cookie(r: &reqwest::Response) -> String {
-    let set = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("a login cookie");
-    set.split(';').next().unwrap_or_default().to_string()
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
 /// Asks for the login URL as `token` and returns its `state`.
 pub async fn login_state(w: &World, token: &str) -> String {
-    let r = http()
-        .get(w.stack.url("/api/facebook/login-url"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("login-url");
-    let s = r.status().as_u16();
-    let cookie = (s == 200).then(|| login_cookie(&r));
-    let b: Value = r.json().await.unwrap_or_default();
-    assert_eq!(s, 200, "{b}");
-    let url = reqwest::Url::parse(b["url"].as_str().expect("url")).expect("parse");
-    let q: HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let (q, set_cookie) = login_link(&w.stack, token).await;
     assert_eq!(q.get("client_id").map(String::as_str), Some("test-app-id"));
     for p in domain::graph::REQUIRED_PERMISSIONS {
         assert!(q.get("scope").is_some_and(|s| s.contains(p)), "{p}");
     }
     let state = q.get("state").cloned().expect("state");
-    if let Some(c) = cookie {
-        w.cookies.lock().map(|mut m| m.insert(state.clone(), c)).ok();
-    }
+    let cookie = cookie_pair(&set_cookie).to_string();
+    w.cookies.lock().map(|mut m| m.insert(state.clone(), cookie)).ok();
     state
 }
 
@@ -108,15 +89,9 @@ pub async fn callback(w: &World, query: &[(&str, &str)]) -> HashMap<String, Stri
         .iter()
         .find(|(k, _)| *k == "state")
         .and_then(|(_, st)| w.cookies.lock().ok().and_then(|m| m.get(*st).cloned()));
-    let mut req = no_redirects().get(w.stack.url("/oauth/facebook/callback")).query(query);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    let r = req.send().await.expect("callback");
-    assert_eq!(r.status().as_u16(), 302);
-    let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location").to_string();
+    let (loc, _) = return_from_meta(&w.stack, query, cookie.as_deref()).await;
     assert!(loc.starts_with("https://app.example.vn/facebook/done?"), "{loc}");
-    reqwest::Url::parse(&loc).expect("location url").query_pairs().into_owned().collect()
+    outcome(&loc)
 }
 
 /// The owner's Page list.

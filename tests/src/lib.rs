@@ -547,6 +547,52 @@ pub fn shop_a(prefixes: &[&str]) -> Vec<String> {
     prefixes.iter().map(|p| format!("{p}@shop-a.vn")).collect()
 }
 
+/// A login link asked for by `token`: the query pairs of Meta's dialog URL it answered (its
+/// `state` among them) and the `Set-Cookie` header that came with it.
+pub async fn login_link(
+    stack: &local_stack::RunningStack,
+    token: &str,
+) -> (std::collections::HashMap<String, String>, String) {
+    let r =
+        http().get(stack.url("/api/facebook/login-url")).bearer_auth(token).send().await.expect("login-url");
+    let status = r.status().as_u16();
+    let set_cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).map(String::from);
+    let b: Value = r.json().await.unwrap_or_default();
+    assert_eq!(status, 200, "{b}");
+    let url = reqwest::Url::parse(b["url"].as_str().expect("url")).expect("dialog url");
+    (url.query_pairs().into_owned().collect(), set_cookie.expect("a login cookie"))
+}
+
+/// The `name=value` part of a `Set-Cookie` header (what the browser sends back).
+pub fn cookie_pair(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap_or_default()
+}
+
+/// The browser coming back from Meta to the callback with `query` (and `cookie`, when it has
+/// one): the redirect's `Location` and the `Set-Cookie` it carried.
+pub async fn return_from_meta(
+    stack: &local_stack::RunningStack,
+    query: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> (String, Option<String>) {
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let mut req = client.get(stack.url("/oauth/facebook/callback")).query(query);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let r = req.send().await.expect("callback");
+    assert_eq!(r.status().as_u16(), 302);
+    let set_cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).map(String::from);
+    let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location").to_string();
+    (loc, set_cookie)
+}
+
+/// The outcome pairs of the callback's redirect.
+pub fn outcome(location: &str) -> std::collections::HashMap<String, String> {
+    reqwest::Url::parse(location).expect("location url").query_pairs().into_owned().collect()
+}
+
 /// Facebook Login as one browser would do it: asks for the login URL as `owner_token` (keeping
 /// the login cookie that answer sets), then returns from Meta with `code` and that cookie.
 /// Returns the outcome's query pairs.
@@ -555,33 +601,8 @@ pub async fn browser_login(
     owner_token: &str,
     code: &str,
 ) -> std::collections::HashMap<String, String> {
-    let r = http()
-        .get(stack.url("/api/facebook/login-url"))
-        .bearer_auth(owner_token)
-        .send()
-        .await
-        .expect("login-url");
-    assert_eq!(r.status().as_u16(), 200);
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|set| set.split(';').next())
-        .expect("a login cookie")
-        .to_string();
-    let b: Value = r.json().await.expect("login-url JSON");
-    let url = reqwest::Url::parse(b["url"].as_str().expect("url")).expect("parse");
-    let state = url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state");
-    let client =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let r = client
-        .get(stack.url("/oauth/facebook/callback"))
-        .query(&[("code", code), ("state", state.as_str())])
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("callback");
-    assert_eq!(r.status().as_u16(), 302);
-    let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location").to_string();
-    reqwest::Url::parse(&loc).expect("location url").query_pairs().into_owned().collect()
+    let (dialog, set_cookie) = login_link(stack, owner_token).await;
+    let state = dialog.get("state").cloned().expect("state");
+    let query = [("code", code), ("state", state.as_str())];
+    outcome(&return_from_meta(stack, &query, Some(cookie_pair(&set_cookie))).await.0)
 }

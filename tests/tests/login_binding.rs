@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use integration_tests::fake_graph::FakeGraph;
 use integration_tests::*;
-use serde_json::Value;
 
 struct World {
     stack: local_stack::RunningStack,
@@ -26,19 +25,8 @@ async fn world(backend: Backend) -> World {
 
 /// A login link asked for by `token`: its `state` and the `Set-Cookie` that came with it.
 async fn login_link(w: &World, token: &str) -> (String, String) {
-    let r = http()
-        .get(w.stack.url("/api/facebook/login-url"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("login-url");
-    assert_eq!(r.status().as_u16(), 200);
-    let set_cookie =
-        r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("a login cookie").to_string();
-    let b: Value = r.json().await.expect("json");
-    let url = reqwest::Url::parse(b["url"].as_str().expect("url")).expect("url");
-    let state = url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state");
-    (state, set_cookie)
+    let (dialog, set_cookie) = integration_tests::login_link(&w.stack, token).await;
+    (dialog.get("state").cloned().expect("state"), set_cookie)
 }
 
 /// The callback as a browser sends it (with `cookie`, if it has one): the outcome's query
@@ -48,22 +36,8 @@ async fn callback(
     query: &[(&str, &str)],
     cookie: Option<&str>,
 ) -> (HashMap<String, String>, Option<String>) {
-    let client =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let mut req = client.get(w.stack.url("/oauth/facebook/callback")).query(query);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    let r = req.send().await.expect("callback");
-    assert_eq!(r.status().as_u16(), 302);
-    let set_cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).map(String::from);
-    let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location");
-    let out = reqwest::Url::parse(loc).expect("location url").query_pairs().into_owned().collect();
-    (out, set_cookie)
-}
-
-fn name_value(set_cookie: &str) -> &str {
-    set_cookie.split(';').next().unwrap_or_default()
+    let (loc, set_cookie) = return_from_meta(&w.stack, query, cookie).await;
+    (outcome(&loc), set_cookie)
 }
 
 async fn pages_of(w: &World, token: &str) -> usize {
@@ -89,9 +63,9 @@ async fn a_state_from_another_browser_imports_nothing(backend: Backend) {
     // Another login's cookie (B's second link), or a made-up one.
     let (_, other_cookie) = login_link(&w, &b).await;
     let (out, _) =
-        callback(&w, &[("code", "victim-code"), ("state", &state)], Some(name_value(&other_cookie))).await;
+        callback(&w, &[("code", "victim-code"), ("state", &state)], Some(cookie_pair(&other_cookie))).await;
     assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"), "{out:?}");
-    let forged = format!("{}=AAAA", name_value(&set_cookie).split('=').next().unwrap_or_default());
+    let forged = format!("{}=AAAA", cookie_pair(&set_cookie).split('=').next().unwrap_or_default());
     let (out, _) = callback(&w, &[("code", "victim-code"), ("state", &state)], Some(&forged)).await;
     assert_eq!(out.get("error").map(String::as_str), Some("invalid_state"), "{out:?}");
     assert_eq!(w.fake.request_count("exchange"), 0, "the victim's code was never exchanged");
@@ -99,7 +73,7 @@ async fn a_state_from_another_browser_imports_nothing(backend: Backend) {
     // The browser that asked for the link: accepted (the refusals did not spend it), and its
     // cookie is cleared.
     let (out, cleared) =
-        callback(&w, &[("code", "victim-code"), ("state", &state)], Some(name_value(&set_cookie))).await;
+        callback(&w, &[("code", "victim-code"), ("state", &state)], Some(cookie_pair(&set_cookie))).await;
     assert_eq!(out.get("result").map(String::as_str), Some("ok"), "{out:?}");
     let cleared = cleared.expect("the cookie is cleared");
     assert!(cleared.contains("Max-Age=0") && cleared.starts_with("fb_login_"), "{cleared}");
@@ -116,7 +90,7 @@ async fn a_cancelled_login_is_told_in_our_words(backend: Backend) {
     let (out, _) = callback(
         &w,
         &[("error", "access_denied"), ("error_reason", injected), ("state", &state)],
-        Some(name_value(&set_cookie)),
+        Some(cookie_pair(&set_cookie)),
     )
     .await;
     assert_eq!(out.get("error").map(String::as_str), Some("access_denied"));
@@ -143,7 +117,7 @@ async fn a_slow_meta_ends_the_login_in_a_redirect_in_time(backend: Backend) {
     let (state, set_cookie) = login_link(&w, &owner).await;
     let started = std::time::Instant::now();
     let (out, _) =
-        callback(&w, &[("code", "slow-code"), ("state", &state)], Some(name_value(&set_cookie))).await;
+        callback(&w, &[("code", "slow-code"), ("state", &state)], Some(cookie_pair(&set_cookie))).await;
     let took = started.elapsed();
     assert_eq!(out.get("error").map(String::as_str), Some("graph_error"), "{out:?}");
     assert!(out.get("message").is_some_and(|m| m.contains("too long")), "{out:?}");
