@@ -181,6 +181,8 @@ async fn conversation_with(s: &Stores, tenant: &str, page: &str, customer: &str,
         customer_id: customer.into(),
         activity_ms: 1_000,
         customer_ms: Some(1_000),
+        last_message: None,
+        customer_name: None,
     };
     s.conversations.touch_conversation(&t).await.expect("touch");
     for i in 0..messages {

@@ -264,6 +264,7 @@ async fn conversations_are_paged_with_messages_mapped_and_times_parsed() {
     let c = &all[4];
     assert_eq!(c.updated_ms, T0 + 120_000);
     assert_eq!(c.participant_ids, strings(&["psid-0", "301"]));
+    assert_eq!(c.participant_names.get("psid-0").map(String::as_str), Some("Customer psid-0"));
     let mids: Vec<&str> = c.messages.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(mids, ["m_0_c", "m_0_b", "m_0_a"], "newest first, as Graph gives them");
     assert_eq!(c.messages[2].created_ms, T0);
@@ -333,6 +334,27 @@ async fn server_errors_are_retried_then_reported_transient() {
     // The queue is spent: the next call goes through.
     assert!(!g.debug_token(&secret("t")).await.expect("fourth").is_valid);
     assert_eq!(fake.request_count("debug_token"), 4);
+}
+
+/// The worker's profile lookup: the name with the Page token; one attempt, never retried; a
+/// PSID that is not digits refused before any request.
+#[tokio::test]
+async fn a_profile_name_is_one_attempt_with_the_page_token() {
+    let fake = FakeGraph::start().await;
+    fake.add_page("301", "Shop", "page-token-301", &["MANAGE"]);
+    fake.set_profile("7001", "Trần Minh");
+    let g = client(&fake);
+    let token = secret("page-token-301");
+    assert_eq!(g.profile_name("7001", &token).await.expect("name").as_deref(), Some("Trần Minh"));
+    let r = &fake.requests_to("profile")[0];
+    assert_eq!((r.path.as_str(), r.param("fields")), ("/v25.0/7001", Some("name")));
+    assert_eq!(r.param("access_token"), Some("page-token-301"));
+    fake.fail_next("profile", FakeFailure::error(500, 2, None, "An unexpected error has occurred."));
+    let e = g.profile_name("7001", &token).await.expect_err("500");
+    assert_eq!((e.kind, fake.request_count("profile")), (GraphErrorKind::Transient, 2), "not retried");
+    assert!(g.profile_name("7002", &token).await.is_err(), "no such profile");
+    assert!(g.profile_name("../me", &token).await.is_err());
+    assert_eq!(fake.request_count("profile"), 3, "a PSID that is not digits is never sent");
 }
 
 #[tokio::test]

@@ -253,7 +253,37 @@ async fn a_removal_that_cannot_finish_answers_409(backend: Backend) {
     assert!(emails(&stack, &owner).await.iter().any(|(e, _)| e == "lan@shop-a.vn"), "nothing removed");
 }
 
+/// `GET /api/me`: the caller as the member list has them (the console's owner and admin
+/// screens and its "Của tôi" view rest on it): the role is the list's, not the token's; the
+/// email normalised; a non-member or removed member hears 403 like on every route.
+async fn me_says_who_the_caller_is_in_their_shop(backend: Backend) {
+    let stack = start_stack(backend).await;
+    let owner = token("Owner@Shop-A.vn", "shop-a", "owner");
+    let (s, b) = get_json(&stack, "/api/me", &owner).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b, json!({"email": "owner@shop-a.vn", "role": "owner", "tenant_id": "shop-a"}));
+    let (s, b) =
+        post_json(&stack, "/api/members", &owner, json!({"email":"ad@shop-a.vn","role":"admin"})).await;
+    assert_eq!(s, 201, "{b}");
+    add_agents(&stack, &owner, &["lan@shop-a.vn".to_string()]).await;
+    // A token claiming more than the member list says: the list wins.
+    let (_, b) = get_json(&stack, "/api/me", &token("lan@shop-a.vn", "shop-a", "owner")).await;
+    assert_eq!(b, json!({"email": "lan@shop-a.vn", "role": "agent", "tenant_id": "shop-a"}));
+    let (_, b) = get_json(&stack, "/api/me", &token("ad@shop-a.vn", "shop-a", "agent")).await;
+    assert_eq!(b["role"], "admin");
+    let (s, code) = status(&stack, "/api/me", &token("late@shop-a.vn", "shop-a", "owner")).await;
+    assert_eq!((s, code.as_str()), (403, "not_a_member"));
+    // Another shop's member is a stranger here.
+    let (s, code) = status(&stack, "/api/me", &token("lan@shop-a.vn", "shop-b", "agent")).await;
+    assert_eq!((s, code.as_str()), (403, "not_a_member"));
+    let (s, _) = delete(&stack, "/api/members/lan@shop-a.vn", &owner).await;
+    assert_eq!(s, 200);
+    let (s, code) = status(&stack, "/api/me", &token("lan@shop-a.vn", "shop-a", "agent")).await;
+    assert_eq!((s, code.as_str()), (403, "not_a_member"));
+}
+
 on_both_backends!(
+    me_says_who_the_caller_is_in_their_shop,
     a_shop_is_founded_once_and_roles_come_from_the_member_list,
     a_removed_member_stays_removed,
     the_sub_is_bound_at_first_use_and_checked,

@@ -201,6 +201,8 @@ async fn owners_do_not_reply_in_an_agents_conversation(backend: Backend) {
         customer_id: "62".into(),
         activity_ms: domain::timefmt::now_ms() - 1000,
         customer_ms: Some(domain::timefmt::now_ms() - 1000),
+        last_message: None,
+        customer_name: None,
     };
     w.stack.stores.conversations.touch_conversation(&t).await.expect("touch");
     w.stack

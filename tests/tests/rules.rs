@@ -136,6 +136,8 @@ async fn redelivered_new_conversations_lose_no_turn(backend: Backend) {
             customer_id: format!("C{i:03}"),
             activity_ms: 1_000 + i as i64,
             customer_ms: Some(1_000 + i as i64),
+            last_message: None,
+            customer_name: None,
         };
         assert!(s.conversations.touch_conversation(&touch).await.expect("touch").assignment_pending);
         let runs = (0..3).map(|_| {

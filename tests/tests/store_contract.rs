@@ -18,6 +18,8 @@ fn touch(tenant: &str, page: &str, customer: &str, ts: i64, from_customer: bool)
         customer_id: customer.into(),
         activity_ms: ts,
         customer_ms: from_customer.then_some(ts),
+        last_message: None,
+        customer_name: None,
     }
 }
 

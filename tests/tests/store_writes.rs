@@ -141,6 +141,21 @@ async fn a_message_in_an_existing_conversation_costs_three_writes() {
         assert!(reqs.iter().all(|(op, _)| op != "Scan"), "{reqs:?}");
     }
 
+    // The header's last message is the newest one, written by the moves above (no write of
+    // its own); a late older message is stored alone and leaves it.
+    let last = |c: Option<domain::model::Conversation>| {
+        c.and_then(|c| c.last_message).map(|m| (m.sent_ms, m.text, m.direction))
+    };
+    let newest = Some((1_764_000_000_004, Some("Còn size M?".to_string()), domain::model::Direction::In));
+    let conv = stores.conversations.conversation("shop-a", "111111111111111_2222").await.expect("get");
+    assert_eq!(last(conv), newest);
+    let out = worker.handle_sqs(record(&queued("2222", 1_764_000_000_001, "m-late"), 8)).await;
+    assert!(out.batch_item_failures.is_empty());
+    let late = requests.take();
+    assert_eq!(writes(&late), 1, "{late:?}");
+    let conv = stores.conversations.conversation("shop-a", "111111111111111_2222").await.expect("get");
+    assert_eq!(last(conv), newest);
+
     // A redelivered message writes nothing new: its PutItem fails the condition and the header
     // has seen its time already.
     let out = worker.handle_sqs(record(&queued("2222", 1_764_000_000_004, "m-4"), 9)).await;
@@ -152,7 +167,7 @@ async fn a_message_in_an_existing_conversation_costs_three_writes() {
         .list_messages("shop-a", "111111111111111_2222", None, 10)
         .await
         .expect("messages");
-    assert_eq!(msgs.items.len(), 4);
+    assert_eq!(msgs.items.len(), 5);
 
     // Reading the inbox: Queries on the index and the move log, never a Scan.
     requests.take();
@@ -185,6 +200,8 @@ async fn a_move_whose_answers_are_lost_is_read_again_not_repeated() {
         customer_id: "C1".into(),
         activity_ms: ts,
         customer_ms: Some(ts),
+        last_message: None,
+        customer_name: None,
     };
     for (i, ts) in [1_000i64, 2_000].into_iter().enumerate() {
         let other = domain::ports::ConversationTouch { conversation_id: format!("P_X{i}"), ..touch(ts) };

@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use domain::access::Member as Caller;
 use domain::assignment::{self, ClaimDecision};
 use domain::graph::{GraphError, GraphErrorKind, WindowRefusal, reply_window};
-use domain::model::{Conversation, Direction, Message, MessageKind, Method, ReplyState, ReplyStatus, Rule};
+use domain::model::{
+    Conversation, Direction, LastMessage, Message, MessageKind, Method, ReplyState, ReplyStatus, Rule,
+};
 use domain::ports::{ClaimOutcome, ConversationFilter, ConversationTouch};
 use domain::reply::{
     MAX_IDEMPOTENCY_KEY_LEN, ReplyOutcome, ReplyRight, failure_outcome, keyed_reply_id, new_reply_id,
@@ -293,7 +295,7 @@ pub async fn send(
                     sent_view(pending, mid)
                 }
             };
-            moved_up(&api, &me, &c, message.sent_ms).await;
+            moved_up(&api, &me, &c, &message).await;
             info!(conversation_id = %c.id, reply_id = %reply_id, "reply sent");
             Ok((StatusCode::CREATED, Json(MessageView::from(&message))).into_response())
         }
@@ -424,16 +426,19 @@ async fn send_failure(api: &AdminApi, tenant: &str, page_id: &str, version: &str
     }
 }
 
-/// Moves the conversation up the inbox after a reply went out; a failure is logged (the reply
-/// is stored and sent: the answer must say so).
-async fn moved_up(api: &AdminApi, me: &Caller, c: &Conversation, sent_ms: i64) {
+/// Moves the conversation up the inbox after a reply went out, the reply becoming its last
+/// message (in the same write, and only if nothing newer came meanwhile); a failure is logged
+/// (the reply is stored and sent: the answer must say so).
+async fn moved_up(api: &AdminApi, me: &Caller, c: &Conversation, reply: &Message) {
     let touch = ConversationTouch {
         tenant_id: me.tenant_id.to_string(),
         conversation_id: c.id.clone(),
         page_id: c.page_id.clone(),
         customer_id: c.customer_id.clone(),
-        activity_ms: sent_ms,
+        activity_ms: reply.sent_ms,
         customer_ms: None,
+        last_message: Some(LastMessage::of(reply)),
+        customer_name: None,
     };
     if let Err(e) = api.stores.conversations.touch_conversation(&touch).await {
         warn!(conversation_id = %c.id, error = %cause_chain(&e), "conversation not moved up after a reply");

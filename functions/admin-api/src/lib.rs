@@ -36,6 +36,7 @@ pub struct AdminApi {
 
 pub fn router(api: Arc<AdminApi>) -> Router {
     Router::new()
+        .route("/api/me", get(members::me))
         .route("/api/members", get(members::list).post(members::add))
         .route("/api/members/{email}", delete(members::remove))
         .route("/api/pages", get(pages::list))

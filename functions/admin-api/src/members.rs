@@ -14,7 +14,7 @@ use domain::ports::AgentsChange;
 use serde::Deserialize;
 
 use crate::extract::{ApiJson, Body, Manager, Me, area, one_of};
-use crate::views::{ItemsView, JobState, MemberView, RemovedView};
+use crate::views::{ItemsView, JobState, MeView, MemberView, RemovedView};
 use crate::{AdminApi, ApiError, ErrorCode, rules};
 
 /// `GET /api/members`, by email.
@@ -22,6 +22,12 @@ pub async fn list(State(api): State<Arc<AdminApi>>, me: Me) -> Result<Json<Items
     let mut members = api.stores.members.list_members(&me.tenant_id).await?;
     members.sort_by(|a, b| a.email.cmp(&b.email));
     Ok(Json(ItemsView::of(&members)))
+}
+
+/// `GET /api/me`: the caller as a member of their shop (its role from the member list, not
+/// the token); a non-member hears 403 like on every route.
+pub async fn me(me: Me) -> Json<MeView> {
+    Json(MeView::from(&me.0))
 }
 
 #[derive(Deserialize)]

@@ -3,8 +3,8 @@
 //! answers stay byte for byte what they were; an absent value is written `null`, not left out.
 
 use domain::model::{
-    ChatMode, Conversation, Direction, Member, Message, MessageKind, Method, OldConversations, PageRecord,
-    PageStatus, ReplyStatus, Role, Rule,
+    ChatMode, Conversation, Direction, LastMessage, Member, Message, MessageKind, Method, OldConversations,
+    PageRecord, PageStatus, ReplyStatus, Role, Rule,
 };
 use domain::reply::shown_status;
 use domain::timefmt::rfc3339_ms;
@@ -67,6 +67,21 @@ pub struct MemberView {
 impl From<&Member> for MemberView {
     fn from(m: &Member) -> Self {
         MemberView { email: m.email.clone(), role: m.role }
+    }
+}
+
+/// `GET /api/me`: who the caller is in their shop, as the member list says (the console
+/// shows owner and admin screens, and the caller's own conversations, from it).
+#[derive(Debug, Serialize)]
+pub struct MeView {
+    pub email: String,
+    pub role: Role,
+    pub tenant_id: String,
+}
+
+impl From<&domain::access::Member> for MeView {
+    fn from(m: &domain::access::Member) -> Self {
+        MeView { email: m.email.clone(), role: m.role, tenant_id: m.tenant_id.to_string() }
     }
 }
 
@@ -149,28 +164,61 @@ impl From<&Rule> for RuleView {
     }
 }
 
+/// A conversation. `kind` is always `messenger` today (the channel, so the console can tell
+/// other channels apart later); `customer_name` is null until Meta gave it; `last_message` is
+/// the newest message's preview (its text cut to [`domain::model::LAST_MESSAGE_TEXT_MAX`]
+/// characters), null for a conversation stored before it was kept.
 #[derive(Debug, Serialize)]
 pub struct ConversationView {
     pub assignee: Option<String>,
     pub customer_id: String,
+    pub customer_name: Option<String>,
     pub delivery_watermark_at: Option<String>,
     pub id: String,
+    pub kind: &'static str,
     pub last_activity_at: String,
     pub last_customer_message_at: Option<String>,
+    pub last_message: Option<LastMessageView>,
     pub page_id: String,
     pub pool_rule_id: Option<String>,
     pub read_watermark_at: Option<String>,
 }
+
+/// A conversation's `last_message`: `{"direction","kind","sent_at","text"}`.
+#[derive(Debug, Serialize)]
+pub struct LastMessageView {
+    pub direction: Direction,
+    pub kind: MessageKind,
+    pub sent_at: String,
+    pub text: Option<String>,
+}
+
+impl From<&LastMessage> for LastMessageView {
+    fn from(m: &LastMessage) -> Self {
+        LastMessageView {
+            direction: m.direction,
+            kind: m.kind,
+            sent_at: rfc3339_ms(m.sent_ms),
+            text: m.text.clone(),
+        }
+    }
+}
+
+/// The `kind` of every conversation: Messenger threads are the only channel.
+pub const MESSENGER: &str = "messenger";
 
 impl From<&Conversation> for ConversationView {
     fn from(c: &Conversation) -> Self {
         ConversationView {
             assignee: c.assignee.clone(),
             customer_id: c.customer_id.clone(),
+            customer_name: c.customer_name.clone(),
             delivery_watermark_at: c.delivery_watermark_ms.map(rfc3339_ms),
             id: c.id.clone(),
+            kind: MESSENGER,
             last_activity_at: rfc3339_ms(c.last_activity_ms),
             last_customer_message_at: c.last_customer_message_ms.map(rfc3339_ms),
+            last_message: c.last_message.as_ref().map(LastMessageView::from),
             page_id: c.page_id.clone(),
             pool_rule_id: c.pool_rule_id.clone(),
             read_watermark_at: c.read_watermark_ms.map(rfc3339_ms),
@@ -282,6 +330,13 @@ mod tests {
     }
 
     #[test]
+    fn me() {
+        let tenant = domain::ids::TenantId::parse("shop-a").expect("tenant");
+        let m = domain::access::Member { email: "a@x.vn".into(), tenant_id: tenant, role: Role::Agent };
+        same(&MeView::from(&m), json!({"email": "a@x.vn", "role": "agent", "tenant_id": "shop-a"}));
+    }
+
+    #[test]
     fn rules() {
         for (method, old, by) in [
             (Method::RoundRobin, OldConversations::None, None),
@@ -329,6 +384,8 @@ mod tests {
             last_activity_ms: 1_764_000_000_000,
             read_watermark_ms: None,
             delivery_watermark_ms: None,
+            customer_name: None,
+            last_message: None,
         };
         for _ in 0..2 {
             let before = json!({
@@ -341,6 +398,14 @@ mod tests {
                 "last_activity_at": rfc3339_ms(c.last_activity_ms),
                 "read_watermark_at": c.read_watermark_ms.map(rfc3339_ms),
                 "delivery_watermark_at": c.delivery_watermark_ms.map(rfc3339_ms),
+                "kind": "messenger",
+                "customer_name": c.customer_name,
+                "last_message": c.last_message.as_ref().map(|m| json!({
+                    "direction": m.direction.as_str(),
+                    "kind": m.kind.as_str(),
+                    "text": m.text,
+                    "sent_at": rfc3339_ms(m.sent_ms),
+                })),
             });
             same(&ConversationView::from(&c), before.clone());
             same(
@@ -352,6 +417,13 @@ mod tests {
             c.last_customer_message_ms = Some(1_764_000_000_001);
             c.read_watermark_ms = Some(1_764_000_000_002);
             c.delivery_watermark_ms = Some(1_764_000_000_003);
+            c.customer_name = Some("Nguyễn Văn A".into());
+            c.last_message = Some(LastMessage {
+                direction: Direction::In,
+                kind: MessageKind::Text,
+                text: Some("Còn size M không shop?".into()),
+                sent_ms: 1_764_000_000_001,
+            });
         }
         same(
             &PagedView::<ConversationView>::of(&Vec::new(), None),

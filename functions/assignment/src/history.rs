@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use domain::event::SyncJob;
-use domain::graph::GraphConversation;
-use domain::model::{Direction, Message, MessageKind, PageStatus, conversation_id};
+use domain::graph::{GraphConversation, GraphMessage};
+use domain::model::{Direction, LastMessage, Message, MessageKind, PageStatus, conversation_id};
 use domain::ports::ConversationTouch;
 use tracing::{info, warn};
 
@@ -102,6 +102,8 @@ impl Worker {
         let conv_id = conversation_id(page_id, customer);
         let newest = c.messages.iter().map(|m| m.created_ms).max().unwrap_or(c.updated_ms);
         let newest_in = c.messages.iter().filter(|m| m.from_id != page_id).map(|m| m.created_ms).max();
+        let messages: Vec<Message> =
+            c.messages.iter().map(|m| history_message(page_id, &conv_id, m)).collect();
         let touch = ConversationTouch {
             tenant_id: route.tenant_id.clone(),
             conversation_id: conv_id.clone(),
@@ -109,6 +111,9 @@ impl Worker {
             customer_id: customer.clone(),
             activity_ms: newest,
             customer_ms: newest_in,
+            // The thread's newest message, if the 20 read include it (they are the newest).
+            last_message: messages.iter().max_by_key(|m| m.sent_ms).map(LastMessage::of),
+            customer_name: c.participant_names.get(customer).cloned(),
         };
         let conv = self.stores.conversations.touch_conversation(&touch).await?;
         if conv.assignment_pending
@@ -118,27 +123,31 @@ impl Worker {
         {
             out.assigned += 1;
         }
-        for m in &c.messages {
-            let message = Message {
-                id: m.id.clone(),
-                conversation_id: conv_id.clone(),
-                direction: if m.from_id == page_id { Direction::Out } else { Direction::In },
-                kind: if m.text.as_deref().is_some_and(|t| !t.is_empty()) {
-                    MessageKind::Text
-                } else {
-                    MessageKind::Attachment
-                },
-                text: m.text.clone().filter(|t| !t.is_empty()),
-                sent_ms: m.created_ms,
-                detail: Some(serde_json::json!({"source": "history"})),
-                reply: None,
-            };
-            if self.stores.conversations.put_message(&route.tenant_id, &message).await? {
+        for message in &messages {
+            if self.stores.conversations.put_message(&route.tenant_id, message).await? {
                 out.stored += 1;
             } else {
                 out.duplicates += 1;
             }
         }
         Ok(())
+    }
+}
+
+/// A message of the Conversations API as stored (`detail.source` says where it came from).
+fn history_message(page_id: &str, conv_id: &str, m: &GraphMessage) -> Message {
+    Message {
+        id: m.id.clone(),
+        conversation_id: conv_id.to_string(),
+        direction: if m.from_id == page_id { Direction::Out } else { Direction::In },
+        kind: if m.text.as_deref().is_some_and(|t| !t.is_empty()) {
+            MessageKind::Text
+        } else {
+            MessageKind::Attachment
+        },
+        text: m.text.clone().filter(|t| !t.is_empty()),
+        sent_ms: m.created_ms,
+        detail: Some(serde_json::json!({"source": "history"})),
+        reply: None,
     }
 }

@@ -10,6 +10,7 @@
 pub mod erasure;
 pub mod history;
 pub mod orphans;
+pub mod profile;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use domain::assignment::{self as policy, Assignment};
 use domain::event::{EventBody, InboundEvent, QUEUE_FORMAT_VERSION, QueuedBatch};
 use domain::graph::GraphError;
-use domain::model::{ChatMode, Direction, PageRoute, Rule};
+use domain::model::{ChatMode, Direction, LastMessage, PageRoute, Rule};
 use domain::ports::{ConversationTouch, QueueError, StoreError, WatermarkKind};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -290,6 +291,8 @@ impl Worker {
             customer_id: ev.customer_id.clone(),
             activity_ms: ev.timestamp_ms,
             customer_ms: ev.is_from_customer().then_some(ev.timestamp_ms),
+            last_message: Some(LastMessage::of(&message)),
+            customer_name: None,
         };
         let conv = self.stores.conversations.touch_conversation(&touch).await?;
         if conv.assignment_pending {
@@ -305,6 +308,10 @@ impl Worker {
             out.stored += 1;
         } else {
             out.duplicates += 1;
+        }
+        // A new conversation's customer name, once the event is stored (best effort).
+        if conv.assignment_pending && conv.customer_name.is_none() {
+            self.look_up_name(&route, &conv).await;
         }
         Ok(())
     }

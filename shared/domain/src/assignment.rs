@@ -180,6 +180,8 @@ mod tests {
             last_activity_ms: 0,
             read_watermark_ms: None,
             delivery_watermark_ms: None,
+            customer_name: None,
+            last_message: None,
         }
     }
 

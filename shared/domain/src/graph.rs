@@ -168,6 +168,8 @@ pub struct GraphConversation {
     pub id: String,
     pub updated_ms: i64,
     pub participant_ids: Vec<String>,
+    /// Participant id → the name Graph gave (those without a name are left out).
+    pub participant_names: std::collections::BTreeMap<String, String>,
     pub messages: Vec<GraphMessage>,
 }
 
@@ -270,6 +272,10 @@ pub trait Graph: Send + Sync {
     /// The app-scoped id of the person a user token belongs to (`GET /me?fields=id`): what
     /// Meta's deauthorize and data-deletion callbacks name them by.
     async fn user_id(&self, user_token: &SecretString) -> Result<String, GraphError>;
+    /// A customer's name (`GET /{psid}?fields=name` with the Page's token), None when Graph
+    /// gives none. Refuses a `psid` that is not digits before any request.
+    async fn profile_name(&self, psid: &str, page_token: &SecretString)
+    -> Result<Option<String>, GraphError>;
 }
 
 #[cfg(test)]

@@ -132,6 +132,10 @@ impl Direction {
             Direction::Out => "out",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Direction> {
+        [Direction::In, Direction::Out].into_iter().find(|d| d.as_str() == s)
+    }
 }
 
 /// Identifier of a conversation: one customer (PSID) with one Page.
@@ -156,6 +160,37 @@ pub struct Conversation {
     pub last_activity_ms: i64,
     pub read_watermark_ms: Option<i64>,
     pub delivery_watermark_ms: Option<i64>,
+    /// The customer's name as Meta gives it (history sync's participants, or the worker's
+    /// profile lookup after a webhook created the conversation); None until known.
+    pub customer_name: Option<String>,
+    /// The newest message, for the inbox list: written with the move that makes it the
+    /// newest, so it always belongs to `last_activity_ms`.
+    pub last_message: Option<LastMessage>,
+}
+
+/// The most characters of a message's text kept in [`LastMessage`]: an inbox line shows a
+/// preview, and every conversation header carries it, so every inbox page reads it.
+pub const LAST_MESSAGE_TEXT_MAX: usize = 200;
+
+/// What the inbox list shows of a conversation's newest message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    pub direction: Direction,
+    pub kind: MessageKind,
+    /// The first [`LAST_MESSAGE_TEXT_MAX`] characters of the text, if it has any.
+    pub text: Option<String>,
+    pub sent_ms: i64,
+}
+
+impl LastMessage {
+    pub fn of(m: &Message) -> LastMessage {
+        LastMessage {
+            direction: m.direction,
+            kind: m.kind,
+            text: m.text.as_ref().map(|t| t.chars().take(LAST_MESSAGE_TEXT_MAX).collect()),
+            sent_ms: m.sent_ms,
+        }
+    }
 }
 
 /// What a stored message is (the `kind` of the contract's message object).

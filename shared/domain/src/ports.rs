@@ -287,6 +287,13 @@ pub struct ConversationTouch {
     pub activity_ms: i64,
     /// Set when the customer wrote (opens the messaging window); only moves forward.
     pub customer_ms: Option<i64>,
+    /// The event's message: becomes the conversation's `last_message` when the event is
+    /// newer than the conversation's activity (the same write that moves the activity), so a
+    /// late older event never replaces a newer one.
+    pub last_message: Option<crate::model::LastMessage>,
+    /// The customer's name when the event knows it (history sync): written with the header's
+    /// creation or move, no extra write.
+    pub customer_name: Option<String>,
 }
 
 /// Where a conversation sits (decided in [`crate::assignment`]).
@@ -454,6 +461,14 @@ pub trait ConversationStore: Send + Sync {
         reply_id: &str,
         outcome: &crate::reply::ReplyOutcome,
     ) -> Result<Option<Message>, StoreError>;
+    /// Records the customer's name on an existing conversation (the worker's profile lookup
+    /// after creating it); nothing when the conversation does not exist.
+    async fn set_customer_name(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        name: &str,
+    ) -> Result<(), StoreError>;
     /// Moves a read or delivery watermark forward on an existing conversation.
     async fn advance_watermark(
         &self,

@@ -4,7 +4,8 @@
 //! route. Every request is recorded, query included, so tests can assert which token and fields were sent.
 //!
 //! Route keys: "exchange", "long_lived", "permissions", "me", "accounts", "subscribe",
-//! "unsubscribe", "subscribed_apps", "debug_token", "conversations" ("unknown" otherwise).
+//! "unsubscribe", "subscribed_apps", "debug_token", "conversations", "send", "profile"
+//! ("unknown" otherwise).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -128,6 +129,8 @@ pub struct FakeState {
     /// Long-lived user token → the person's app-scoped id (`GET /me?fields=id`); tokens not
     /// listed belong to [`DEFAULT_USER_ID`].
     pub user_ids: HashMap<String, String>,
+    /// PSID → name, answered by `GET /{psid}?fields=name` ("profile").
+    pub profiles: HashMap<String, String>,
 }
 
 /// The app-scoped id of the person behind a user token not given another one.
@@ -180,6 +183,7 @@ impl FakeGraph {
             requests: Vec::new(),
             sent: Vec::new(),
             user_ids: HashMap::new(),
+            profiles: HashMap::new(),
         }));
         let app = axum::Router::new().fallback(routes::handle).with_state(state.clone());
         let server = tokio::spawn(async move {
@@ -302,6 +306,11 @@ impl FakeGraph {
 
     pub fn set_conversations_page_size(&self, n: usize) {
         self.state().conversations_page_size = n.max(1);
+    }
+
+    /// The name `GET /{psid}?fields=name` gives for `psid` (others: Graph's unknown object).
+    pub fn set_profile(&self, psid: &str, name: &str) {
+        self.state().profiles.insert(psid.to_string(), name.to_string());
     }
 
     /// Queues a failure for the next request of `route_key`.

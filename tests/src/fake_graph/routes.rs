@@ -43,6 +43,7 @@ fn route_key(method: &Method, path: &str, params: &[(String, String)]) -> &'stat
         ("GET", ["debug_token"]) => "debug_token",
         ("GET", [_, "conversations"]) => "conversations",
         ("POST", [_, "messages"]) => "send",
+        ("GET", [_]) => "profile",
         _ => "unknown",
     }
 }
@@ -97,6 +98,7 @@ pub(super) async fn handle(
         "debug_token" => debug_token(&s, &q),
         "conversations" => conversations(&s, &q, &rest),
         "send" => send(&mut s, &q, &rest, &body),
+        "profile" => profile(&s, &q, &rest),
         _ => Err(graph_error(400, 100, Some(33), "Unsupported request: unknown path components")),
     };
     if let Some(FakeFailure::AfterHandling { status }) = failure {
@@ -383,6 +385,19 @@ fn conversations(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
         })
         .collect();
     Ok(json!({ "data": data, "paging": paging(s, q, rest, offset, end, all.len()) }))
+}
+
+/// `GET /{psid}?fields=name`: a customer's profile, for a Page token of the fake; a PSID
+/// given no name by [`super::FakeGraph::set_profile`] is an unknown object (error 100/33).
+fn profile(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
+    if !s.pages.iter().any(|p| q.get("access_token") == Some(p.token.as_str())) {
+        return Err(invalid_token());
+    }
+    let psid = rest.trim_matches('/');
+    match s.profiles.get(psid) {
+        Some(name) => Ok(json!({ "name": name, "id": psid })),
+        None => Err(graph_error(400, 100, Some(33), "Unsupported get request. Object does not exist")),
+    }
 }
 
 /// `POST /{page}/messages`: the Send API. Checks the Page token and the body's shape, keeps it,

@@ -5,8 +5,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::model::{
-    ChatMode, Conversation, Direction, Member, Message, MessageKind, Method, OldConversations, PageRecord,
-    PageRoute, PageStatus, ReplyState, ReplyStatus, Role, Rule,
+    ChatMode, Conversation, Direction, LastMessage, Member, Message, MessageKind, Method, OldConversations,
+    PageRecord, PageRoute, PageStatus, ReplyState, ReplyStatus, Role, Rule,
 };
 use domain::ports::{RouteHealth, StoreError, StoredPage};
 
@@ -134,6 +134,38 @@ impl FromItem for Conversation {
                 .ok_or_else(|| StoreError::Corrupt("last_activity_ms missing".into()))?,
             read_watermark_ms: row.n("read_wm"),
             delivery_watermark_ms: row.n("delivery_wm"),
+            customer_name: row.s("customer_name"),
+            last_message: match item.get("last_msg") {
+                Some(AttributeValue::M(m)) => Some(LastMessage::from_item(m)?),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// A conversation's `last_msg`: a map of `dir`, `kind`, `text` (when it has one) and `ms`.
+impl ToAttr for LastMessage {
+    fn attr(&self) -> AttributeValue {
+        let mut m = Item::from([
+            ("dir".to_string(), self.direction.as_str().attr()),
+            ("kind".to_string(), self.kind.as_str().attr()),
+            ("ms".to_string(), self.sent_ms.attr()),
+        ]);
+        if let Some(t) = &self.text {
+            m.insert("text".into(), t.attr());
+        }
+        AttributeValue::M(m)
+    }
+}
+
+impl FromItem for LastMessage {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let row = Row(item);
+        Ok(LastMessage {
+            direction: row.parsed("dir", Direction::parse, "last message direction")?,
+            kind: row.parsed("kind", MessageKind::parse, "last message kind")?,
+            text: row.s("text"),
+            sent_ms: row.n("ms").ok_or_else(|| StoreError::Corrupt("last message ms missing".into()))?,
         })
     }
 }

@@ -85,6 +85,10 @@ impl DynamoStore {
             expr.push_str(", last_customer_ms = :cm");
             req = req.expression_attribute_values(":cm", cm.attr());
         }
+        for (name, value) in summary(t) {
+            expr.push_str(&format!(", {name} = :{name}"));
+            req = req.expression_attribute_values(format!(":{name}"), value);
+        }
         match req.update_expression(expr).send().await {
             Ok(out) => {
                 Ok(Touched::Done(Box::new(Conversation::from_item(&out.attributes.unwrap_or_default())?)))
@@ -124,6 +128,12 @@ impl DynamoStore {
             expr.push_str(", last_customer_ms = :cm");
             update = update.expression_attribute_values(":cm", cm.attr());
         }
+        // The event is the newest: its message becomes the last one in this same write (the
+        // condition on the activity read keeps a late older event from replacing it).
+        for (name, value) in summary(t) {
+            expr.push_str(&format!(", {name} = :{name}"));
+            update = update.expression_attribute_values(format!(":{name}"), value);
+        }
         let update = update.update_expression(expr).tx()?;
         let log = self
             .tx_put(keys::move_entry(&t.tenant_id, label, &t.conversation_id).item())
@@ -156,6 +166,12 @@ impl DynamoStore {
                 if t.customer_ms.is_some() {
                     conv.last_customer_message_ms = t.customer_ms;
                 }
+                if t.last_message.is_some() {
+                    conv.last_message = t.last_message.clone();
+                }
+                if t.customer_name.is_some() {
+                    conv.customer_name = t.customer_name.clone();
+                }
                 Ok(Touched::Done(Box::new(conv)))
             }
             // Changed since it was read, or another transaction on it in flight: read again.
@@ -167,31 +183,61 @@ impl DynamoStore {
         }
     }
 
-    /// An event no newer than the conversation's latest: activity stays; the customer's time
-    /// may still move forward.
+    /// An event no newer than the conversation's latest: activity and the last message stay;
+    /// the customer's time may still move forward, and a name still missing is filled in.
     async fn touch_in_place(
         &self,
         t: &ConversationTouch,
         mut conv: Conversation,
     ) -> Result<Conversation, StoreError> {
-        let Some(cm) = t.customer_ms else { return Ok(conv) };
-        if conv.last_customer_message_ms.is_some_and(|old| old >= cm) {
-            return Ok(conv);
+        let cm = t.customer_ms.filter(|cm| conv.last_customer_message_ms.is_none_or(|old| old < *cm));
+        let name = t.customer_name.as_ref().filter(|_| conv.customer_name.is_none());
+        if let Some(cm) = cm {
+            let r = self
+                .update(keys::header(&t.tenant_id, &t.conversation_id))
+                .update_expression("SET last_customer_ms = :cm")
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(last_customer_ms) OR last_customer_ms < :cm)",
+                )
+                .expression_attribute_values(":cm", cm.attr())
+                .send()
+                .await;
+            if conditional(r, "UpdateItem")? {
+                conv.last_customer_message_ms = Some(cm);
+            }
         }
-        let r = self
-            .update(keys::header(&t.tenant_id, &t.conversation_id))
-            .update_expression("SET last_customer_ms = :cm")
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(last_customer_ms) OR last_customer_ms < :cm)",
-            )
-            .expression_attribute_values(":cm", cm.attr())
-            .send()
-            .await;
-        if conditional(r, "UpdateItem")? {
-            conv.last_customer_message_ms = Some(cm);
+        if let Some(name) = name {
+            self.name_if_missing(t, name).await?;
+            conv.customer_name = Some(name.clone());
         }
         Ok(conv)
     }
+
+    /// Writes the customer's name unless the header has one (history sync reaching a
+    /// conversation a webhook created, whose profile lookup failed).
+    async fn name_if_missing(&self, t: &ConversationTouch, name: &str) -> Result<(), StoreError> {
+        let r = self
+            .update(keys::header(&t.tenant_id, &t.conversation_id))
+            .update_expression("SET customer_name = :n")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(customer_name)")
+            .expression_attribute_values(":n", name.attr())
+            .send()
+            .await;
+        conditional(r, "UpdateItem").map(|_| ())
+    }
+}
+
+/// What a creation or a move also writes when the event carries it: `last_msg` (the event's
+/// message) and `customer_name`.
+fn summary(t: &ConversationTouch) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)> {
+    let mut out = Vec::new();
+    if let Some(m) = &t.last_message {
+        out.push(("last_msg", m.attr()));
+    }
+    if let Some(n) = &t.customer_name {
+        out.push(("customer_name", n.attr()));
+    }
+    out
 }
 
 #[async_trait]
@@ -301,6 +347,23 @@ impl ConversationStore for DynamoStore {
         outcome: &domain::reply::ReplyOutcome,
     ) -> Result<Option<Message>, StoreError> {
         self.settle_reply_item(tenant_id, conversation_id, reply_id, outcome).await
+    }
+
+    #[instrument(skip(self, name), err)]
+    async fn set_customer_name(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let r = self
+            .update(keys::header(tenant_id, conversation_id))
+            .update_expression("SET customer_name = :n")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":n", name.attr())
+            .send()
+            .await;
+        conditional(r, "UpdateItem").map(|_| ())
     }
 
     #[instrument(skip(self), err)]

@@ -14,6 +14,9 @@ use serde::Deserialize;
 
 use super::*;
 
+/// How long the worker's best-effort profile lookup may take (one attempt, no retry).
+const PROFILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 // ---- Graph's JSON, only the fields read (the token-holding ones have no Debug) ----
 
 #[derive(Deserialize)]
@@ -92,13 +95,21 @@ struct IdJson {
     id: String,
 }
 
+/// A participant of a thread, or a person's profile: `{"id", "name"}`.
+#[derive(Deserialize)]
+struct NamedJson {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct ConversationJson {
     id: String,
     #[serde(default)]
     updated_time: serde_json::Value,
     #[serde(default)]
-    participants: Option<DataList<IdJson>>,
+    participants: Option<DataList<NamedJson>>,
     #[serde(default)]
     messages: Option<DataList<MessageJson>>,
 }
@@ -129,9 +140,13 @@ fn to_conversation(c: ConversationJson) -> GraphConversation {
         tracing::warn!(conversation_id = %c.id, "conversation without a readable updated_time");
         messages.iter().map(|m| m.created_ms).max().unwrap_or(0)
     });
-    let participant_ids =
-        c.participants.map(|l| l.data.into_iter().map(|p| p.id).collect()).unwrap_or_default();
-    GraphConversation { id: c.id, updated_ms, participant_ids, messages }
+    let participants = c.participants.map(|l| l.data).unwrap_or_default();
+    let participant_names = participants
+        .iter()
+        .filter_map(|p| Some((p.id.clone(), p.name.clone().filter(|n| !n.trim().is_empty())?)))
+        .collect();
+    let participant_ids = participants.into_iter().map(|p| p.id).collect();
+    GraphConversation { id: c.id, updated_ms, participant_ids, participant_names, messages }
 }
 
 #[async_trait]
@@ -338,5 +353,25 @@ impl Graph for HttpGraph {
         let url = self.url(&["me"], &[("fields", "id"), ("access_token", token)])?;
         let me: IdJson = self.call(self.get("user_id", url, vec![token])).await?;
         Ok(me.id)
+    }
+
+    #[tracing::instrument(name = "graph.profile_name", skip_all)]
+    async fn profile_name(
+        &self,
+        psid: &str,
+        page_token: &SecretString,
+    ) -> Result<Option<String>, GraphError> {
+        // A PSID is digits, like a Page id: checked the same way before it becomes a path.
+        let person = Self::page_segment(psid)?;
+        let token = page_token.expose_secret();
+        let url = self.url(&[&person], &[("fields", "name"), ("access_token", token)])?;
+        // One attempt, briefly: a name is a nicety the worker must not wait or retry for.
+        let call = self.get("profile_name", url, vec![token]);
+        let timeout = PROFILE_TIMEOUT.min(self.policy.timeout);
+        let p: NamedJson = self.attempt_timed(&call, Some(timeout)).await.map_err(|(e, _)| {
+            log_failure(call.op, 1, &e, None, None);
+            e
+        })?;
+        Ok(p.name.filter(|n| !n.trim().is_empty()))
     }
 }

@@ -58,9 +58,24 @@ impl ConversationStore for MemoryStore {
             last_activity_ms: i64::MIN,
             read_watermark_ms: None,
             delivery_watermark_ms: None,
+            customer_name: None,
+            last_message: None,
         });
         let before = (c.last_activity_ms > i64::MIN && t.activity_ms > c.last_activity_ms)
             .then(|| walk::place(c.last_activity_ms, &c.id));
+        // Created or moved forward: the event's message and name go with the move, as in
+        // DynamoDB; an event no newer leaves them, but a name still missing is filled in.
+        let newer = t.activity_ms > c.last_activity_ms;
+        if newer {
+            if t.last_message.is_some() {
+                c.last_message = t.last_message.clone();
+            }
+            if t.customer_name.is_some() {
+                c.customer_name = t.customer_name.clone();
+            }
+        } else if c.customer_name.is_none() {
+            c.customer_name = t.customer_name.clone();
+        }
         if t.activity_ms >= c.last_activity_ms {
             c.last_activity_ms = t.activity_ms;
         }
@@ -76,6 +91,18 @@ impl ConversationStore for MemoryStore {
             s.log_move(&t.tenant_id, &t.conversation_id, before);
         }
         Ok(out)
+    }
+
+    async fn set_customer_name(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        if let Some(c) = self.lock().conversation_mut(tenant_id, conversation_id) {
+            c.customer_name = Some(name.to_string());
+        }
+        Ok(())
     }
 
     async fn complete_assignment(
