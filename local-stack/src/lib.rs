@@ -7,6 +7,7 @@
 //! they are DynamoDB and SQS there (moto server, or real AWS), created if missing.
 
 pub mod auth;
+mod console;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +55,9 @@ pub struct LocalConfig {
     pub graph_policy: adapters::graph::RetryPolicy,
     /// Facebook Login's return ends within this (`oauth_callback::DEADLINE` by default).
     pub callback_deadline: Duration,
+    /// `CONSOLE_DIR`: serve the console's files from this directory instead of the copy built
+    /// into the binary (edit, reload, no rebuild).
+    pub console_dir: Option<std::path::PathBuf>,
 }
 
 impl LocalConfig {
@@ -88,6 +92,7 @@ impl LocalConfig {
             token_key: secret("TOKEN_KEY", "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="),
             graph_policy: adapters::graph::RetryPolicy::default(),
             callback_deadline: oauth_callback::DEADLINE,
+            console_dir: optional("CONSOLE_DIR").map(std::path::PathBuf::from),
         })
     }
 }
@@ -211,6 +216,10 @@ pub async fn start_with(
         .merge(webhook::router(webhook))
         .merge(oauth_callback::router(callback))
         .merge(meta_callbacks::router(meta_callbacks))
+        .merge(console::router(
+            ::console::ConsoleConfig { dir: cfg.console_dir.clone(), ..::console::ConsoleConfig::dev() },
+            &cfg.jwt_secret,
+        ))
         .merge(authed);
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(async move {

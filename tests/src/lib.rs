@@ -108,6 +108,7 @@ pub fn stack_config(backend: Backend, visibility: Duration, max_receives: u32) -
             ..adapters::retry::RetryPolicy::GRAPH
         },
         callback_deadline: oauth_callback::DEADLINE,
+        console_dir: None,
     }
 }
 
