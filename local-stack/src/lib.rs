@@ -7,6 +7,7 @@
 //! they are DynamoDB and SQS there (moto server, or real AWS), created if missing.
 
 pub mod auth;
+pub mod simulator;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +55,9 @@ pub struct LocalConfig {
     pub graph_policy: adapters::graph::RetryPolicy,
     /// Facebook Login's return ends within this (`oauth_callback::DEADLINE` by default).
     pub callback_deadline: Duration,
+    /// Play Meta with the built-in simulator under `/_sim` (`simulator.rs`); from the
+    /// environment: on when `FB_APP_ID`, `FB_GRAPH_URL` and `FB_DIALOG_URL` are all unset.
+    pub simulator: bool,
 }
 
 impl LocalConfig {
@@ -88,6 +92,7 @@ impl LocalConfig {
             token_key: secret("TOKEN_KEY", "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="),
             graph_policy: adapters::graph::RetryPolicy::default(),
             callback_deadline: oauth_callback::DEADLINE,
+            simulator: simulator::wanted_by_env(),
         })
     }
 }
@@ -100,6 +105,10 @@ pub struct RunningStack {
     /// The in-memory queue, when that is the backend (tests inject failures through it).
     pub memory_queue: Option<Arc<MemoryQueue>>,
     pub worker: Arc<assignment::Worker>,
+    /// The Meta simulator, when it plays Meta for this stack.
+    pub simulator: Option<meta_sim::Simulator>,
+    /// Its customer view, when it runs (`http://ADDR/_sim/customer`).
+    pub simulator_url: Option<String>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -170,6 +179,8 @@ pub async fn start_with(
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
     let addr = listener.local_addr()?;
+    let mut cfg = cfg;
+    let sim = simulator::mount(&mut cfg, addr);
     let first_secret =
         cfg.app_secrets.expose_secret().split(',').next().unwrap_or_default().trim().to_string();
     let graph = Arc::new(adapters::graph::HttpGraph::new(
@@ -212,6 +223,7 @@ pub async fn start_with(
         .merge(oauth_callback::router(callback))
         .merge(meta_callbacks::router(meta_callbacks))
         .merge(authed);
+    let app = simulator::attach(app, &sim);
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -226,7 +238,9 @@ pub async fn start_with(
         tasks.push(tokio::spawn(poll(queues.consumer.clone(), worker.clone())));
     }
     info!(%addr, "local stack listening");
-    Ok(RunningStack { addr, stores, queues, memory_queue, worker, tasks })
+    let simulator_url = sim.as_ref().map(|(s, _)| s.customer_url());
+    let simulator = sim.map(|(s, _)| s);
+    Ok(RunningStack { addr, stores, queues, memory_queue, worker, simulator, simulator_url, tasks })
 }
 
 /// Lambda's SQS event source, played locally: receive a batch, hand it to the worker, delete
