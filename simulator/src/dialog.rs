@@ -61,16 +61,17 @@ fn all<'a>(pairs: &'a [(String, String)], name: &'a str) -> impl Iterator<Item =
 }
 
 /// Checks what Meta checks before showing anything: the app id and a usable redirect URI.
-fn request(sim: &Simulator, pairs: &[(String, String)]) -> Result<Request, Response> {
+/// Refusals are Meta-like sentences for [`error_page`].
+fn request(sim: &Simulator, pairs: &[(String, String)]) -> Result<Request, &'static str> {
     let client_id = first(pairs, "client_id").unwrap_or_default();
     if client_id != sim.app_id() {
-        return Err(error_page("Invalid App ID: the client_id is not the simulated app's."));
+        return Err("Invalid App ID: the client_id is not the simulated app's.");
     }
     let redirect_raw = first(pairs, "redirect_uri").unwrap_or_default();
     let redirect_uri = url::Url::parse(&redirect_raw)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or_else(|| error_page("URL blocked: redirect_uri is missing or not an http(s) URL."))?;
+        .ok_or("URL blocked: redirect_uri is missing or not an http(s) URL.")?;
     let scopes: Vec<String> = first(pairs, "scope")
         .unwrap_or_default()
         .split(',')
@@ -117,7 +118,7 @@ pub(crate) async fn show(
 ) -> Response {
     let req = match request(&sim, &pairs) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(why) => return error_page(why),
     };
     let hidden = |name: &str, value: &str| {
         format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">\n", esc(name), esc(value))
@@ -168,7 +169,7 @@ pub(crate) async fn submit(State(sim): State<Simulator>, body: Bytes) -> Respons
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let req = match request(&sim, &pairs) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(why) => return error_page(why),
     };
     let mut target = req.redirect_uri.clone();
     if first(&pairs, "action").as_deref() != Some("continue") {
