@@ -107,7 +107,7 @@ const STYLE: &str = "body{font:16px/1.45 system-ui,sans-serif;margin:0;backgroun
 main{max-width:34rem;margin:1rem auto;background:#fff;border-radius:8px;padding:1rem 1.25rem;\
 box-shadow:0 1px 3px #0003}h1{font-size:1.2rem}fieldset{border:1px solid #ddd;border-radius:6px;margin:0 0 1rem}\
 label{display:flex;gap:.5rem;align-items:flex-start;padding:.3rem 0;overflow-wrap:anywhere}\
-small{color:#65676b;display:block}.actions{display:flex;gap:.75rem;justify-content:flex-end}\
+small{color:#65676b;display:block}.actions{display:flex;flex-direction:row-reverse;gap:.75rem;justify-content:flex-start}\
 button{font:inherit;padding:.5rem 1.2rem;border-radius:6px;border:1px solid #ccd0d5;cursor:pointer}\
 button.primary{background:#1877f2;border-color:#1877f2;color:#fff}";
 
@@ -154,8 +154,8 @@ pub(crate) async fn show(
 <p>Ứng dụng <strong>{app}</strong> đang yêu cầu quyền truy cập các Trang của bạn. \
 Đây là trình mô phỏng, không phải Facebook: không có dữ liệu nào rời khỏi máy này.</p>\n\
 <form method=\"post\" action=\"oauth\">\n{form}<div class=\"actions\">\
-<button type=\"submit\" name=\"action\" value=\"cancel\">Hủy</button>\
 <button type=\"submit\" name=\"action\" value=\"continue\" class=\"primary\">Tiếp tục</button>\
+<button type=\"submit\" name=\"action\" value=\"cancel\">Hủy</button>\
 </div></form></main></body></html>\n",
         label = esc(LABEL),
         user = esc(DEMO_USER_NAME),
