@@ -328,6 +328,11 @@ pub(crate) async fn comments(State(sim): State<Simulator>, Query(q): Query<PageQ
     Json(json!({ "comments": list }))
 }
 
+/// `GET /api/webhooks`: the webhooks posted lately (kind, Page, id, accepted), oldest first.
+pub(crate) async fn webhooks_log(State(sim): State<Simulator>) -> Json<Value> {
+    Json(json!({ "webhooks": sim.sender().log() }))
+}
+
 pub(crate) async fn page() -> Html<&'static str> {
     Html(include_str!("web/customer.html"))
 }

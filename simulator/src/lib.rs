@@ -105,6 +105,7 @@ impl Simulator {
             .route("/customer.js", get(customer::script))
             .route("/customer.css", get(customer::style))
             .route("/api/info", get(customer::info))
+            .route("/api/webhooks", get(customer::webhooks_log))
             .route("/api/customer/messages", post(customer::post_message))
             .route("/api/customer/thread", get(customer::thread))
             .route("/api/customer/read", post(customer::post_read))

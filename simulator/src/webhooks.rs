@@ -4,7 +4,11 @@
 //! fails here as it would in production), signed with the app secret, and a small sender that
 //! retries a few times like Meta does and logs what it could not deliver.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use serde::Serialize;
 
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -131,6 +135,41 @@ pub fn signature(app_secret: &str, body: &str) -> String {
     domain::signature::sign(app_secret, body.as_bytes())
 }
 
+/// One webhook the simulator posted, for the customer's view and the tests (`GET /api/webhooks`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Delivery {
+    /// `message`, `echo`, `delivery`, `read` or `feed`.
+    pub kind: String,
+    pub page_id: String,
+    /// The message's mid (the first of a delivery's), or the comment id.
+    pub id: Option<String>,
+    /// The app answered 2xx (after at most [`WebhookSender`]'s attempts).
+    pub accepted: bool,
+    pub attempts: u32,
+}
+
+/// How many deliveries the log keeps (the newest).
+const LOG_SIZE: usize = 200;
+
+/// What a payload built above is, for the log.
+fn describe(payload: &Value) -> (String, String, Option<String>) {
+    let entry = &payload["entry"][0];
+    let page = entry["id"].as_str().unwrap_or_default().to_string();
+    let item = &entry["messaging"][0];
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let (kind, id) = if !item["message"].is_null() {
+        let kind = if item["message"]["is_echo"] == true { "echo" } else { "message" };
+        (kind, text(&item["message"]["mid"]))
+    } else if !item["delivery"].is_null() {
+        ("delivery", text(&item["delivery"]["mids"][0]))
+    } else if !item["read"].is_null() {
+        ("read", None)
+    } else {
+        ("feed", text(&entry["changes"][0]["value"]["comment_id"]))
+    };
+    (kind.to_string(), page, id)
+}
+
 /// Posts signed webhooks to one URL.
 #[derive(Clone)]
 pub struct WebhookSender {
@@ -139,6 +178,7 @@ pub struct WebhookSender {
     client: reqwest::Client,
     attempts: u32,
     first_delay: Duration,
+    log: Arc<Mutex<VecDeque<Delivery>>>,
 }
 
 impl WebhookSender {
@@ -153,7 +193,22 @@ impl WebhookSender {
             client,
             attempts: 4,
             first_delay: Duration::from_millis(200),
+            log: Arc::default(),
         }
+    }
+
+    /// The newest deliveries, oldest first.
+    pub fn log(&self) -> Vec<Delivery> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
+    fn record(&self, payload: &Value, accepted: bool, attempts: u32) {
+        let (kind, page_id, id) = describe(payload);
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() == LOG_SIZE {
+            log.pop_front();
+        }
+        log.push_back(Delivery { kind, page_id, id, accepted, attempts });
     }
 
     pub fn url(&self) -> &str {
@@ -177,7 +232,10 @@ impl WebhookSender {
                 .send()
                 .await;
             match sent {
-                Ok(r) if r.status().is_success() => return true,
+                Ok(r) if r.status().is_success() => {
+                    self.record(payload, true, attempt);
+                    return true;
+                }
                 Ok(r) => {
                     warn!(url = %self.url, attempt, status = r.status().as_u16(), "simulated webhook refused")
                 }
@@ -189,6 +247,7 @@ impl WebhookSender {
             }
         }
         info!(url = %self.url, "simulated webhook dropped after retries");
+        self.record(payload, false, self.attempts);
         false
     }
 }
@@ -246,6 +305,31 @@ mod tests {
             echo("sim-app-id", "P1", "U1", "m", &sent, 9)["entry"][0]["messaging"][0]["message"]["app_id"],
             "sim-app-id"
         );
+    }
+
+    #[test]
+    fn the_log_names_each_kind_and_its_id() {
+        let sent = json!({"message":{"text":"x"}});
+        let cases = [
+            (message("P", "U", "m1", "x", 1), "message", Some("m1")),
+            (echo("1", "P", "U", "m2", &sent, 1), "echo", Some("m2")),
+            (delivery("P", "U", &["m3".to_string()], 1), "delivery", Some("m3")),
+            (read("P", "U", 1), "read", None),
+        ];
+        for (payload, kind, id) in cases {
+            let (k, page, i) = describe(&payload);
+            assert_eq!((k.as_str(), page.as_str(), i.as_deref()), (kind, "P", id));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_app_is_retried_then_logged_as_refused() {
+        let mut sender = WebhookSender::new("http://127.0.0.1:9/webhooks/facebook", "s");
+        sender.first_delay = Duration::from_millis(1);
+        assert!(!sender.deliver(&read("P", "U", 1)).await);
+        let log = sender.log();
+        assert_eq!(log.len(), 1);
+        assert_eq!((log[0].accepted, log[0].attempts), (false, 4));
     }
 
     #[test]

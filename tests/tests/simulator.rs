@@ -242,6 +242,11 @@ async fn seed_flow_through_the_simulator(backend: Backend) {
         (m["status"] == "delivered").then_some(())
     })
     .await;
+    let (_, log) = sim_json(&stack, "/_sim/api/webhooks", None).await;
+    let echoed = log["webhooks"].as_array().expect("log").iter().any(|d| {
+        d["kind"] == "echo" && d["id"] == reply_mid.as_str() && d["accepted"] == true && d["attempts"] == 1
+    });
+    assert!(echoed, "the signed echo was accepted at once: {log}");
     // ... and once a later message of the same customer is in, the echo before it was handled:
     // the reply is still there once, sent.
     let (_, m2) = sim_json(
