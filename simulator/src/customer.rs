@@ -204,7 +204,8 @@ impl Simulator {
 
     /// The thread as the customer sees it, oldest first; the Page's messages are marked
     /// `sent`, `delivered` (the delivery was announced) or `read` (up to the customer's
-    /// watermark), the customer's `delivered` (the app accepted the webhook) or `not_delivered`.
+    /// watermark), the customer's `delivered` (the app accepted the webhook, or the demo
+    /// history's, from before the app) or `not_delivered`.
     pub fn thread(&self, page_id: &str, psid: &str) -> Result<Value, SimError> {
         let c = self.customer(page_id, &Who { psid: Some(psid.to_string()), customer_name: None })?;
         let mut msgs = self

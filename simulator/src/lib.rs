@@ -87,7 +87,15 @@ impl Simulator {
         let customers = demo::seed(&graph, domain::timefmt::now_ms());
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         graph.state().send_events = Some(tx);
-        let state = Arc::new(Mutex::new(SimState { customers, ..SimState::default() }));
+        // The demo history happened before the app: reached the customer, not the app's webhooks.
+        let delivered = graph
+            .state()
+            .conversations
+            .values()
+            .flatten()
+            .flat_map(|c| c.messages.iter().map(|m| m.mid.clone()))
+            .collect();
+        let state = Arc::new(Mutex::new(SimState { customers, delivered, ..SimState::default() }));
         let sender = WebhookSender::new(&cfg.webhook_url, &cfg.app_secret);
         let echoes =
             tokio::spawn(echo_loop(rx, graph.clone(), state.clone(), sender.clone(), cfg.app_id.clone()));

@@ -96,7 +96,10 @@ async function comment(e) {
 async function start() {
   info = await call("api/info");
   for (const p of info.pages) $("page").append(new Option(p.name, p.id));
-  fillCustomers();
+  // ?page_id=&psid= opens one thread directly (links from logs and docs).
+  const want = new URLSearchParams(location.search);
+  if (info.pages.some((p) => p.id === want.get("page_id"))) $("page").value = want.get("page_id");
+  fillCustomers(want.get("psid"));
   $("page").onchange = () => { fillCustomers(); refreshThread(); refreshComments(); };
   $("customer").onchange = () => { $("new-name").hidden = psid() !== ""; refreshThread(); };
   $("send").onsubmit = send;
