@@ -7,6 +7,8 @@
 //! they are DynamoDB and SQS there (moto server, or real AWS), created if missing.
 
 pub mod auth;
+mod console;
+pub mod simulator;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +56,12 @@ pub struct LocalConfig {
     pub graph_policy: adapters::graph::RetryPolicy,
     /// Facebook Login's return ends within this (`oauth_callback::DEADLINE` by default).
     pub callback_deadline: Duration,
+    /// `CONSOLE_DIR`: serve the console's files from this directory instead of the copy built
+    /// into the binary (edit, reload, no rebuild).
+    pub console_dir: Option<std::path::PathBuf>,
+    /// Play Meta with the built-in simulator under `/_sim` (`simulator.rs`); from the
+    /// environment: on when `FB_APP_ID`, `FB_GRAPH_URL` and `FB_DIALOG_URL` are all unset.
+    pub simulator: bool,
 }
 
 impl LocalConfig {
@@ -88,6 +96,8 @@ impl LocalConfig {
             token_key: secret("TOKEN_KEY", "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="),
             graph_policy: adapters::graph::RetryPolicy::default(),
             callback_deadline: oauth_callback::DEADLINE,
+            console_dir: optional("CONSOLE_DIR").map(std::path::PathBuf::from),
+            simulator: simulator::wanted_by_env(),
         })
     }
 }
@@ -100,6 +110,10 @@ pub struct RunningStack {
     /// The in-memory queue, when that is the backend (tests inject failures through it).
     pub memory_queue: Option<Arc<MemoryQueue>>,
     pub worker: Arc<assignment::Worker>,
+    /// The Meta simulator, when it plays Meta for this stack.
+    pub simulator: Option<meta_sim::Simulator>,
+    /// Its customer view, when it runs (`http://ADDR/_sim/customer`).
+    pub simulator_url: Option<String>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -170,6 +184,8 @@ pub async fn start_with(
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
     let addr = listener.local_addr()?;
+    let mut cfg = cfg;
+    let sim = simulator::mount(&mut cfg, addr);
     let first_secret =
         cfg.app_secrets.expose_secret().split(',').next().unwrap_or_default().trim().to_string();
     let graph = Arc::new(adapters::graph::HttpGraph::new(
@@ -211,7 +227,16 @@ pub async fn start_with(
         .merge(webhook::router(webhook))
         .merge(oauth_callback::router(callback))
         .merge(meta_callbacks::router(meta_callbacks))
+        .merge(console::router(
+            ::console::ConsoleConfig {
+                dir: cfg.console_dir.clone(),
+                simulator_url: sim.as_ref().map(|(s, _)| s.customer_url()),
+                ..::console::ConsoleConfig::dev()
+            },
+            &cfg.jwt_secret,
+        ))
         .merge(authed);
+    let app = simulator::attach(app, &sim);
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -226,7 +251,9 @@ pub async fn start_with(
         tasks.push(tokio::spawn(poll(queues.consumer.clone(), worker.clone())));
     }
     info!(%addr, "local stack listening");
-    Ok(RunningStack { addr, stores, queues, memory_queue, worker, tasks })
+    let simulator_url = sim.as_ref().map(|(s, _)| s.customer_url());
+    let simulator = sim.map(|(s, _)| s);
+    Ok(RunningStack { addr, stores, queues, memory_queue, worker, simulator, simulator_url, tasks })
 }
 
 /// Lambda's SQS event source, played locally: receive a batch, hand it to the worker, delete

@@ -34,6 +34,9 @@ async fn main() -> anyhow::Result<()> {
             let cfg = local_stack::LocalConfig::from_env()?;
             let stack = local_stack::start(cfg).await?;
             println!("local stack on http://{} (Ctrl-C to stop)", stack.addr);
+            if let Some(url) = &stack.simulator_url {
+                println!("Meta simulator on: customer view at {url} (set FB_APP_ID to use a real Meta app)");
+            }
             tokio::signal::ctrl_c().await?;
             stack.stop();
             Ok(())

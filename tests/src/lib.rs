@@ -1,7 +1,9 @@
 //! Helpers for the integration tests: moto server connection, signed Meta payloads, and the
 //! local stack on either backend.
 
-pub mod fake_graph;
+/// The fake Graph API lives in the `meta-sim` crate (the local stack's simulator plays the same
+/// code); re-exported here so tests keep `integration_tests::fake_graph`.
+pub use meta_sim::graph as fake_graph;
 mod flaky;
 pub mod flow;
 
@@ -111,6 +113,9 @@ pub fn stack_config(backend: Backend, visibility: Duration, max_receives: u32) -
             ..adapters::retry::RetryPolicy::GRAPH
         },
         callback_deadline: oauth_callback::DEADLINE,
+        console_dir: None,
+        // Tests script their own fake Graph; the simulator runs only where a test asks for it.
+        simulator: false,
     }
 }
 

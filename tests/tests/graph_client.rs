@@ -342,7 +342,7 @@ async fn server_errors_are_retried_then_reported_transient() {
 async fn a_profile_name_is_one_attempt_with_the_page_token() {
     let fake = FakeGraph::start().await;
     fake.add_page("301", "Shop", "page-token-301", &["MANAGE"]);
-    fake.set_profile("7001", "Trần Minh");
+    fake.add_profile("301", "7001", "Trần Minh");
     let g = client(&fake);
     let token = secret("page-token-301");
     assert_eq!(g.profile_name("7001", &token).await.expect("name").as_deref(), Some("Trần Minh"));

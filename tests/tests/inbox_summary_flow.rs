@@ -18,7 +18,7 @@ async fn webhook_conversations_get_a_name_and_a_last_message(backend: Backend) {
     let w = world(backend).await;
     w.fake.add_code("c", "short-c");
     w.fake.add_page("1601", "Shop", "page-token-1601", &["MANAGE"]);
-    w.fake.set_profile("71", "Nguyễn Thị Lan");
+    w.fake.add_profile("1601", "71", "Nguyễn Thị Lan");
     login(&w, "c").await;
     let (s, b) =
         post_json(&w.stack, "/api/pages/1601/connect", &w.owner, json!({"chat_mode":"only_me"})).await;

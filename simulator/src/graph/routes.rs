@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::shapes::{GraphErr, graph_error, graph_error_response, invalid_token, meta_time, token_answer};
 use super::{
-    DEFAULT_USER_ID, FAKE_APP_NAME, FakeConversation, FakeFailure, FakeMessage, FakePage, FakeState,
-    RecordedRequest, Shared, lock,
+    DEFAULT_USER_ID, FAKE_APP_NAME, FakeConversation, FakeFailure, FakeGrant, FakeMessage, FakePage,
+    FakeState, RecordedRequest, SentEvent, Shared, lock,
 };
 
 /// The path without its `/vNN.N` prefix.
@@ -43,7 +43,7 @@ fn route_key(method: &Method, path: &str, params: &[(String, String)]) -> &'stat
         ("GET", ["debug_token"]) => "debug_token",
         ("GET", [_, "conversations"]) => "conversations",
         ("POST", [_, "messages"]) => "send",
-        ("GET", [_]) => "profile",
+        ("GET", [id]) if !id.is_empty() => "profile",
         _ => "unknown",
     }
 }
@@ -172,9 +172,23 @@ fn exchange(s: &mut FakeState, q: &Params<'_>) -> Answer {
         ));
     }
     let code = q.get("code").unwrap_or("");
+    if let Some(grant) = s.grants.get(code)
+        && let Some(expected) = &grant.redirect_uri
+        && q.get("redirect_uri") != Some(expected.as_str())
+    {
+        return Err(graph_error(
+            400,
+            100,
+            Some(36008),
+            "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
+        ));
+    }
     let Some(short) = s.codes.remove(code) else {
         return Err(graph_error(400, 100, Some(36007), "Invalid verification code format."));
     };
+    if let Some(grant) = s.grants.remove(code) {
+        s.grants.insert(short.clone(), grant);
+    }
     s.short_lived.insert(short.clone());
     Ok(token_answer(short))
 }
@@ -184,6 +198,9 @@ fn long_lived(s: &mut FakeState, q: &Params<'_>) -> Answer {
     match q.get("fb_exchange_token") {
         Some(short) if s.short_lived.contains(short) => {
             let long = format!("long-{short}");
+            if let Some(grant) = s.grants.get(short).cloned() {
+                s.grants.insert(long.clone(), grant);
+            }
             s.long_lived.insert(long.clone());
             Ok(token_answer(long))
         }
@@ -192,9 +209,9 @@ fn long_lived(s: &mut FakeState, q: &Params<'_>) -> Answer {
 }
 
 fn permissions(s: &FakeState, q: &Params<'_>) -> Answer {
-    user_token(s, q)?;
-    let data: Vec<Value> =
-        s.permissions.iter().map(|(p, st)| json!({ "permission": p, "status": st })).collect();
+    let token = user_token(s, q)?;
+    let perms = s.grants.get(token).map_or(&s.permissions, |g| &g.permissions);
+    let data: Vec<Value> = perms.iter().map(|(p, st)| json!({ "permission": p, "status": st })).collect();
     Ok(json!({ "data": data }))
 }
 
@@ -237,10 +254,16 @@ fn window(q: &Params<'_>, page_size: usize, total: usize) -> Result<(usize, usiz
     Ok((offset, (offset + limit).min(total)))
 }
 
+/// The Pages a user token sees: its login's choice, or every Page.
+fn pages_of<'s>(s: &'s FakeState, grant: Option<&FakeGrant>) -> Vec<&'s FakePage> {
+    s.pages.iter().filter(|p| grant.is_none_or(|g| g.pages.contains(&p.id))).collect()
+}
+
 fn accounts(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
-    user_token(s, q)?;
-    let (offset, end) = window(q, s.accounts_page_size, s.pages.len())?;
-    let data: Vec<Value> = s.pages[offset..end]
+    let token = user_token(s, q)?;
+    let pages = pages_of(s, s.grants.get(token));
+    let (offset, end) = window(q, s.accounts_page_size, pages.len())?;
+    let data: Vec<Value> = pages[offset..end]
         .iter()
         .map(|p| {
             json!({
@@ -253,7 +276,7 @@ fn accounts(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
             })
         })
         .collect();
-    Ok(json!({ "data": data, "paging": paging(s, q, rest, offset, end, s.pages.len()) }))
+    Ok(json!({ "data": data, "paging": paging(s, q, rest, offset, end, pages.len()) }))
 }
 
 fn subscribe(s: &mut FakeState, q: &Params<'_>, rest: &str) -> Answer {
@@ -320,7 +343,8 @@ fn debug_token(s: &FakeState, q: &Params<'_>) -> Answer {
         return Err(graph_error(400, 190, None, "Invalid OAuth access token signature."));
     }
     let input = q.get("input_token").unwrap_or("");
-    Ok(match s.token_info.get(input) {
+    let issued = issued_token_info(s, input);
+    Ok(match s.token_info.get(input).or(issued.as_ref()) {
         Some(info) => json!({ "data": {
             "app_id": s.app_id,
             "type": if s.pages.iter().any(|p| p.token == input) { "PAGE" } else { "USER" },
@@ -337,6 +361,43 @@ fn debug_token(s: &FakeState, q: &Params<'_>) -> Answer {
             "scopes": [],
         }}),
     })
+}
+
+/// In simulator mode, what `debug_token` says of a token the fake issued and nobody scripted:
+/// valid, never expiring, with the login's granted scopes.
+fn issued_token_info(s: &FakeState, token: &str) -> Option<super::FakeTokenInfo> {
+    s.send_events.as_ref()?;
+    let granted = |perms: &[(String, String)]| {
+        perms.iter().filter(|(_, st)| st == "granted").map(|(p, _)| p.clone()).collect::<Vec<_>>()
+    };
+    let scopes = if s.long_lived.contains(token) {
+        granted(s.grants.get(token).map_or(&s.permissions, |g| &g.permissions))
+    } else if s.pages.iter().any(|p| p.token == token) {
+        granted(&s.permissions)
+    } else {
+        return None;
+    };
+    Some(super::FakeTokenInfo { is_valid: true, expires_at: 0, scopes })
+}
+
+/// `GET /{psid}?fields=name` with the token of the Page that customer wrote to.
+fn profile(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
+    let psid = rest.trim_matches('/');
+    let token = q.get("access_token").unwrap_or("");
+    let Some(page) = s.pages.iter().find(|p| p.token == token) else {
+        return Err(invalid_token());
+    };
+    match s.profiles.get(psid) {
+        Some(p) if p.page_id == page.id => Ok(json!({ "name": p.name, "id": psid })),
+        _ => Err(graph_error(
+            400,
+            100,
+            Some(33),
+            &format!(
+                "Unsupported get request. Object with ID '{psid}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"
+            ),
+        )),
+    }
 }
 
 fn conversations(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
@@ -360,7 +421,9 @@ fn conversations(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
                 if id == page.id {
                     json!({ "name": page.name, "id": page.id })
                 } else {
-                    json!({ "name": format!("Customer {id}"), "email": format!("{id}@facebook.com"), "id": id })
+                    let name =
+                        s.profiles.get(id).map_or_else(|| format!("Customer {id}"), |p| p.name.clone());
+                    json!({ "name": name, "email": format!("{id}@facebook.com"), "id": id })
                 }
             };
             let messages: Vec<Value> = msgs
@@ -387,19 +450,6 @@ fn conversations(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
     Ok(json!({ "data": data, "paging": paging(s, q, rest, offset, end, all.len()) }))
 }
 
-/// `GET /{psid}?fields=name`: a customer's profile, for a Page token of the fake; a PSID
-/// given no name by [`super::FakeGraph::set_profile`] is an unknown object (error 100/33).
-fn profile(s: &FakeState, q: &Params<'_>, rest: &str) -> Answer {
-    if !s.pages.iter().any(|p| q.get("access_token") == Some(p.token.as_str())) {
-        return Err(invalid_token());
-    }
-    let psid = rest.trim_matches('/');
-    match s.profiles.get(psid) {
-        Some(name) => Ok(json!({ "name": name, "id": psid })),
-        None => Err(graph_error(400, 100, Some(33), "Unsupported get request. Object does not exist")),
-    }
-}
-
 /// `POST /{page}/messages`: the Send API. Checks the Page token and the body's shape, keeps it,
 /// answers `{recipient_id, message_id}`.
 fn send(s: &mut FakeState, q: &Params<'_>, rest: &str, body: &[u8]) -> Answer {
@@ -417,6 +467,45 @@ fn send(s: &mut FakeState, q: &Params<'_>, rest: &str, body: &[u8]) -> Answer {
         (Some("RESPONSE"), None) | (Some("MESSAGE_TAG"), Some("HUMAN_AGENT")) => {}
         _ => return Err(graph_error(400, 100, None, "(#100) messaging_type/tag invalid")),
     }
-    s.sent.push((page_id, v));
-    Ok(json!({ "recipient_id": recipient, "message_id": format!("m_sent_{}", s.sent.len()) }))
+    s.sent.push((page_id.clone(), v.clone()));
+    let mid = format!("m_sent_{}", s.sent.len());
+    if let Some(events) = s.send_events.clone() {
+        let at_ms = domain::timefmt::now_ms();
+        let text = v["message"]["text"].as_str().unwrap_or_default().to_string();
+        add_to_thread(
+            s,
+            &page_id,
+            &recipient,
+            FakeMessage { mid: mid.clone(), created_ms: at_ms, from_id: page_id.clone(), text },
+        );
+        // The receiver is gone only when the simulator is: nothing left to echo to.
+        let _ = events.send(SentEvent {
+            page_id,
+            recipient_id: recipient.clone(),
+            mid: mid.clone(),
+            body: v,
+            at_ms,
+        });
+    }
+    Ok(json!({ "recipient_id": recipient, "message_id": mid }))
+}
+
+/// Adds a message to the Page's conversation with `customer` (started if there is none).
+pub(crate) fn add_to_thread(s: &mut FakeState, page_id: &str, customer: &str, m: FakeMessage) {
+    let list = s.conversations.entry(page_id.to_string()).or_default();
+    let conv = match list.iter().position(|c| c.customer_id == customer) {
+        Some(i) => &mut list[i],
+        None => {
+            list.push(FakeConversation {
+                id: format!("t_{}", uuid::Uuid::new_v4().simple()),
+                updated_ms: m.created_ms,
+                customer_id: customer.to_string(),
+                messages: Vec::new(),
+            });
+            let last = list.len() - 1;
+            &mut list[last]
+        }
+    };
+    conv.updated_ms = conv.updated_ms.max(m.created_ms);
+    conv.messages.push(m);
 }

@@ -6,6 +6,11 @@
 //! Route keys: "exchange", "long_lived", "permissions", "me", "accounts", "subscribe",
 //! "unsubscribe", "subscribed_apps", "debug_token", "conversations", "send", "profile"
 //! ("unknown" otherwise).
+//!
+//! The tests start it on its own port ([`FakeGraph::start`]); the simulator
+//! ([`crate::Simulator`]) mounts the same handler under a prefix of another server
+//! ([`FakeGraph::detached`] + [`FakeGraph::router`]) and adds per-login grants, customer
+//! profiles and echo events on top.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -129,8 +134,46 @@ pub struct FakeState {
     /// Long-lived user token → the person's app-scoped id (`GET /me?fields=id`); tokens not
     /// listed belong to [`DEFAULT_USER_ID`].
     pub user_ids: HashMap<String, String>,
-    /// PSID → name, answered by `GET /{psid}?fields=name` ("profile").
-    pub profiles: HashMap<String, String>,
+    /// Per-login grants (code or token → grant), see [`FakeGrant`].
+    pub grants: HashMap<String, FakeGrant>,
+    /// PSID → profile (also names the participants of conversations).
+    pub profiles: HashMap<String, FakeProfile>,
+    /// Simulator mode: accepted sends are also added to the conversation with that customer
+    /// and announced here (to be echoed as webhooks), and `debug_token` finds every token
+    /// the fake issued valid. Tests leave it off.
+    pub send_events: Option<tokio::sync::mpsc::UnboundedSender<SentEvent>>,
+}
+
+/// What one login granted (the simulator's dialog): keyed by code, then by the short-lived and
+/// long-lived tokens it became. Tokens with a grant see only its Pages and permissions; the
+/// others see the global [`FakeState::pages`] and [`FakeState::permissions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeGrant {
+    pub user_id: String,
+    /// Ids of the Pages the person chose.
+    pub pages: Vec<String>,
+    /// (permission, "granted" | "declined").
+    pub permissions: Vec<(String, String)>,
+    /// The dialog's `redirect_uri`: the code exchange must repeat it.
+    pub redirect_uri: Option<String>,
+}
+
+/// A customer as a Page sees them (`GET /{psid}?fields=name` with that Page's token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeProfile {
+    pub page_id: String,
+    pub name: String,
+}
+
+/// A Send API call the fake accepted, for the simulator to echo back as a webhook.
+#[derive(Debug, Clone)]
+pub struct SentEvent {
+    pub page_id: String,
+    pub recipient_id: String,
+    pub mid: String,
+    /// The request body as sent (its `metadata` goes into the echo).
+    pub body: Value,
+    pub at_ms: i64,
 }
 
 /// The app-scoped id of the person behind a user token not given another one.
@@ -142,16 +185,18 @@ fn lock(s: &Shared) -> MutexGuard<'_, FakeState> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The running fake; the server stops when this is dropped.
+/// The running fake; the server (if it has its own) stops when this is dropped.
 pub struct FakeGraph {
     base_url: String,
     state: Shared,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for FakeGraph {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = &self.server {
+            server.abort();
+        }
     }
 }
 
@@ -160,7 +205,20 @@ impl FakeGraph {
     pub async fn start() -> FakeGraph {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake Graph API");
         let addr = listener.local_addr().expect("local address");
-        let base_url = format!("http://{addr}/{FAKE_VERSION}");
+        let mut fake = FakeGraph::detached(&format!("http://{addr}/{FAKE_VERSION}"));
+        let app = fake.router();
+        fake.server = Some(tokio::spawn(async move {
+            // Ends only when the task is aborted (drop) or the listener fails.
+            let _ = axum::serve(listener, app).await;
+        }));
+        fake
+    }
+
+    /// A fake with no server of its own: serve [`FakeGraph::router`] where `base_url`
+    /// (version included, e.g. `http://127.0.0.1:3000/_sim/graph/v25.0`) points, nested with
+    /// `nest_service` so the handler sees the path from the version on.
+    pub fn detached(base_url: &str) -> FakeGraph {
+        let base_url = base_url.trim_end_matches('/').to_string();
         let state = Arc::new(Mutex::new(FakeState {
             base_url: base_url.clone(),
             app_id: FAKE_APP_ID.to_string(),
@@ -183,14 +241,16 @@ impl FakeGraph {
             requests: Vec::new(),
             sent: Vec::new(),
             user_ids: HashMap::new(),
+            grants: HashMap::new(),
             profiles: HashMap::new(),
+            send_events: None,
         }));
-        let app = axum::Router::new().fallback(routes::handle).with_state(state.clone());
-        let server = tokio::spawn(async move {
-            // Ends only when the task is aborted (drop) or the listener fails.
-            let _ = axum::serve(listener, app).await;
-        });
-        FakeGraph { base_url, state, server }
+        FakeGraph { base_url, state, server: None }
+    }
+
+    /// The Graph API over this fake's state, every path answered (no other routes).
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new().fallback(routes::handle).with_state(self.state.clone())
     }
 
     /// `http://127.0.0.1:PORT/v25.0`, to use as `FB_GRAPH_URL`.
@@ -232,6 +292,23 @@ impl FakeGraph {
         let mut s = self.state();
         s.codes.insert(code.to_string(), short_token.to_string());
         s.user_ids.insert(format!("long-{short_token}"), user_id.to_string());
+    }
+
+    /// A dialog code bound to one login's choices (see [`FakeGrant`]); it exchanges once for
+    /// `short_token`, whose long-lived exchange gives `long-<short_token>`.
+    pub fn add_grant(&self, code: &str, short_token: &str, grant: FakeGrant) {
+        let mut s = self.state();
+        s.codes.insert(code.to_string(), short_token.to_string());
+        s.user_ids.insert(format!("long-{short_token}"), grant.user_id.clone());
+        s.grants.insert(code.to_string(), grant);
+    }
+
+    /// The name `GET /{psid}?fields=name` answers to `page_id`'s token (and the participant's
+    /// name in that Page's conversations).
+    pub fn add_profile(&self, page_id: &str, psid: &str, name: &str) {
+        self.state()
+            .profiles
+            .insert(psid.to_string(), FakeProfile { page_id: page_id.to_string(), name: name.to_string() });
     }
 
     /// `/me/permissions` for every valid user token (default: all required ones granted).
@@ -304,13 +381,28 @@ impl FakeGraph {
         });
     }
 
-    pub fn set_conversations_page_size(&self, n: usize) {
-        self.state().conversations_page_size = n.max(1);
+    /// Adds one message to the Page's conversation with `customer_id` (started if there is
+    /// none), as if it had just been exchanged on Messenger.
+    pub fn add_message(
+        &self,
+        page_id: &str,
+        customer_id: &str,
+        mid: &str,
+        created_ms: i64,
+        from_id: &str,
+        text: &str,
+    ) {
+        let m = FakeMessage {
+            mid: mid.to_string(),
+            created_ms,
+            from_id: from_id.to_string(),
+            text: text.to_string(),
+        };
+        routes::add_to_thread(&mut self.state(), page_id, customer_id, m);
     }
 
-    /// The name `GET /{psid}?fields=name` gives for `psid` (others: Graph's unknown object).
-    pub fn set_profile(&self, psid: &str, name: &str) {
-        self.state().profiles.insert(psid.to_string(), name.to_string());
+    pub fn set_conversations_page_size(&self, n: usize) {
+        self.state().conversations_page_size = n.max(1);
     }
 
     /// Queues a failure for the next request of `route_key`.

@@ -1,0 +1,1 @@
+// The console entry point (filled in by the console screens).
