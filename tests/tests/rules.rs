@@ -172,7 +172,7 @@ async fn twenty_concurrent_claims_have_exactly_one_winner(backend: Backend) {
     shared_page(&s, &rule("pool", "Tự nhận", 5, Method::SelfClaim)).await;
     let out = assignment::Worker::new(s.clone()).handle_batch(vec![record(1)]).await;
     assert!(out.failed.is_empty());
-    let pool = ConversationFilter::Pool { rule_id: "pool".into() };
+    let pool = ConversationFilter::Pool { rule_id: "pool".into(), page_id: None };
     let waiting = s.conversations.list_conversations("shop-a", &pool, None, 10).await.expect("pool");
     assert_eq!(waiting.items.len(), 1);
     assert_eq!(waiting.items[0].assignee, None);

@@ -64,13 +64,16 @@ pub async fn list(
     let default_view = if me.role.is_manager() { "all" } else { "mine" };
     let page_id = q.page_id.filter(|p| !p.is_empty());
     let filter = match q.view.as_deref().unwrap_or(default_view) {
-        "all" if me.role.is_manager() => ConversationFilter::All { page_id },
+        "all" if me.role.is_manager() => ConversationFilter::All { page_id: page_id.clone() },
         "all" => {
             let refusal = "only owners and admins see every conversation";
             return Err(ApiError::Forbidden(ErrorCode::Forbidden, refusal));
         }
-        "mine" => ConversationFilter::AssignedTo { email: me.email.clone(), page_id },
-        "pool" => return pool_view(&api, &me, q.rule_id.as_deref(), q.cursor.as_deref(), limit).await,
+        "mine" => ConversationFilter::AssignedTo { email: me.email.clone(), page_id: page_id.clone() },
+        "pool" => {
+            let scope = PoolScope { rule_id: q.rule_id.as_deref(), page_id: page_id.as_deref() };
+            return pool_view(&api, &me, scope, q.cursor.as_deref(), limit).await;
+        }
         _ => {
             let refusal = "view must be mine, pool or all".into();
             return Err(ApiError::BadRequest(ErrorCode::InvalidView, refusal));
@@ -84,13 +87,21 @@ pub async fn list(
     Ok(Json(PagedView::of(&page.items, page.next_cursor)))
 }
 
+/// Which pools a `view=pool` listing covers: one rule's, and only one Page's conversations.
+struct PoolScope<'a> {
+    rule_id: Option<&'a str>,
+    page_id: Option<&'a str>,
+}
+
 /// The self-claim pools the caller belongs to (all of the shop's for owners and admins),
 /// newest activity first. With several pools and no `rule_id`, the first page of each is
-/// merged; pass `rule_id` to page through one pool.
+/// merged; pass `rule_id` to page through one pool. With `page_id`, only the pool of the rule
+/// that has the Page (a Page is in at most one rule), and only that Page's conversations:
+/// none if the Page is in no pool the caller sees.
 async fn pool_view(
     api: &AdminApi,
     me: &Caller,
-    rule_id: Option<&str>,
+    scope: PoolScope<'_>,
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<Json<PagedView<ConversationView>>, ApiError> {
@@ -102,19 +113,24 @@ async fn pool_view(
         .into_iter()
         .filter(|r| r.method == Method::SelfClaim)
         .filter(|r| me.role.is_manager() || r.agent_emails.contains(&me.email))
-        .filter(|r| rule_id.is_none_or(|id| r.id == id))
+        .filter(|r| scope.rule_id.is_none_or(|id| r.id == id))
         .collect();
-    if rule_id.is_some() && rules.is_empty() {
+    if scope.rule_id.is_some() && rules.is_empty() {
         return Err(ApiError::NotFound("no such pool"));
     }
     if cursor.is_some() && rules.len() != 1 {
         let refusal = "a pool cursor needs its rule_id".into();
         return Err(ApiError::BadRequest(ErrorCode::InvalidCursor, refusal));
     }
+    let rules: Vec<_> = rules
+        .into_iter()
+        .filter(|r| scope.page_id.is_none_or(|p| r.page_ids.iter().any(|x| x == p)))
+        .collect();
     let mut items = Vec::new();
     let mut next_cursor = None;
     for r in &rules {
-        let filter = ConversationFilter::Pool { rule_id: r.id.clone() };
+        let filter =
+            ConversationFilter::Pool { rule_id: r.id.clone(), page_id: scope.page_id.map(str::to_string) };
         let page = api.stores.conversations.list_conversations(&me.tenant_id, &filter, cursor, limit).await?;
         if rules.len() == 1 {
             next_cursor = page.next_cursor;

@@ -54,7 +54,9 @@ pub fn view_key(tenant_id: &str, filter: &ConversationFilter) -> String {
         ConversationFilter::AssignedTo { email, page_id } => {
             format!("{tenant_id}|mine|{email}|{}", page_id.as_deref().unwrap_or(""))
         }
-        ConversationFilter::Pool { rule_id } => format!("{tenant_id}|pool|{rule_id}"),
+        ConversationFilter::Pool { rule_id, page_id } => {
+            format!("{tenant_id}|pool|{rule_id}|{}", page_id.as_deref().unwrap_or(""))
+        }
     }
 }
 

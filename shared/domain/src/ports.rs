@@ -312,8 +312,8 @@ pub enum ConversationFilter {
     All { page_id: Option<String> },
     /// Those held by one member.
     AssignedTo { email: String, page_id: Option<String> },
-    /// Those waiting in a self-claim rule's pool.
-    Pool { rule_id: String },
+    /// Those waiting in a self-claim rule's pool (of one of its Pages, if given).
+    Pool { rule_id: String, page_id: Option<String> },
 }
 
 impl ConversationFilter {
@@ -325,8 +325,8 @@ impl ConversationFilter {
             ConversationFilter::AssignedTo { email, page_id } => {
                 c.assignee.as_ref() == Some(email) && on_page(page_id)
             }
-            ConversationFilter::Pool { rule_id } => {
-                c.assignee.is_none() && c.pool_rule_id.as_ref() == Some(rule_id)
+            ConversationFilter::Pool { rule_id, page_id } => {
+                c.assignee.is_none() && c.pool_rule_id.as_ref() == Some(rule_id) && on_page(page_id)
             }
         }
     }

@@ -125,9 +125,13 @@ impl DynamoStore {
             ConversationFilter::All { page_id: Some(p) } => {
                 ("gsi3", "gsi3pk", "gsi3sk", keys::page_inbox(tenant_id, p), None)
             }
-            ConversationFilter::Pool { rule_id } => {
-                ("gsi1", "gsi1pk", "gsi1sk", keys::inbox(tenant_id, &Assignment::Pool(rule_id.clone())), None)
-            }
+            ConversationFilter::Pool { rule_id, page_id } => (
+                "gsi1",
+                "gsi1pk",
+                "gsi1sk",
+                keys::inbox(tenant_id, &Assignment::Pool(rule_id.clone())),
+                page_id.as_ref(),
+            ),
             ConversationFilter::AssignedTo { email, page_id } => (
                 "gsi1",
                 "gsi1pk",
