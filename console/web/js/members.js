@@ -1,0 +1,5 @@
+// Placeholder until the screen lands.
+import { states } from "./ui.js";
+export function render(root) {
+  root.replaceChildren(states.empty());
+}
