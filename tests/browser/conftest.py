@@ -56,15 +56,19 @@ def page(context, request):
         assert not errors, f"uncaught errors in the console: {errors}"
 
 
-@pytest.fixture
-def shop(stack):
-    """A fresh shop with its owner: (tenant id, owner email, owner token)."""
+def new_shop(stack) -> "Shop":
+    """A fresh shop with its owner, founded by the owner's first authenticated call."""
     tenant = harness.new_tenant()
     email = f"owner@{tenant}.example"
     token = stack.token(email, tenant, "owner")
-    # The shop is founded by its first owner's first authenticated call.
     stack.api("GET", "/api/members", token)
     return Shop(stack, tenant, email, token)
+
+
+@pytest.fixture
+def shop(stack):
+    """A fresh shop (tenant) with its owner, on the session's stack."""
+    return new_shop(stack)
 
 
 class Shop:
@@ -72,25 +76,40 @@ class Shop:
         self.stack, self.tenant, self.owner, self.token = stack, tenant, owner, token
 
     def agent(self, name: str) -> str:
+        """Adds an agent to the shop; returns their email."""
         email = f"{name}@{self.tenant}.example"
         self.stack.add_member(self.token, email, "agent")
         return email
+
+    def token_of(self, email: str, role: str = "agent") -> str:
+        return self.stack.token(email, self.tenant, role)
 
     def sign_in_owner(self, page):
         harness.sign_in(page, self.stack, self.owner, self.tenant, "owner")
 
 
 @pytest.fixture
-def sim(stack):
-    """The Meta simulator's info (/_sim/api/info).
+def sim_stack():
+    """A stack of its own with the Meta simulator: the simulator's demo Pages have fixed ids,
+    and a Page is held by one shop at a time, so each simulator test gets a fresh world.
 
-    TEMPORARY: the simulator is being built on another branch (i11-sim); until the binary has it
-    the tests that need it are expected failures. Once it is merged, remove this xfail so a
+    TEMPORARY: the simulator is being built on another branch (i11-sim); until the binary has
+    it, the tests that need it are expected failures. Once it is merged, remove the xfail so a
     missing simulator fails loudly.
     """
-    if not stack.has_simulator():
-        pytest.xfail("the Meta simulator (/_sim) is not in this local-stack binary yet (branch i11-sim)")
-    return stack.sim_info()
+    s = harness.start_stack()
+    try:
+        if not s.has_simulator():
+            pytest.xfail("the Meta simulator (/_sim) is not in this local-stack binary yet (branch i11-sim)")
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def sim_shop(sim_stack):
+    """A fresh shop on the simulator's stack."""
+    return new_shop(sim_stack)
 
 
 def pytest_configure(config):
