@@ -200,6 +200,38 @@ class Stack:
             raise ApiFailure(status, body)
         return body
 
+    def sim_import_pages(self, owner_token: str, page_ids=None, declined=()) -> str:
+        """Facebook Login through the simulator over plain HTTP (no browser): asks for the
+        login link (its cookie binds the browser), answers the dialog with the chosen Pages
+        (default all) and every permission but `declined`, follows the callback's redirect.
+        Returns the console address it lands on (`/?result=ok&imported=n` or `/?error=...`)."""
+        import html
+        import http.cookiejar
+        import re
+        import urllib.parse
+
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        req = urllib.request.Request(self.url("/api/facebook/login-url"),
+                                     headers={"Authorization": f"Bearer {owner_token}"})
+        with opener.open(req, timeout=10) as r:
+            dialog = json.loads(r.read())["url"]
+        with opener.open(dialog, timeout=10) as r:
+            form = r.read().decode()
+            dialog_url = r.geturl()
+        fields = [(html.unescape(n), html.unescape(v)) for n, v in
+                  re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)]
+        pages = re.findall(r'name="page" value="([^"]+)"', form)
+        perms = re.findall(r'name="perm" value="([^"]+)"', form)
+        fields += [("page", p) for p in pages if page_ids is None or p in page_ids]
+        fields += [("perm", p) for p in perms if p not in declined]
+        fields.append(("action", "continue"))
+        post = urllib.request.Request(urllib.parse.urljoin(dialog_url, "oauth"), method="POST",
+                                      data=urllib.parse.urlencode(fields).encode(),
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        with opener.open(post, timeout=30) as r:
+            return r.geturl()
+
     def sim_thread(self, page_id: str, psid: str):
         status, body = _http("GET", self.url(f"/_sim/api/customer/thread?page_id={page_id}&psid={psid}"))
         if status != 200:
