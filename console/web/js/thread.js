@@ -97,6 +97,7 @@ export function openThread(root, ctx, id, opts = {}) {
   let keyText = null;
   let poll = null;
   let observer = null;
+  let lostTo = ""; // who won a claim this caller lost
   /** id -> {m, el}; reply_id -> id for replies not yet settled under Meta's id. */
   const shown = new Map();
   const byReply = new Map();
@@ -198,7 +199,8 @@ export function openThread(root, ctx, id, opts = {}) {
 
   function gone() {
     poll && poll.stop();
-    notice.textContent = t("inbox.thread_gone");
+    // After a lost claim the winner's name stays: it says why the conversation went away.
+    notice.textContent = lostTo ? `${lostTo} ${t("inbox.thread_left_pool")}` : t("inbox.thread_gone");
     form.hidden = true;
     claimBtn.hidden = true;
     opts.onChanged && opts.onChanged(null, id);
@@ -408,7 +410,8 @@ export function openThread(root, ctx, id, opts = {}) {
       if (e && e.name === "AbortError") return;
       if (e.code === "already_claimed") {
         const who = /^(.+) claimed this conversation first$/.exec(e.message || "");
-        notice.textContent = who ? t("inbox.claimed_by", { email: who[1] }) : t("inbox.claimed_by_someone");
+        lostTo = who ? t("inbox.claimed_by", { email: who[1] }) : t("inbox.claimed_by_someone");
+        notice.textContent = lostTo;
       } else if (e.status === 404) {
         notice.textContent = t("inbox.claim_not_allowed");
       } else {
@@ -442,6 +445,7 @@ register({
     "inbox.reconnecting": "Mất kết nối tới máy chủ, đang thử lại…",
     "inbox.thread_gone_title": "Không xem được hội thoại",
     "inbox.thread_gone": "Hội thoại này không còn hoặc bạn không còn quyền xem.",
+    "inbox.thread_left_pool": "Hội thoại đã rời hàng chờ, bạn không còn xem được.",
     "inbox.held_by": "Phụ trách: {email}",
     "inbox.you": "bạn",
     "inbox.pooled": "Chờ nhận",
@@ -471,6 +475,7 @@ register({
     "inbox.reconnecting": "Lost connection to the server, retrying…",
     "inbox.thread_gone_title": "Conversation unavailable",
     "inbox.thread_gone": "This conversation is gone or you may no longer see it.",
+    "inbox.thread_left_pool": "It left the queue; you can no longer see it.",
     "inbox.held_by": "Handled by {email}",
     "inbox.you": "you",
     "inbox.pooled": "Waiting",
