@@ -38,12 +38,12 @@ function attachment(a) {
       h("img", {
         src: url, alt: p.sticker_id ? t("inbox.att_sticker") : t("inbox.att_image"), loading: "lazy", decoding: "async",
         // A picture that cannot load (expired CDN link, offline) becomes a plain link.
-        onerror: (e) => e.target.replaceWith(h("span", { class: "att-broken" }, "🖼 ", t("inbox.att_image_broken"))),
+        onerror: (e) => e.target.replaceWith(h("span", { class: "att-broken" }, t("inbox.att_image_broken"))),
       }));
   }
   if (url) {
     return h("a", { class: "att att-link", href: url, target: "_blank", rel: "noopener noreferrer" },
-      h("span", { "aria-hidden": "true" }, "📎 "), label);
+      label);
   }
   return h("span", { class: "att att-none" }, label);
 }

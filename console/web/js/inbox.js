@@ -37,6 +37,7 @@ export function render(root, ctx) {
     rows: new Map(), // id -> <li>
     cursor: null,
     loadingMore: false,
+    loaded: false, // the first page of this view arrived (polls merge only into a shown list)
     generation: 0,
   };
   const pages = new Map(); // page_id -> name
@@ -114,6 +115,7 @@ export function render(root, ctx) {
 
   async function loadFirst() {
     const gen = ++state.generation;
+    state.loaded = false;
     state.items.clear();
     state.rows.clear();
     state.cursor = null;
@@ -124,6 +126,7 @@ export function render(root, ctx) {
       const page = await api("GET", params(null), undefined, { signal });
       if (gen !== state.generation) return;
       status.replaceChildren();
+      state.loaded = true;
       state.cursor = page.next_cursor || null;
       merge(page.items || []);
       afterPage();
@@ -172,6 +175,7 @@ export function render(root, ctx) {
 
   /** One poll: the first page again; new and changed rows merge in, ones that left go. */
   async function refresh() {
+    if (!state.loaded) return;
     const gen = state.generation;
     const page = await api("GET", params(null), undefined, { signal });
     if (gen !== state.generation) return;
