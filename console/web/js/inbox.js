@@ -107,6 +107,7 @@ export function render(root, ctx) {
         pageSelect.append(h("option", { value: p.page_id, selected: p.page_id === state.pageId }, p.name));
       }
       for (const [id, c] of state.items) drawRow(id, c);
+      closeThread && closeThread.refreshHead && closeThread.refreshHead();
     } catch (e) {
       if (e && e.name === "AbortError") return;
       pageSelect.disabled = true; // the list still works without names

@@ -376,7 +376,7 @@ export function openThread(root, ctx, id, opts = {}) {
         refreshMarks();
         scroller.scrollTop = scroller.scrollHeight;
       }
-      replyErr.textContent = replyErrorText(e, conv, settings, tz);
+      replyErr.textContent = reply && reply.status === "unknown" ? t("inbox.err_unknown") : replyErrorText(e, conv, settings, tz);
       if (e.code === "not_your_conversation") poll && poll.now();
     } finally {
       sending = false;
@@ -424,11 +424,14 @@ export function openThread(root, ctx, id, opts = {}) {
     }
   }
 
-  return () => {
+  const close = () => {
     poll && poll.stop();
     observer && observer.disconnect();
     aborter.abort();
   };
+  /** The list calls it once the Page names arrive (the heading names the Page). */
+  close.refreshHead = showHead;
+  return close;
 }
 
 register({
@@ -455,6 +458,7 @@ register({
     "inbox.why_unassigned": "Hội thoại chưa được giao cho ai; chủ cửa hàng hoặc quản trị viên trả lời được.",
     "inbox.err_empty": "Hãy nhập nội dung trả lời.",
     "inbox.resend": "Gửi lại",
+    "inbox.err_unknown": "Facebook không trả lời kịp: chưa rõ tin đã tới khách chưa. Xem lại hội thoại trước khi bấm Gửi lại.",
     "inbox.resend_title": "Gửi lại tin nhắn?",
     "inbox.resend_unknown": "Chưa rõ tin trước đã tới khách hay chưa. Gửi lại có thể khiến khách nhận hai lần.",
     "inbox.claimed": "Bạn đã nhận hội thoại này.",
@@ -485,6 +489,7 @@ register({
     "inbox.why_unassigned": "Nobody was given this conversation; an owner or admin can reply.",
     "inbox.err_empty": "Type a reply first.",
     "inbox.resend": "Send again",
+    "inbox.err_unknown": "Facebook did not answer in time: it is not known whether the reply reached the customer. Check the conversation before pressing Send again.",
     "inbox.resend_title": "Send the message again?",
     "inbox.resend_unknown": "It is not known whether the earlier message reached the customer. Sending again may deliver it twice.",
     "inbox.claimed": "You took this conversation.",
