@@ -93,12 +93,13 @@ def test_rule_form_fits(stack, shop, phone):
     assert_fits(phone, "rule form")
 
 
-def test_connect_dialog_fits(sim_stack, sim_shop, phone):
-    landed = sim_stack.sim_import_pages(sim_shop.token)
-    assert "result=ok" in landed, landed
-    sim_shop.sign_in_owner(phone)
-    long_one = sim_stack.sim_info()["pages"][0]["name"]
-    card = phone.get_by_role("listitem").filter(has=phone.get_by_text(long_one, exact=True))
+def test_connect_dialog_fits(stack, shop, phone):
+    # A Page brought in but not receiving: seeded, then disconnected (no Facebook needed).
+    p = stack.seed_page(shop.token, LONG_NAME)
+    stack.api("POST", f"/api/pages/{p['page_id']}/disconnect", shop.token)
+    shop.agent("lan")
+    shop.sign_in_owner(phone)
+    card = phone.get_by_role("listitem").filter(has=phone.get_by_text(LONG_NAME, exact=True))
     card.get_by_role("button", name="Kết nối fanpage này").click()
     dialog = phone.get_by_role("dialog")
     expect(dialog.get_by_role("button", name="Có, tiếp tục")).to_be_visible()

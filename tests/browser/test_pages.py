@@ -72,3 +72,50 @@ def test_pages_of_another_shop_are_not_listed(stack, shop, page):
     expect(page.get_by_role("heading", name="Trang của tôi (1)")).to_be_visible()
     expect(card(page, "Trang Của Tôi")).to_have_count(1)
     expect(page.get_by_text("Trang Của Shop Khác")).to_have_count(0)
+
+
+def test_facebook_login_return_names_every_missing_permission(stack, shop, page):
+    shop.sign_in_owner(page)
+    # Where the OAuth callback sends the owner back (PRODUCT.md, External contract).
+    page.goto(stack.url("/?error=permissions_declined&message=declined"
+                        "&missing=pages_manage_posts,pages_read_user_content"))
+    alert = page.get_by_text("Các quyền còn thiếu").locator("xpath=..")
+    expect(page.get_by_text("pages_manage_posts").first).to_be_visible()
+    expect(page.get_by_text("pages_read_user_content").first).to_be_visible()
+    # Each with the words of Meta's dialog, not just the technical name.
+    expect(page.get_by_text("Tạo và quản lý nội dung trên Trang của bạn").first).to_be_visible()
+    expect(alert).to_be_visible()
+    expect(page.get_by_text("pages_messaging")).to_have_count(0)
+    # The outcome leaves the address bar, so a reload does not show it again.
+    assert "missing=" not in page.url and "error=" not in page.url
+    page.reload()
+    expect(page.get_by_role("heading", name="Trang của tôi (0)")).to_be_visible()
+    expect(page.get_by_text("pages_manage_posts")).to_have_count(0)
+
+
+def test_facebook_login_return_counts_the_imported_pages_or_the_cancel(stack, shop, page):
+    shop.sign_in_owner(page)
+    page.goto(stack.url("/?result=ok&imported=3"))
+    expect(page.get_by_text("Đã thêm 3 trang.")).to_be_visible()
+    page.goto(stack.url("/?error=access_denied&message=cancelled"))
+    expect(page.get_by_text(re.compile("Bạn đã hủy đăng nhập Facebook"))).to_be_visible()
+    expect(page.get_by_text("Đã thêm 3 trang.")).to_have_count(0)
+
+
+def test_disconnect_asks_first_then_the_card_offers_to_connect_again(stack, shop, page):
+    stack.seed_page(shop.token, "Trang Sắp Ngắt")
+    shop.sign_in_owner(page)
+    c = card(page, "Trang Sắp Ngắt")
+    expect(c).to_contain_text("Đã kết nối")
+    c.get_by_role("button", name="Ngắt kết nối").click()
+    dialog = page.get_by_role("dialog", name="Ngắt kết nối trang Trang Sắp Ngắt?")
+    expect(dialog).to_be_visible()
+    # Esc cancels: nothing changes.
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert stack.api("GET", "/api/pages", shop.token)["items"][0]["status"] == "connected"
+    c.get_by_role("button", name="Ngắt kết nối").click()
+    dialog.get_by_role("button", name="Ngắt kết nối").click()
+    expect(page.get_by_text("Đã ngắt kết nối trang Trang Sắp Ngắt.")).to_be_visible()
+    expect(c.get_by_role("button", name="Kết nối fanpage này")).to_be_visible()
+    assert stack.api("GET", "/api/pages", shop.token)["items"][0]["status"] == "not_connected"
