@@ -112,6 +112,7 @@ async function boot() {
 /** Signed in: the shell; otherwise the sign-in screen. */
 async function start() {
   if (cleanup) runCleanup();
+  for (const d of document.querySelectorAll("dialog[open]")) d.close();
   shownPath = null;
   const exp = claims().exp;
   if (token() && exp && exp * 1000 < Date.now()) sessionStorage.removeItem("token");
@@ -147,12 +148,20 @@ function drawShell() {
     visible.map((s) =>
       h("li", {}, h("a", { href: `#/${s.path}`, "aria-current": s.path === current ? "page" : null, dataset: { path: s.path } }, t(s.label))),
     ),
+    // On a phone the top bar has no room for the email: the menu shows it.
+    h("li", { class: "nav-who" }, t("signed_in_as", { email: who.email })),
   );
   const nav = h("nav", { class: "nav", "aria-label": t("nav_label") }, menuBtn, list);
   menuBtn.addEventListener("click", () => {
     const open = menuBtn.getAttribute("aria-expanded") !== "true";
     menuBtn.setAttribute("aria-expanded", String(open));
     nav.classList.toggle("open", open);
+  });
+  nav.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && nav.classList.contains("open")) {
+      menuBtn.click();
+      menuBtn.focus();
+    }
   });
   list.addEventListener("click", (e) => {
     if (e.target.closest("a")) {
