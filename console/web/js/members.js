@@ -29,7 +29,7 @@ register({
     err_invalid_email: "Nhập một địa chỉ email hợp lệ.",
     err_invalid_role: "Vai trò phải là owner, admin hoặc agent.",
     err_last_owner: "Cửa hàng phải còn ít nhất một chủ (owner). Hãy thêm chủ khác trước.",
-    err_last_agent_of_rule: "Người này là nhân viên duy nhất của một quy tắc. Hãy thêm nhân viên khác vào quy tắc đó trước. ({detail})",
+    err_last_agent_of_rule: "Người này là nhân viên duy nhất của quy tắc «{rule}». Hãy thêm nhân viên khác vào quy tắc đó trước.",
     err_rules_changing: "Các quy tắc có người này đang thay đổi liên tục; chưa xóa gì cả. Hãy thử lại.",
     err_forbidden_owner: "Chỉ chủ cửa hàng mới thêm hoặc xóa được chủ khác.",
   },
@@ -56,14 +56,20 @@ register({
     err_invalid_email: "Enter a valid email address.",
     err_invalid_role: "The role is owner, admin or agent.",
     err_last_owner: "A shop keeps at least one owner. Add another owner first.",
-    err_last_agent_of_rule: "This person is the only agent of a rule. Add another agent to that rule first. ({detail})",
+    err_last_agent_of_rule: "This person is the only agent of the rule «{rule}». Add another agent to that rule first.",
     err_rules_changing: "The rules naming this person kept changing; nothing was removed. Try again.",
     err_forbidden_owner: "Only owners add or remove owners.",
   },
 });
 
+/** The rule name the API quotes in its message (`… the rule "Ca sáng"; …`). */
+function quoted(message) {
+  const m = /rule "((?:[^"\\]|\\.)*)"/.exec(message || "");
+  return m ? m[1].replace(/\\(.)/g, "$1") : "?";
+}
+
 function memberError(e) {
-  if (e.code === "last_agent_of_rule") return t("err_last_agent_of_rule", { detail: e.message });
+  if (e.code === "last_agent_of_rule") return t("err_last_agent_of_rule", { rule: quoted(e.message) });
   if (e.code === "forbidden" && /owner/.test(e.message || "")) return t("err_forbidden_owner");
   return errorText(e);
 }

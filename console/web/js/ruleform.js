@@ -40,7 +40,7 @@ register({
     err_too_many_pages: "Quá nhiều Trang trong một quy tắc.",
     err_invalid_pages: "Quy tắc tạo khi kết nối chỉ gồm Trang đang kết nối.",
     err_unknown_pages: "Các Trang này không thuộc cửa hàng: {list}",
-    err_page_in_other_rule: "Trang đã thuộc một quy tắc khác; hãy bỏ nó khỏi quy tắc đó trước. ({detail})",
+    err_page_in_other_rule: "Một Trang đã chọn đang thuộc quy tắc «{rule}»; hãy bỏ nó khỏi quy tắc đó trước.",
     err_unknown_emails: "Những người này chưa có tài khoản trong cửa hàng: {list}",
     err_invalid_method: "Chọn một phương thức chia.",
     err_invalid_old_conversations: "Chọn cách xử lý hội thoại cũ.",
@@ -78,7 +78,7 @@ register({
     err_too_many_pages: "Too many Pages in one rule.",
     err_invalid_pages: "A rule created while connecting holds only the Page being connected.",
     err_unknown_pages: "These Pages are not the shop's: {list}",
-    err_page_in_other_rule: "The Page already belongs to another rule; take it out of that rule first. ({detail})",
+    err_page_in_other_rule: "A chosen Page already belongs to the rule «{rule}»; take it out of that rule first.",
     err_unknown_emails: "These people have no account in the shop: {list}",
     err_invalid_method: "Choose a distribution method.",
     err_invalid_old_conversations: "Choose how to handle old conversations.",
@@ -107,7 +107,7 @@ export function ruleErrorText(err) {
     case "unknown_pages":
       return t(`err_${err.code}`, { list: listIn(msg) });
     case "page_in_other_rule":
-      return t("err_page_in_other_rule", { detail: msg });
+      return t("err_page_in_other_rule", { rule: (/the rule "((?:[^"\\]|\\.)*)"/.exec(msg) || [])[1] || "?" });
     default:
       return errorText(err);
   }
