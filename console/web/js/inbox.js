@@ -244,6 +244,10 @@ export function render(root, ctx) {
     // The customer wrote last: nobody has answered yet (derived, not a read receipt).
     const waiting = lm ? lm.direction === "in" : c.last_customer_message_at && c.last_customer_message_at === c.last_activity_at;
     const page = pages.get(c.page_id) || c.page_id;
+    let li = state.rows.get(id);
+    // A poll brings the same rows again: leave the unchanged ones alone (no churn, no lost focus).
+    const sig = JSON.stringify([c, open, page]);
+    if (li && li.dataset.sig === sig) return;
     const holder = c.assignee
       ? h("span", { class: "pill pill-holder" }, c.assignee === me.email ? t("inbox.you_hold") : c.assignee)
       : c.pool_rule_id
@@ -261,13 +265,13 @@ export function render(root, ctx) {
       h("span", { class: "conv-page" }, page),
       holder,
       waiting ? h("span", { class: "pill pill-waiting" }, t("inbox.not_answered")) : null));
-    let li = state.rows.get(id);
     const hadFocus = li && li.contains(document.activeElement);
     if (li) li.replaceChildren(btn);
     else {
       li = h("li", { class: "conv-item", dataset: { id } }, btn);
       state.rows.set(id, li);
     }
+    li.dataset.sig = sig;
     li.hidden = state.view === "pool" && !!state.pageId && c.page_id !== state.pageId;
     if (hadFocus) btn.focus({ preventScroll: true });
   }

@@ -376,7 +376,9 @@ export function openThread(root, ctx, id, opts = {}) {
         refreshMarks();
         scroller.scrollTop = scroller.scrollHeight;
       }
-      replyErr.textContent = reply && reply.status === "unknown" ? t("inbox.err_unknown") : replyErrorText(e, conv, settings, tz);
+      const why = reply && reply.status === "unknown" ? t("inbox.err_unknown") : replyErrorText(e, conv, settings, tz);
+      // The window note above already says it: no need to read the same sentence twice.
+      replyErr.textContent = why === reason.textContent ? t("inbox.err_see_above") : why;
       if (e.code === "not_your_conversation") poll && poll.now();
     } finally {
       sending = false;
@@ -458,6 +460,7 @@ register({
     "inbox.why_unassigned": "Hội thoại chưa được giao cho ai; chủ cửa hàng hoặc quản trị viên trả lời được.",
     "inbox.err_empty": "Hãy nhập nội dung trả lời.",
     "inbox.resend": "Gửi lại",
+    "inbox.err_see_above": "Chưa gửi được, vì lý do nêu ở trên.",
     "inbox.err_unknown": "Facebook không trả lời kịp: chưa rõ tin đã tới khách chưa. Xem lại hội thoại trước khi bấm Gửi lại.",
     "inbox.resend_title": "Gửi lại tin nhắn?",
     "inbox.resend_unknown": "Chưa rõ tin trước đã tới khách hay chưa. Gửi lại có thể khiến khách nhận hai lần.",
@@ -489,6 +492,7 @@ register({
     "inbox.why_unassigned": "Nobody was given this conversation; an owner or admin can reply.",
     "inbox.err_empty": "Type a reply first.",
     "inbox.resend": "Send again",
+    "inbox.err_see_above": "Not sent, for the reason above.",
     "inbox.err_unknown": "Facebook did not answer in time: it is not known whether the reply reached the customer. Check the conversation before pressing Send again.",
     "inbox.resend_title": "Send the message again?",
     "inbox.resend_unknown": "It is not known whether the earlier message reached the customer. Sending again may deliver it twice.",
