@@ -148,14 +148,17 @@ function drawShell() {
     visible.map((s) =>
       h("li", {}, h("a", { href: `#/${s.path}`, "aria-current": s.path === current ? "page" : null, dataset: { path: s.path } }, t(s.label))),
     ),
-    // On a phone the top bar has no room for the email: the menu shows it.
-    h("li", { class: "nav-who" }, t("signed_in_as", { email: who.email })),
   );
+  // On a phone the top bar has no room for the email: the open menu shows it (added only
+  // while open, so the page never holds a hidden second copy).
+  const navWho = h("li", { class: "nav-who" }, t("signed_in_as", { email: who.email }));
   const nav = h("nav", { class: "nav", "aria-label": t("nav_label") }, menuBtn, list);
   menuBtn.addEventListener("click", () => {
     const open = menuBtn.getAttribute("aria-expanded") !== "true";
     menuBtn.setAttribute("aria-expanded", String(open));
     nav.classList.toggle("open", open);
+    if (open) list.append(navWho);
+    else navWho.remove();
   });
   nav.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && nav.classList.contains("open")) {
@@ -164,10 +167,7 @@ function drawShell() {
     }
   });
   list.addEventListener("click", (e) => {
-    if (e.target.closest("a")) {
-      menuBtn.setAttribute("aria-expanded", "false");
-      nav.classList.remove("open");
-    }
+    if (e.target.closest("a") && nav.classList.contains("open")) menuBtn.click();
   });
   main = h("main", { id: "main", tabindex: "-1" });
   const header = h(

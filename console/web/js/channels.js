@@ -38,6 +38,8 @@ register({
     err_page_taken: "Trang đang được một cửa hàng khác kết nối.",
     err_reconnect_required: "Cần đăng nhập Facebook lại cho Trang này: chọn \"Thêm kết nối\".",
     err_graph_error: "Facebook từ chối yêu cầu. Thử lại sau.",
+    sim_note: "Môi trường cục bộ: Facebook được thay bằng Trình mô phỏng Meta.",
+    sim_customer: "Mở giao diện khách hàng (nhắn tin tới Trang)",
   },
   en: {
     ch_title: "Chat channel settings",
@@ -68,6 +70,8 @@ register({
     err_page_taken: "Another shop has this Page connected.",
     err_reconnect_required: "This Page needs a new Facebook Login: choose \"Add connection\".",
     err_graph_error: "Facebook refused the request. Retry later.",
+    sim_note: "Local environment: Facebook is replaced by the Meta simulator.",
+    sim_customer: "Open the customer view (write to a Page)",
   },
 });
 
@@ -129,7 +133,10 @@ function facebookPanel(panel, ctx) {
   let alive = true;
   const banner = facebookReturnBanner();
   const body = h("div", {});
-  panel.replaceChildren(...(banner ? [banner] : []), body);
+  const sim = ctx.config.simulator_url
+    ? h("p", { class: "banner banner-info" }, t("sim_note"), " ", h("a", { href: ctx.config.simulator_url, target: "_blank", rel: "noopener" }, t("sim_customer")))
+    : null;
+  panel.replaceChildren(...[banner, sim].filter(Boolean), body);
 
   const load = async () => {
     body.replaceChildren(states.loading());
