@@ -333,10 +333,11 @@ export function render(root, ctx) {
     state.open = id;
     for (const [cid, c] of state.items) if (cid === id || cid === before) drawRow(cid, c);
     saveUrl();
-    showThread();
+    showThread(true);
   }
 
-  function showThread() {
+  /** `chosen`: the reader picked it just now (on a phone, focus moves into the thread). */
+  function showThread(chosen = false) {
     closeThread && closeThread();
     closeThread = null;
     layout.dataset.pane = state.open ? "thread" : "list";
@@ -355,7 +356,7 @@ export function render(root, ctx) {
         poll.now();
       },
     });
-    if (layout.dataset.pane === "thread" && window.matchMedia("(max-width: 899px)").matches) {
+    if (chosen && window.matchMedia("(max-width: 899px)").matches) {
       threadPane.querySelector(".thread-back")?.focus();
     }
   }
