@@ -164,14 +164,16 @@ export function render(root, ctx) {
     if (gen === state.generation) afterPage();
   }
 
-  /** After a page: the button when more exist, and keep loading while the sentinel shows. */
+  /** After a page: the button when more exist, and keep loading while the sentinel shows
+   * (rows hidden by the pool view's Page filter leave it in sight). */
   function afterPage() {
     moreBtn.hidden = !state.cursor;
     showEmpty();
     if (!state.cursor) return;
     const r = sentinel.getBoundingClientRect();
     const p = panel.getBoundingClientRect();
-    if (r.top <= p.bottom && visibleCount() < PAGE_SIZE) loadMore();
+    // The observer fires on a change only: a sentinel still in sight needs the next page now.
+    if (p.height > 0 && r.top <= p.bottom) loadMore();
   }
 
   /** One poll: the first page again; new and changed rows merge in, ones that left go. */
