@@ -84,6 +84,7 @@ def test_sign_in_by_keyboard_alone(stack, shop, page):
 
 
 def test_english_switch_and_back(stack, shop, page):
+    stack.seed_page(shop.token, "Shop Song Ngữ")
     shop.sign_in_owner(page)
     nav = page.get_by_role("navigation")
     expect(nav.get_by_role("link", name="Cấu hình kênh chat")).to_be_visible()
@@ -95,6 +96,11 @@ def test_english_switch_and_back(stack, shop, page):
     expect(nav.get_by_role("link", name="Members")).to_be_visible()
     expect(page.get_by_role("button", name="Đăng xuất")).to_have_count(0)
     expect(nav.get_by_role("link", name="Quy tắc")).to_have_count(0)
+    # The screen too, not only the shell.
+    expect(page.get_by_role("heading", name="My Pages (1)")).to_be_visible()
+    expect(page.get_by_role("button", name="Add connection")).to_be_visible()
+    expect(page.get_by_role("tab", name="Facebook settings")).to_be_visible()
+    expect(page.get_by_text("Đã kết nối")).to_have_count(0)
     # The choice survives a reload.
     page.reload()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
@@ -102,6 +108,7 @@ def test_english_switch_and_back(stack, shop, page):
     expect(page.locator("html")).to_have_attribute("lang", "vi")
     expect(page.get_by_role("button", name="Đăng xuất")).to_be_visible()
     expect(nav.get_by_role("link", name="Thành viên")).to_be_visible()
+    expect(page.get_by_role("heading", name="Trang của tôi (1)")).to_be_visible()
 
 
 def test_english_sign_in_form(stack, page):
