@@ -96,8 +96,10 @@ def test_reply_with_gui_reaches_the_customer(sim_stack, sim_shop, page):
     # And the customer's view of the simulator shows it.
     customer = page.context.new_page()
     customer.goto(stack.sim_info()["customer_url"])
-    customer.get_by_label("Trang").select_option(demo["id"])
-    customer.get_by_label("Khách hàng").select_option(said["psid"])
+    expect(customer.locator("#page option")).not_to_have_count(0)
+    customer.locator("#page").select_option(demo["id"])  # the simulator's page, by its ids
+    expect(customer.locator(f'#customer option[value="{said["psid"]}"]')).to_have_count(1)
+    customer.locator("#customer").select_option(said["psid"])
     expect(customer.get_by_text(reply)).to_be_visible()
 
 
