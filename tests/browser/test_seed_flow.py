@@ -146,3 +146,25 @@ def test_shared_mode_warns_before_sharing_old_conversations(sim_stack, sim_shop,
     expect(warning).to_be_hidden()
     dialog.get_by_role("group", name="Xử lý hội thoại cũ").get_by_label("Chia tất cả hội thoại").check()
     expect(warning).to_be_visible()
+
+
+def test_shared_mode_adds_the_page_to_an_existing_rule(sim_stack, sim_shop, page):
+    stack = sim_stack
+    lan = sim_shop.agent("lan")
+    landed = stack.sim_import_pages(sim_shop.token)
+    assert "result=ok" in landed, landed
+    (first_id, _), (second_id, second) = demo_pages(stack)[1], demo_pages(stack)[2]
+    stack.api("POST", f"/api/pages/{first_id}/connect", sim_shop.token, {"chat_mode": "shared", "new_rule": {
+        "name": "Ca ngày", "page_ids": [first_id], "agent_emails": [lan], "method": "round_robin",
+        "old_conversations": "none"}})
+    sim_shop.sign_in_owner(page)
+    card(page, second).get_by_role("button", name="Kết nối fanpage này").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Có, tiếp tục").click()
+    dialog.get_by_label("Thêm vào quy tắc đã có").check()
+    dialog.get_by_label("Quy tắc", exact=True).select_option(label="Ca ngày")
+    dialog.get_by_role("button", name="Tiếp tục").click()
+    expect(page.get_by_text(f"Kết nối trang {second} thành công.")).to_be_visible()
+    expect(card(page, second)).to_contain_text("Đã kết nối")
+    rule = stack.api("GET", "/api/rules", sim_shop.token)["items"][0]
+    assert sorted(rule["page_ids"]) == sorted([first_id, second_id])
