@@ -91,16 +91,12 @@ class Shop:
 @pytest.fixture
 def sim_stack():
     """A stack of its own with the Meta simulator: the simulator's demo Pages have fixed ids,
-    and a Page is held by one shop at a time, so each simulator test gets a fresh world.
-
-    TEMPORARY: the simulator is being built on another branch (i11-sim); until the binary has
-    it, the tests that need it are expected failures. Once it is merged, remove the xfail so a
-    missing simulator fails loudly.
-    """
+    and a Page is held by one shop at a time, so each simulator test gets a fresh world."""
     s = harness.start_stack()
     try:
         if not s.has_simulator():
-            pytest.xfail("the Meta simulator (/_sim) is not in this local-stack binary yet (branch i11-sim)")
+            pytest.fail("the Meta simulator (/_sim) is off: FB_APP_ID, FB_GRAPH_URL or FB_DIALOG_URL set, "
+                        "or a local-stack binary without it")
         yield s
     finally:
         s.stop()
