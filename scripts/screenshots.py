@@ -35,19 +35,22 @@ TENANT = "cua-hang-demo"
 OWNER = "chu.shop@example.vn"
 AGENTS = ["lan.nguyen@example.vn", "minh.tran@example.vn"]
 LONG_NAME = "Cửa Hàng Thời Trang Công Sở Nguyễn Thị Minh Khai Chi Nhánh Quận 3"
-CHATS = [  # (customer, [(from the customer?, text)])
-    ("Trần Thị Mai", [(True, "Chào shop, bánh mì thịt nướng còn không ạ?"),
-                      (False, "Dạ còn ạ, chị lấy mấy ổ?"),
-                      (True, "Cho em 3 ổ, 5 giờ chiều em ghé lấy nhé."),
-                      (False, "Dạ shop giữ 3 ổ cho chị đến 5 giờ ạ. Cảm ơn chị!")]),
-    ("Lê Hoàng Phúc", [(True, "Shop có giao hàng quận 7 không?")]),
-    ("Phạm Ngọc Anh", [(True, "Bánh mì chay còn không shop ơi, mình đặt 10 ổ cho văn phòng")]),
+# (customer, [(from the customer?, text)]); not the simulator's history customers, whose
+# older conversations come in too when the Page is connected.
+CHATS = [
+    ("Nguyễn Thu Hà", [(True, "Chào shop, bánh mì pate còn không ạ?"),
+                       (False, "Dạ còn ạ, chị lấy mấy ổ?"),
+                       (True, "Cho em 3 ổ, 5 giờ chiều em ghé lấy nhé."),
+                       (False, "Dạ shop giữ 3 ổ cho chị đến 5 giờ ạ. Cảm ơn chị!")]),
+    ("Đỗ Hoàng Phúc", [(True, "Shop có giao hàng quận 7 không?")]),
+    ("Vũ Minh Châu", [(True, "Bánh mì chay còn không shop ơi, mình đặt 10 ổ cho văn phòng")]),
 ]
 
 
 def seed(stack):
     """The demo shop: three Pages (connected only-me, shared by a rule, not yet connected),
-    two agents, and a few conversations on the connected Page. Returns the Page that has them."""
+    two agents, and a few conversations on the connected Page. Returns the id of the first
+    chat's conversation (the one with a back-and-forth), to open in the inbox picture."""
     token = stack.token(OWNER, TENANT, "owner")
     stack.api("GET", "/api/members", token)
     for a in AGENTS:
@@ -63,11 +66,13 @@ def seed(stack):
         stack.api("POST", f"/api/pages/{chat_page}/connect", token, {"chat_mode": "only_me"})
         stack.api("POST", f"/api/pages/{shared}/connect", token,
                   {"chat_mode": "shared", "new_rule": {**rule, "page_ids": [shared]}})
+        first_psid = None
         for name, lines in CHATS:
             psid = None
             for from_customer, text in lines:
                 if from_customer:
                     psid = stack.sim_customer_message(chat_page, text, name)["psid"]
+                    first_psid = first_psid or psid
                     time.sleep(0.3)
                 else:
                     conv = stack.wait_conversation(token, "all", pred=lambda c, p=psid: c["customer_id"] == p)
@@ -78,8 +83,10 @@ def seed(stack):
         stack.create_rule(token, rule["name"], [shared], AGENTS)
         waiting = stack.seed_page(token, LONG_NAME)["page_id"]
         stack.api("POST", f"/api/pages/{waiting}/disconnect", token)
+        first_psid = None
         for _, lines in CHATS:
             psid = harness.new_psid()
+            first_psid = first_psid or psid
             for from_customer, text in lines:
                 if from_customer:
                     stack.customer_message(chat_page, psid, text)
@@ -90,7 +97,7 @@ def seed(stack):
     deadline = time.time() + 15
     while len(stack.conversations(token, "all")) < len(CHATS) and time.time() < deadline:
         time.sleep(0.2)
-    return chat_page
+    return stack.wait_conversation(token, "all", pred=lambda c: c["customer_id"] == first_psid)["id"]
 
 
 def echo(stack, page_id, psid, text):
@@ -102,7 +109,7 @@ def echo(stack, page_id, psid, text):
         "message": {"mid": "m_" + uuid.uuid4().hex, "text": text, "is_echo": True, "app_id": 1}}]}]})
 
 
-def shoot(browser, stack, out: Path, width: int):
+def shoot(browser, stack, out: Path, width: int, conversation: str):
     height = WIDTHS[width]
     ctx = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
                               is_mobile=width < 600, has_touch=width < 600)
@@ -141,17 +148,15 @@ def shoot(browser, stack, out: Path, width: int):
     inbox.click()
     rows = page.get_by_role("tabpanel").get_by_role("listitem").get_by_role("button")
     expect(rows.first).to_be_visible()
-    # The oldest conversation is the one with a back-and-forth (the first of CHATS).
-    if width >= 900:
-        rows.last.click()
-        expect(page.get_by_label("Trả lời khách")).to_be_visible()
-    page.wait_for_timeout(500)
-    page.screenshot(path=out / f"inbox-{width}.png")
-    if width < 900:
-        rows.last.click()
-        expect(page.get_by_label("Trả lời khách")).to_be_visible()
+    if width < 900:  # a phone shows the list alone first
         page.wait_for_timeout(500)
-        page.screenshot(path=out / f"inbox-thread-{width}.png")
+        page.screenshot(path=out / f"inbox-{width}.png")
+    # The first chat (a back-and-forth), opened by its address as a shared link would.
+    page.goto(stack.url(f"/#/inbox?view=all&c={conversation}"))
+    expect(page.get_by_label("Trả lời khách")).to_be_visible()
+    expect(page.get_by_text(CHATS[0][1][-1][1]).first).to_be_visible()
+    page.wait_for_timeout(500)
+    page.screenshot(path=out / (f"inbox-{width}.png" if width >= 900 else f"inbox-thread-{width}.png"))
     ctx.close()
 
 
@@ -164,11 +169,11 @@ def main():
         subprocess.run(["cargo", "build", "-p", "local-stack"], cwd=ROOT, check=True)
     stack = harness.start_stack()
     try:
-        seed(stack)
+        conversation = seed(stack)
         with sync_playwright() as p:
             browser = harness.launch_chromium(p)
             for width in WIDTHS:
-                shoot(browser, stack, out, width)
+                shoot(browser, stack, out, width, conversation)
             browser.close()
     finally:
         stack.stop()
