@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 import harness
+from test_rules import NEW_RULE
 
 WIDTH = 375
 LONG_NAME = "Cửa Hàng Thời Trang Công Sở Nguyễn Thị Minh Khai Chi Nhánh Quận 3 Thành Phố Hồ Chí Minh"
@@ -87,7 +88,7 @@ def test_rule_form_fits(stack, shop, phone):
     shop.agent("nhan-vien-co-dia-chi-email-rat-dai-" + uuid.uuid4().hex[:8])
     shop.sign_in_owner(phone)
     go(phone, "Quy tắc")
-    phone.get_by_role("button", name=__import__("test_rules").NEW_RULE).first.click()
+    phone.get_by_role("button", name=NEW_RULE).first.click()
     expect(phone.get_by_label("Tên quy tắc")).to_be_visible()
     phone.get_by_label("Chia tất cả hội thoại").check()
     assert_fits(phone, "rule form")
