@@ -154,7 +154,7 @@ def shoot(browser, stack, out: Path, width: int, conversation: str):
     # The first chat (a back-and-forth), opened by its address as a shared link would.
     page.goto(stack.url(f"/#/inbox?view=all&c={conversation}"))
     expect(page.get_by_label("Trả lời khách")).to_be_visible()
-    expect(page.get_by_text(CHATS[0][1][-1][1]).first).to_be_visible()
+    expect(page.get_by_role("log").get_by_text(CHATS[0][1][-1][1])).to_be_visible()
     page.wait_for_timeout(500)
     page.screenshot(path=out / (f"inbox-{width}.png" if width >= 900 else f"inbox-thread-{width}.png"))
     ctx.close()
