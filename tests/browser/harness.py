@@ -172,9 +172,10 @@ class Stack:
             raise ApiFailure(status, body)
         return status
 
-    def customer_message(self, page_id: str, psid: str, text: str) -> str:
-        """A customer's Messenger text to a Page, as Meta would deliver it; returns the mid."""
-        now = int(time.time() * 1000)
+    def customer_message(self, page_id: str, psid: str, text: str, at_ms: int | None = None) -> str:
+        """A customer's Messenger text to a Page, as Meta would deliver it (sent now, or at
+        `at_ms`); returns the mid."""
+        now = at_ms or int(time.time() * 1000)
         mid = "m_" + uuid.uuid4().hex
         self.send_webhook({"object": "page", "entry": [{"id": page_id, "time": now, "messaging": [{
             "sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": now,

@@ -148,3 +148,38 @@ def test_two_agents_press_nhan_chat_together_and_exactly_one_wins(stack, shop, b
     finally:
         for ctx in contexts:
             ctx.close()
+
+
+def test_the_reply_box_explains_a_closed_window(stack, shop, page):
+    p = stack.seed_page(shop.token, "Shop Giày Dép")
+    hour_ms = 3600 * 1000
+    now_ms = int(time.time() * 1000)
+    late, gone = harness.new_psid(), harness.new_psid()
+    stack.customer_message(p["page_id"], late, "Còn size 39 không shop?", at_ms=now_ms - 30 * hour_ms)
+    stack.customer_message(p["page_id"], gone, "Cho mình xem mẫu mới", at_ms=now_ms - 9 * 24 * hour_ms)
+    for psid in (late, gone):
+        stack.wait_conversation(shop.token, pred=lambda c, p=psid: c["customer_id"] == p)
+    shop.sign_in_owner(page)
+    open_inbox(page)
+
+    # 30 hours ago, Human Agent tag off: closed, and the console says why and what would help.
+    customer_row(page, late).click()
+    expect(page.get_by_text(re.compile(r"Cửa sổ 24 giờ đã đóng .*thẻ Human Agent đang tắt"))).to_be_visible()
+    box = page.get_by_label("Trả lời khách")
+    box.fill("Dạ còn ạ")
+    page.get_by_role("button", name="Gửi", exact=True).click()
+    conv = stack.wait_conversation(shop.token, pred=lambda c: c["customer_id"] == late)
+    time.sleep(1)
+    sent = [m for m in stack.api("GET", f"/api/conversations/{conv['id']}/messages", shop.token)["items"]
+            if m["direction"] == "out" and m.get("status") == "sent"]
+    assert sent == [], "a reply went out through a closed window"
+
+    # With the tag on, the same conversation may be answered for 7 days, and the note says so.
+    settings = stack.api("GET", "/api/settings", shop.token)
+    stack.api("PUT", "/api/settings", shop.token, {**settings, "human_agent_tag": True})
+    page.reload()
+    expect(page.get_by_text(re.compile(r"trả lời sẽ gửi kèm thẻ Human Agent"))).to_be_visible()
+
+    # Nine days ago: closed whatever the tag.
+    customer_row(page, gone).click()
+    expect(page.get_by_text(re.compile(r"Cửa sổ trả lời đã đóng: .*đã quá 7 ngày"))).to_be_visible()
