@@ -3,6 +3,8 @@
 # script installs moto into a virtualenv (.venv, or $VENV) if it is not there, starts it on a
 # free port (scripts/moto_server.py: DynamoDB requests serialised as on AWS), exports MOTO_URL, runs `cargo test --workspace`, and stops moto again.
 # Extra arguments go to cargo test (e.g. scripts/test.sh --test e2e).
+# Then the console's tests in headless Chromium (scripts/browser-tests.sh; BROWSER_TESTS=0 skips
+# them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -31,3 +33,8 @@ PY
 export MOTO_URL="http://127.0.0.1:$port"
 echo "moto server on $MOTO_URL"
 cargo test --workspace "$@"
+kill "$moto_pid" 2>/dev/null || true
+if [ "${BROWSER_TESTS:-1}" != 0 ]; then
+  echo "browser tests (scripts/browser-tests.sh)"
+  scripts/browser-tests.sh
+fi
