@@ -93,8 +93,7 @@ export function render(root, ctx) {
   // ---- data ----
   function params(cursor) {
     const p = new URLSearchParams({ view: state.view, limit: String(PAGE_SIZE) });
-    // The pool view has no Page filter in the API (pools are rules); it is applied when shown.
-    if (state.pageId && state.view !== "pool") p.set("page_id", state.pageId);
+    if (state.pageId) p.set("page_id", state.pageId);
     if (cursor) p.set("cursor", cursor);
     return `/api/conversations?${p}`;
   }
@@ -165,7 +164,7 @@ export function render(root, ctx) {
   }
 
   /** After a page: the button when more exist, and keep loading while the sentinel shows
-   * (rows hidden by the pool view's Page filter leave it in sight). */
+   * (a tall window can show a whole page). */
   function afterPage() {
     moreBtn.hidden = !state.cursor;
     showEmpty();
@@ -274,7 +273,6 @@ export function render(root, ctx) {
       state.rows.set(id, li);
     }
     li.dataset.sig = sig;
-    li.hidden = state.view === "pool" && !!state.pageId && c.page_id !== state.pageId;
     if (hadFocus) btn.focus({ preventScroll: true });
   }
 
