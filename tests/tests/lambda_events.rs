@@ -101,6 +101,10 @@ async fn the_admin_samples_read_the_jwt_authorizer_claims() {
     let (s, b) = admin_call(stores.clone(), include_str!("../../events/admin-list-members.json")).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["items"][0]["email"], "owner@shop-a.vn");
+    // Who the console signs in as: the claims' email, the role from the member list.
+    let (s, b) = admin_call(stores.clone(), include_str!("../../events/admin-me.json")).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!((b["email"].as_str(), b["role"].as_str()), (Some("owner@shop-a.vn"), Some("owner")));
 
     // The next page of a walk that began long ago: refused, the client starts again.
     let (s, b) =
