@@ -183,3 +183,28 @@ def test_the_reply_box_explains_a_closed_window(stack, shop, page):
     # Nine days ago: closed whatever the tag.
     customer_row(page, gone).click()
     expect(page.get_by_text(re.compile(r"Cửa sổ trả lời đã đóng: .*đã quá 7 ngày"))).to_be_visible()
+
+
+def test_the_page_filter_in_cho_nhan_asks_the_api_for_that_pages_pool(stack, shop, page):
+    """*Chờ nhận* with a Page chosen: only that Page's waiting conversations, as the API lists
+    them (`view=pool&page_id=`), not a filter over rows already loaded."""
+    a = stack.seed_page(shop.token, "Shop Áo Dài")
+    b = stack.seed_page(shop.token, "Shop Nón Lá")
+    stack.create_rule(shop.token, "Tự nhận hai trang", [a["page_id"], b["page_id"]], [shop.owner],
+                      method="self_claim")
+    on_a, on_b = harness.new_psid(), harness.new_psid()
+    stack.customer_message(a["page_id"], on_a, "Áo dài đỏ còn không?")
+    stack.customer_message(b["page_id"], on_b, "Nón lá bao nhiêu ạ?")
+    for psid in (on_a, on_b):
+        stack.wait_conversation(shop.token, "pool", pred=lambda c, p=psid: c["customer_id"] == p)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/conversations?" in r.url else None)
+    shop.sign_in_owner(page)
+    open_inbox(page)
+    page.get_by_role("tab", name="Chờ nhận").click()
+    expect(customer_row(page, on_a)).to_be_visible()
+    expect(customer_row(page, on_b)).to_be_visible()
+    page.get_by_label("Trang", exact=True).select_option(b["page_id"])
+    expect(customer_row(page, on_b)).to_be_visible()
+    expect(customer_row(page, on_a)).to_have_count(0)
+    assert any("view=pool" in u and f"page_id={b['page_id']}" in u for u in asked), asked
