@@ -25,16 +25,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:
-    venv_python = Path(os.environ.get("VENV", ROOT / ".venv")) / "bin" / "python"
-    if venv_python.exists() and Path(sys.executable) != venv_python:
-        os.execv(str(venv_python), [str(venv_python), *sys.argv])
-    sys.exit("Playwright for Python is missing: run scripts/browser-tests.sh once (it installs it into .venv)")
-
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 import harness  # noqa: E402
+
+harness.use_project_venv()
+from playwright.sync_api import sync_playwright  # noqa: E402
 
 BUDGET_BYTES = 150 * 1024
 BUDGET_RENDER_MS = 1000

@@ -46,6 +46,19 @@ _NOT_INHERITED = ("FB_APP_ID", "FB_GRAPH_URL", "FB_DIALOG_URL", "AWS_ENDPOINT_UR
                   "OAUTH_REDIRECT_URI", "FB_APP_SECRET", "PORT")
 
 
+def use_project_venv() -> None:
+    """For the scripts run as plain `python3`: without Playwright in this interpreter, re-run
+    the script with the project's venv (.venv, or $VENV), which scripts/browser-tests.sh fills."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        import sys
+        venv_python = Path(os.environ.get("VENV", ROOT / ".venv")) / "bin" / "python"
+        if venv_python.exists() and Path(sys.executable) != venv_python:
+            os.execv(str(venv_python), [str(venv_python), *sys.argv])
+        sys.exit("Playwright for Python is missing: run scripts/browser-tests.sh once (it installs it into .venv)")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
