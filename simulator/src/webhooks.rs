@@ -18,18 +18,16 @@ pub fn messaging(page_id: &str, time_ms: i64, item: Value) -> Value {
     json!({ "object": "page", "entry": [{ "id": page_id, "time": time_ms, "messaging": [item] }] })
 }
 
+/// One event from the customer to the Page: `{sender, recipient, timestamp, <field>: value}`.
+fn from_customer(page_id: &str, psid: &str, ts: i64, field: &str, value: Value) -> Value {
+    let mut item = json!({ "sender": { "id": psid }, "recipient": { "id": page_id }, "timestamp": ts });
+    item[field] = value;
+    messaging(page_id, ts, item)
+}
+
 /// A customer's text message to the Page.
 pub fn message(page_id: &str, psid: &str, mid: &str, text: &str, ts: i64) -> Value {
-    messaging(
-        page_id,
-        ts,
-        json!({
-            "sender": { "id": psid },
-            "recipient": { "id": page_id },
-            "timestamp": ts,
-            "message": { "mid": mid, "text": text },
-        }),
-    )
+    from_customer(page_id, psid, ts, "message", json!({ "mid": mid, "text": text }))
 }
 
 /// The echo of a message the Page sent through the Send API: sender is the Page, `is_echo`,
@@ -56,30 +54,12 @@ fn app_id_value(app_id: &str) -> Value {
 
 /// The customer's device got the Page's messages up to `watermark`.
 pub fn delivery(page_id: &str, psid: &str, mids: &[String], watermark: i64) -> Value {
-    messaging(
-        page_id,
-        watermark,
-        json!({
-            "sender": { "id": psid },
-            "recipient": { "id": page_id },
-            "timestamp": watermark,
-            "delivery": { "mids": mids, "watermark": watermark },
-        }),
-    )
+    from_customer(page_id, psid, watermark, "delivery", json!({ "mids": mids, "watermark": watermark }))
 }
 
 /// The customer read the Page's messages up to `watermark`.
 pub fn read(page_id: &str, psid: &str, watermark: i64) -> Value {
-    messaging(
-        page_id,
-        watermark,
-        json!({
-            "sender": { "id": psid },
-            "recipient": { "id": page_id },
-            "timestamp": watermark,
-            "read": { "watermark": watermark },
-        }),
-    )
+    from_customer(page_id, psid, watermark, "read", json!({ "watermark": watermark }))
 }
 
 /// A new comment, as a `feed` change (`created_time` in Unix seconds).
