@@ -13,6 +13,7 @@ pub mod ids;
 pub mod meta;
 pub mod model;
 pub mod oauth;
+pub mod phones;
 pub mod ports;
 pub mod queue_ids;
 pub mod reply;
