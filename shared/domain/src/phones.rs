@@ -36,6 +36,11 @@
 //!      `0912345678-2`), and `.`, `-` also glue when a letter lies beyond them (`SP-0912…`,
 //!      `…678.vn`), while `sđt:0912345678` and `0912345678.` at the end of a sentence are fine.
 //!
+//! Left alone on purpose: two spaced numbers in a row (`0912 345 678 0987 654 321`, where the
+//! split is a guess), tabs, double or non-breaking spaces and `/` between groups, and the
+//! redundant `0` in `+84 0912 345 678`. Each would widen what a chunk is and let more prices and
+//! dates in; they can be added with tests if real comments show them.
+//!
 //! Results are normalised to `0` + 9 digits, deduplicated, in order of first appearance. The
 //! scanner walks `char`s (never byte offsets), so any UTF-8 text is safe.
 

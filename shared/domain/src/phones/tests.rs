@@ -128,6 +128,23 @@ fn longer_runs_landlines_and_unknown_prefixes_are_not_phones() {
     }
 }
 
+/// Choices the rule makes on purpose (module doc, rules 1 and 4): missing these is cheaper
+/// than hiding a comment that holds no number.
+#[test]
+fn ambiguous_spellings_are_left_alone() {
+    for text in [
+        "0912 345 678 0987 654 321",
+        "0912  345  678",
+        "0912\t345\t678",
+        "0912\u{a0}345\u{a0}678",
+        "0912/345/678",
+        "+84 0912 345 678",
+        "0912 345 678 9",
+    ] {
+        expect(text, &[]);
+    }
+}
+
 #[test]
 fn odd_input_does_not_panic() {
     for text in ["", "+", "(", "(+84", "(+84)", "+84 ", "0", "8", "84", "ếếế", "\u{0}"] {
