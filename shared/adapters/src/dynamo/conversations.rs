@@ -216,10 +216,26 @@ impl DynamoStore {
     /// Writes the customer's name unless the header has one (history sync reaching a
     /// conversation a webhook created, whose profile lookup failed).
     async fn name_if_missing(&self, t: &ConversationTouch, name: &str) -> Result<(), StoreError> {
+        self.write_name(&t.tenant_id, &t.conversation_id, name, true).await
+    }
+
+    /// `SET customer_name` on an existing header; with `only_if_missing`, never over a name.
+    async fn write_name(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        name: &str,
+        only_if_missing: bool,
+    ) -> Result<(), StoreError> {
+        let condition = if only_if_missing {
+            "attribute_exists(pk) AND attribute_not_exists(customer_name)"
+        } else {
+            "attribute_exists(pk)"
+        };
         let r = self
-            .update(keys::header(&t.tenant_id, &t.conversation_id))
+            .update(keys::header(tenant_id, conversation_id))
             .update_expression("SET customer_name = :n")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(customer_name)")
+            .condition_expression(condition)
             .expression_attribute_values(":n", name.attr())
             .send()
             .await;
@@ -356,14 +372,7 @@ impl ConversationStore for DynamoStore {
         conversation_id: &str,
         name: &str,
     ) -> Result<(), StoreError> {
-        let r = self
-            .update(keys::header(tenant_id, conversation_id))
-            .update_expression("SET customer_name = :n")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":n", name.attr())
-            .send()
-            .await;
-        conditional(r, "UpdateItem").map(|_| ())
+        self.write_name(tenant_id, conversation_id, name, false).await
     }
 
     #[instrument(skip(self), err)]
