@@ -30,6 +30,7 @@ impl FlakyStore {
             rules: self.inner.rules.clone(),
             facebook_users: self.inner.facebook_users.clone(),
             erasure: self.inner.erasure.clone(),
+            comments: self.inner.comments.clone(),
             conversations: self.clone(),
         }
     }

@@ -169,6 +169,7 @@ fn message(conv: &str, mid: &str, ts: i64) -> Message {
         sent_ms: ts,
         detail: None,
         reply: None,
+        comment: None,
     }
 }
 
@@ -183,6 +184,8 @@ async fn conversation_with(s: &Stores, tenant: &str, page: &str, customer: &str,
         customer_ms: Some(1_000),
         last_message: None,
         customer_name: None,
+        post_id: None,
+        phones: Vec::new(),
     };
     s.conversations.touch_conversation(&t).await.expect("touch");
     for i in 0..messages {

@@ -20,6 +20,8 @@ fn touch(ms: i64, message: Option<LastMessage>, name: Option<&str>) -> Conversat
         customer_ms: None,
         last_message: message,
         customer_name: name.map(Into::into),
+        post_id: None,
+        phones: Vec::new(),
     }
 }
 

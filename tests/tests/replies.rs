@@ -203,6 +203,8 @@ async fn owners_do_not_reply_in_an_agents_conversation(backend: Backend) {
         customer_ms: Some(domain::timefmt::now_ms() - 1000),
         last_message: None,
         customer_name: None,
+        post_id: None,
+        phones: Vec::new(),
     };
     w.stack.stores.conversations.touch_conversation(&t).await.expect("touch");
     w.stack

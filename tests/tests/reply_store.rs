@@ -19,6 +19,7 @@ fn pending(reply_id: &str, sent_ms: i64) -> Message {
         sent_ms,
         detail: Some(serde_json::json!({"sent_by": "lan@shop-a.vn"})),
         reply: Some(ReplyState { reply_id: reply_id.into(), status: ReplyStatus::Pending, error: None }),
+        comment: None,
     }
 }
 
@@ -32,6 +33,7 @@ fn echo(mid: &str, sent_ms: i64) -> Message {
         sent_ms,
         detail: Some(serde_json::json!({"metadata": "x"})),
         reply: None,
+        comment: None,
     }
 }
 

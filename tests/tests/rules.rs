@@ -138,6 +138,8 @@ async fn redelivered_new_conversations_lose_no_turn(backend: Backend) {
             customer_ms: Some(1_000 + i as i64),
             last_message: None,
             customer_name: None,
+            post_id: None,
+            phones: Vec::new(),
         };
         assert!(s.conversations.touch_conversation(&touch).await.expect("touch").assignment_pending);
         let runs = (0..3).map(|_| {

@@ -20,6 +20,8 @@ fn touch(tenant: &str, page: &str, customer: &str, ts: i64, from_customer: bool)
         customer_ms: from_customer.then_some(ts),
         last_message: None,
         customer_name: None,
+        post_id: None,
+        phones: Vec::new(),
     }
 }
 
@@ -33,6 +35,7 @@ fn message(conv: &str, mid: &str, ts: i64) -> Message {
         sent_ms: ts,
         detail: Some(serde_json::json!({"reply_to_mid": "m0"})),
         reply: None,
+        comment: None,
     }
 }
 

@@ -202,6 +202,8 @@ async fn a_move_whose_answers_are_lost_is_read_again_not_repeated() {
         customer_ms: Some(ts),
         last_message: None,
         customer_name: None,
+        post_id: None,
+        phones: Vec::new(),
     };
     for (i, ts) in [1_000i64, 2_000].into_iter().enumerate() {
         let other = domain::ports::ConversationTouch { conversation_id: format!("P_X{i}"), ..touch(ts) };

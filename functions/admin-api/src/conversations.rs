@@ -286,6 +286,7 @@ pub async fn send(
         sent_ms: now_ms(),
         detail: Some(json!({"sent_by": me.email, "messaging_type": format!("{messaging:?}")})),
         reply: Some(ReplyState { reply_id: reply_id.clone(), status: ReplyStatus::Pending, error: None }),
+        comment: None,
     };
     let conversations = &api.stores.conversations;
     if let Some(first) = conversations.begin_reply(&me.tenant_id, &pending).await? {
@@ -455,6 +456,8 @@ async fn moved_up(api: &AdminApi, me: &Caller, c: &Conversation, reply: &Message
         customer_ms: None,
         last_message: Some(LastMessage::of(reply)),
         customer_name: None,
+        post_id: None,
+        phones: Vec::new(),
     };
     if let Err(e) = api.stores.conversations.touch_conversation(&touch).await {
         warn!(conversation_id = %c.id, error = %cause_chain(&e), "conversation not moved up after a reply");

@@ -386,6 +386,9 @@ mod tests {
             delivery_watermark_ms: None,
             customer_name: None,
             last_message: None,
+            post_id: None,
+            phones: Vec::new(),
+            handoff: None,
         };
         for _ in 0..2 {
             let before = json!({
@@ -439,6 +442,7 @@ mod tests {
                 sent_ms: 1_764_000_000_000,
                 detail,
                 reply: None,
+                comment: None,
             };
             let before = json!({
                 "id": m.id,

@@ -114,6 +114,8 @@ impl Worker {
             // The thread's newest message, if the 20 read include it (they are the newest).
             last_message: messages.iter().max_by_key(|m| m.sent_ms).map(LastMessage::of),
             customer_name: c.participant_names.get(customer).cloned(),
+            post_id: None,
+            phones: Vec::new(),
         };
         let conv = self.stores.conversations.touch_conversation(&touch).await?;
         if conv.assignment_pending
@@ -149,5 +151,6 @@ fn history_message(page_id: &str, conv_id: &str, m: &GraphMessage) -> Message {
         sent_ms: m.created_ms,
         detail: Some(serde_json::json!({"source": "history"})),
         reply: None,
+        comment: None,
     }
 }

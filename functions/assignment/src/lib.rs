@@ -293,6 +293,8 @@ impl Worker {
             customer_ms: ev.is_from_customer().then_some(ev.timestamp_ms),
             last_message: Some(LastMessage::of(&message)),
             customer_name: None,
+            post_id: None,
+            phones: Vec::new(),
         };
         let conv = self.stores.conversations.touch_conversation(&touch).await?;
         if conv.assignment_pending {

@@ -17,8 +17,8 @@ pub mod wiring;
 use std::sync::Arc;
 
 use domain::ports::{
-    ConversationStore, ErasureStore, EventQueue, FacebookUserStore, MemberStore, NonceStore, PageStore,
-    QueueConsumer, RuleStore,
+    CommentStore, ConversationStore, ErasureStore, EventQueue, FacebookUserStore, MemberStore, NonceStore,
+    PageStore, QueueConsumer, RuleStore,
 };
 
 /// Every store port, backed by one implementation.
@@ -31,6 +31,7 @@ pub struct Stores {
     pub rules: Arc<dyn RuleStore>,
     pub facebook_users: Arc<dyn FacebookUserStore>,
     pub erasure: Arc<dyn ErasureStore>,
+    pub comments: Arc<dyn CommentStore>,
 }
 
 impl Stores {
@@ -43,6 +44,7 @@ impl Stores {
             + RuleStore
             + FacebookUserStore
             + ErasureStore
+            + CommentStore
             + 'static,
     {
         Stores {
@@ -52,6 +54,7 @@ impl Stores {
             rules: s.clone(),
             facebook_users: s.clone(),
             erasure: s.clone(),
+            comments: s.clone(),
             conversations: s,
         }
     }

@@ -104,8 +104,61 @@ pub enum EventBody {
 }
 
 impl InboundEvent {
+    /// The conversation the event belongs to: the customer's Messenger thread with the Page,
+    /// or, for a comment, the author's comments on that post. (The Page's own comment belongs
+    /// to the conversation of the comment it answers, which only the store knows: the worker
+    /// finds it; this id then only groups the event in the queue.)
     pub fn conversation_id(&self) -> String {
-        conversation_id(&self.page_id, &self.customer_id)
+        match &self.body {
+            EventBody::Comment { post_id: Some(post), .. } => {
+                crate::comments::comment_conversation_id(&self.page_id, &self.customer_id, post)
+            }
+            _ => conversation_id(&self.page_id, &self.customer_id),
+        }
+    }
+
+    /// A comment event as the comment it stores (under the comment's id, whatever the verb):
+    /// an edit or removal of a comment never seen stores it as it now stands, so nothing is
+    /// dropped.
+    fn comment_message(&self) -> Option<Message> {
+        let EventBody::Comment { comment_id, verb, direction, post_id, parent_id, text, from_name } =
+            &self.body
+        else {
+            return None;
+        };
+        let mut d = serde_json::Map::new();
+        insert_opt(&mut d, "from_name", from_name);
+        Some(Message {
+            id: comment_id.clone(),
+            conversation_id: self.conversation_id(),
+            direction: *direction,
+            kind: MessageKind::Comment,
+            text: text.clone(),
+            sent_ms: self.timestamp_ms,
+            detail: (!d.is_empty()).then_some(serde_json::Value::Object(d)),
+            reply: None,
+            comment: Some(crate::comments::CommentState {
+                comment_id: comment_id.clone(),
+                post_id: post_id.clone(),
+                parent_id: parent_id.clone(),
+                hidden: verb == "hide",
+                removed: verb == "remove",
+                ..Default::default()
+            }),
+        })
+    }
+
+    /// What a comment event changes on a comment already stored (None for a new comment).
+    pub fn comment_change(&self) -> Option<crate::comments::CommentChange> {
+        use crate::comments::CommentChange;
+        let EventBody::Comment { verb, text, .. } = &self.body else { return None };
+        match verb.as_str() {
+            "edited" | "edit" => Some(CommentChange::Edited { text: text.clone(), at_ms: self.timestamp_ms }),
+            "remove" | "delete" => Some(CommentChange::Removed),
+            "hide" => Some(CommentChange::Hidden(true)),
+            "unhide" => Some(CommentChange::Hidden(false)),
+            _ => None,
+        }
     }
 
     /// A short name of the event kind, for logs and metrics.
@@ -199,16 +252,7 @@ impl InboundEvent {
                     insert_opt(&mut d, "reaction", reaction);
                     (Direction::In, MessageKind::Reaction, emoji.clone(), serde_json::Value::Object(d))
                 }
-                EventBody::Comment { comment_id, verb, direction, post_id, parent_id, text, from_name } => {
-                    let mut d = serde_json::Map::new();
-                    d.insert("comment_id".into(), comment_id.clone().into());
-                    d.insert("verb".into(), verb.clone().into());
-                    insert_opt(&mut d, "post_id", post_id);
-                    insert_opt(&mut d, "parent_id", parent_id);
-                    insert_opt(&mut d, "from_name", from_name);
-                    let kind = MessageKind::of_comment_verb(verb);
-                    (*direction, kind, text.clone(), serde_json::Value::Object(d))
-                }
+                EventBody::Comment { .. } => return self.comment_message(),
                 EventBody::Read { .. } | EventBody::Delivery { .. } => return None,
             };
         let detail = match &detail {
@@ -224,6 +268,7 @@ impl InboundEvent {
             sent_ms: self.timestamp_ms,
             detail,
             reply: None,
+            comment: None,
         })
     }
 }

@@ -180,6 +180,49 @@ pub struct ConversationsPage {
     pub next_after: Option<String>,
 }
 
+/// A private reply Meta accepted: the customer's PSID (their Messenger conversation with the
+/// Page from now on) and the message id (the echo's mid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateReplySent {
+    pub recipient_id: String,
+    pub message_id: String,
+}
+
+/// One post of `/{page}/posts` (history sync of comments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphPost {
+    pub id: String,
+    pub created_ms: i64,
+}
+
+/// One page of `/{page}/posts`, and the cursor of the next (None at the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostsPage {
+    pub posts: Vec<GraphPost>,
+    pub next_after: Option<String>,
+}
+
+/// One comment of `/{post}/comments?filter=stream` (replies included, oldest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphComment {
+    pub id: String,
+    /// The comment it answers; None for a top-level comment.
+    pub parent_id: Option<String>,
+    pub from_id: String,
+    pub from_name: Option<String>,
+    /// Absent without access to the author's content.
+    pub text: Option<String>,
+    pub created_ms: i64,
+    pub is_hidden: bool,
+}
+
+/// One page of a post's comments, and the cursor of the next (None at the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentsPage {
+    pub comments: Vec<GraphComment>,
+    pub next_after: Option<String>,
+}
+
 /// How a reply goes out (`docs/meta-platform.md`, Send API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessagingType {
@@ -276,6 +319,50 @@ pub trait Graph: Send + Sync {
     /// gives none. Refuses a `psid` that is not digits before any request.
     async fn profile_name(&self, psid: &str, page_token: &SecretString)
     -> Result<Option<String>, GraphError>;
+    /// Replies publicly under a comment (`POST /{comment_id}/comments {message}`); returns the
+    /// new comment's id. Never repeated after a timeout or 5xx, like `send_text`. Every comment
+    /// call refuses an id that is not [`crate::comments::is_comment_id`] before any request.
+    async fn reply_comment(
+        &self,
+        page_token: &SecretString,
+        comment_id: &str,
+        text: &str,
+    ) -> Result<String, GraphError>;
+    /// The one private reply to a comment: the Send API with `recipient.comment_id` (and the
+    /// reply's id as `metadata`, handed back on the echo). Never repeated after a timeout or 5xx.
+    async fn private_reply(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+        comment_id: &str,
+        text: &str,
+        metadata: &str,
+    ) -> Result<PrivateReplySent, GraphError>;
+    /// Hides or unhides a comment (`POST /{comment_id}?is_hidden=`); idempotent, so retried.
+    async fn set_comment_hidden(
+        &self,
+        page_token: &SecretString,
+        comment_id: &str,
+        hidden: bool,
+    ) -> Result<(), GraphError>;
+    /// Deletes a comment (`DELETE /{comment_id}`). A comment already gone (Graph code 100,
+    /// subcode 33) counts as deleted.
+    async fn delete_comment(&self, page_token: &SecretString, comment_id: &str) -> Result<(), GraphError>;
+    /// One page of the Page's recent posts, newest first (`/{page}/posts?fields=id,created_time`).
+    async fn posts(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+        after: Option<&str>,
+    ) -> Result<PostsPage, GraphError>;
+    /// One page of a post's comments, replies included, oldest first
+    /// (`/{post}/comments?filter=stream&fields=id,from,message,created_time,parent{id},is_hidden`).
+    async fn comments(
+        &self,
+        post_id: &str,
+        page_token: &SecretString,
+        after: Option<&str>,
+    ) -> Result<CommentsPage, GraphError>;
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod assignment;
+pub mod comments;
 pub mod custody;
 pub mod event;
 pub mod graph;

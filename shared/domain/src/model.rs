@@ -144,7 +144,7 @@ pub fn conversation_id(page_id: &str, customer_id: &str) -> String {
 }
 
 /// A conversation as stored and as served (the conversation object of the contract).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Conversation {
     pub id: String,
     pub tenant_id: String,
@@ -166,6 +166,37 @@ pub struct Conversation {
     /// The newest message, for the inbox list: written with the move that makes it the
     /// newest, so it always belongs to `last_activity_ms`.
     pub last_message: Option<LastMessage>,
+    /// For a comment conversation (one customer's comments on one post): the post's id.
+    /// None for a Messenger conversation.
+    pub post_id: Option<String>,
+    /// Vietnamese phone numbers found in the customer's messages and comments, normalised
+    /// (`crate::phones`), sorted, each once.
+    pub phones: Vec<String>,
+    /// The private reply this Messenger conversation grew from (`crate::comments::Handoff`).
+    pub handoff: Option<crate::comments::Handoff>,
+}
+
+/// The channel of a conversation (the contract's `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    Messenger,
+    Comment,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Messenger => "messenger",
+            ConversationKind::Comment => "comment",
+        }
+    }
+}
+
+impl Conversation {
+    pub fn kind(&self) -> ConversationKind {
+        if self.post_id.is_some() { ConversationKind::Comment } else { ConversationKind::Messenger }
+    }
 }
 
 /// The most characters of a message's text kept in [`LastMessage`]: an inbox line shows a
@@ -272,6 +303,9 @@ pub struct Message {
     /// For a reply sent from the inbox: its own id and where it stands at Meta. None for what
     /// Meta delivered (customers' messages, echoes of what was sent elsewhere).
     pub reply: Option<ReplyState>,
+    /// For a Page comment (a customer's, or the Page's own): its state at Meta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<crate::comments::CommentState>,
 }
 
 /// Where a reply sent from the inbox stands at Meta (`docs/rules.md`, "Replies").

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use crate::event::OutboundQueueMessage;
 use crate::model::{Conversation, Member, Message, PageRecord, PageRoute, Paged, Rule};
 
+mod comments;
 mod data;
+pub use comments::CommentStore;
 pub use data::{
     DeletionCounts, DeletionRequest, DeletionStatus, ErasureStore, FacebookLink, FacebookUserStore,
     PageErasure,
@@ -277,7 +279,7 @@ pub struct AgentsChange {
 pub const MAX_RULES_LEFT_AT_ONCE: usize = 99;
 
 /// An event's effect on its conversation's header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConversationTouch {
     pub tenant_id: String,
     pub conversation_id: String,
@@ -294,6 +296,12 @@ pub struct ConversationTouch {
     /// The customer's name when the event knows it (history sync): written with the header's
     /// creation or move, no extra write.
     pub customer_name: Option<String>,
+    /// A comment conversation's post, written when the touch creates the header.
+    pub post_id: Option<String>,
+    /// Phone numbers the event's text holds (`crate::phones`): added to the header's set in the
+    /// same write as a creation or a move; an event that moves nothing writes only when it
+    /// brings a number the header lacks.
+    pub phones: Vec<String>,
 }
 
 /// Where a conversation sits (decided in [`crate::assignment`]).

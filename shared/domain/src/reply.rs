@@ -144,6 +144,9 @@ mod tests {
             delivery_watermark_ms: None,
             customer_name: None,
             last_message: None,
+            post_id: None,
+            phones: Vec::new(),
+            handoff: None,
         }
     }
 

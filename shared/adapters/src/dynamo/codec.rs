@@ -139,6 +139,9 @@ impl FromItem for Conversation {
                 Some(AttributeValue::M(m)) => Some(LastMessage::from_item(m)?),
                 _ => None,
             },
+            post_id: None,
+            phones: Vec::new(),
+            handoff: None,
         })
     }
 }
@@ -197,6 +200,7 @@ impl FromItem for Message {
                     error: row.s("error"),
                 }),
             },
+            comment: None,
         })
     }
 }
@@ -395,6 +399,7 @@ mod tests {
             sent_ms: 5,
             detail: Some(serde_json::json!({"a": 1})),
             reply: None,
+            comment: None,
         };
         assert_eq!(Message::from_item(&m.to_item()).expect("message"), m);
         let reply = Message {

@@ -8,6 +8,7 @@
 //! of items, `schema` creates the table.
 
 mod codec;
+mod comments;
 mod conversations;
 mod erasure;
 mod errors;

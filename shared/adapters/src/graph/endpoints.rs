@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use domain::graph::{
-    ConversationsPage, Graph, GraphConversation, GraphError, GraphMessage, GraphPage, MessagingType,
-    TokenInfo,
+    CommentsPage, ConversationsPage, Graph, GraphConversation, GraphError, GraphMessage, GraphPage,
+    MessagingType, PostsPage, PrivateReplySent, TokenInfo,
 };
 use domain::timefmt::parse_meta_time;
 use reqwest::Method;
@@ -373,5 +373,57 @@ impl Graph for HttpGraph {
             e
         })?;
         Ok(p.name.filter(|n| !n.trim().is_empty()))
+    }
+
+    // The comment calls live in `graph/comments.rs`.
+    async fn reply_comment(
+        &self,
+        page_token: &SecretString,
+        comment_id: &str,
+        text: &str,
+    ) -> Result<String, GraphError> {
+        self.reply_comment_call(page_token, comment_id, text).await
+    }
+
+    async fn private_reply(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+        comment_id: &str,
+        text: &str,
+        metadata: &str,
+    ) -> Result<PrivateReplySent, GraphError> {
+        self.private_reply_call(page_id, page_token, comment_id, text, metadata).await
+    }
+
+    async fn set_comment_hidden(
+        &self,
+        page_token: &SecretString,
+        comment_id: &str,
+        hidden: bool,
+    ) -> Result<(), GraphError> {
+        self.set_comment_hidden_call(page_token, comment_id, hidden).await
+    }
+
+    async fn delete_comment(&self, page_token: &SecretString, comment_id: &str) -> Result<(), GraphError> {
+        self.delete_comment_call(page_token, comment_id).await
+    }
+
+    async fn posts(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+        after: Option<&str>,
+    ) -> Result<PostsPage, GraphError> {
+        self.posts_call(page_id, page_token, after).await
+    }
+
+    async fn comments(
+        &self,
+        post_id: &str,
+        page_token: &SecretString,
+        after: Option<&str>,
+    ) -> Result<CommentsPage, GraphError> {
+        self.comments_call(post_id, page_token, after).await
     }
 }

@@ -339,6 +339,7 @@ fn api_error(call: &Call<'_>, status: u16, err: &serde_json::Value) -> GraphErro
     GraphError::from_parts(status, code, subcode, scrub(message, &call.secrets), fbtrace_id)
 }
 
+mod comments;
 mod endpoints;
 
 /// One log line per failed Graph attempt: what Meta said, and the wait before the next

@@ -60,6 +60,9 @@ impl ConversationStore for MemoryStore {
             delivery_watermark_ms: None,
             customer_name: None,
             last_message: None,
+            post_id: None,
+            phones: Vec::new(),
+            handoff: None,
         });
         let before = (c.last_activity_ms > i64::MIN && t.activity_ms > c.last_activity_ms)
             .then(|| walk::place(c.last_activity_ms, &c.id));

@@ -7,6 +7,7 @@
 //! round-robin turn counter in `turns`), `conversations` (with the inbox listing in `inbox` and replies in `replies`),
 //! and the queue in `queue`.
 
+mod comments;
 mod conversations;
 mod erasure;
 mod facebook_users;
