@@ -10,7 +10,7 @@ use crate::model::{Direction, Message, MessageKind, conversation_id};
 use crate::queue_ids::{body_dedup_id, fifo_id};
 
 mod jobs;
-pub use jobs::{EraseJob, OrphanJob, SyncJob};
+pub use jobs::{CommentSync, EraseJob, OrphanJob, SyncJob};
 
 /// Version of the queued body format; the worker refuses versions it does not know.
 pub const QUEUE_FORMAT_VERSION: u32 = 1;
