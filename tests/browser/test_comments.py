@@ -384,9 +384,9 @@ def test_comment_states_actions_and_refusals_on_a_scripted_api(stack, shop, page
     expect(body(removed).get_by_text("Đã xóa", exact=True)).to_be_visible()
     expect(removed.get_by_role("button")).to_have_count(0)  # nothing to do on a removed comment
     expect(body(edited).get_by_text("Đã chỉnh sửa", exact=True)).to_be_visible()
-    expect(edited.get_by_text("giá bao nhiêu", exact=True)).to_be_hidden()
+    expect(edited.get_by_text("Trước khi sửa: giá bao nhiêu", exact=True)).to_be_hidden()
     edited.get_by_role("button", name="Xem nội dung trước khi sửa").click()
-    expect(edited.get_by_text("giá bao nhiêu", exact=True)).to_be_visible()
+    expect(edited.get_by_text("Trước khi sửa: giá bao nhiêu", exact=True)).to_be_visible()
     expect(edited.get_by_role("button", name="Ẩn nội dung trước khi sửa")).to_have_attribute("aria-expanded", "true")
     # *Nhắn tin riêng* is off with its reason: already sent, or too old.
     expect(body(edited).get_by_role("button", name="Nhắn tin riêng")).to_be_disabled()

@@ -121,13 +121,13 @@ function actions(m, opts) {
   return h("div", { class: "cmt-actions", role: "group", "aria-label": t("cmt.actions") },
     h("button", { type: "button", class: "btn btn-small", dataset: { action: "reply" }, onclick: () => opts.onReply(m) }, t("cmt.reply")),
     h("button", {
-      type: "button", class: "btn btn-small", dataset: { action: "private" }, disabled: !!why || busy,
+      type: "button", class: "btn btn-small", dataset: { action: "private" }, disabled: !!why, "aria-disabled": busy ? "true" : false,
       "aria-describedby": why ? whyId : false, onclick: () => opts.onPrivate(m),
     }, t("cmt.private")),
     m.hidden
-      ? h("button", { type: "button", class: "btn btn-small", dataset: { action: "unhide" }, disabled: busy, onclick: () => opts.onHide(m, false) }, t("cmt.unhide"))
-      : h("button", { type: "button", class: "btn btn-small", dataset: { action: "hide" }, disabled: busy, onclick: () => opts.onHide(m, true) }, t("cmt.hide")),
-    h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "delete" }, disabled: busy, onclick: () => opts.onDelete(m) }, t("cmt.delete")),
+      ? h("button", { type: "button", class: "btn btn-small", dataset: { action: "unhide" }, "aria-disabled": busy ? "true" : false, onclick: () => opts.onHide(m, false) }, t("cmt.unhide"))
+      : h("button", { type: "button", class: "btn btn-small", dataset: { action: "hide" }, "aria-disabled": busy ? "true" : false, onclick: () => opts.onHide(m, true) }, t("cmt.hide")),
+    h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "delete" }, "aria-disabled": busy ? "true" : false, onclick: () => opts.onDelete(m) }, t("cmt.delete")),
     why ? h("span", { id: whyId, class: "cmt-why" }, why) : null);
 }
 

@@ -175,7 +175,12 @@ export function openCommentThread(root, ctx, id, opts = {}) {
     if (e.body) e.body.replaceWith(el);
     else e.li.prepend(el);
     e.body = el;
-    if (focused) (el.querySelector(`[data-action="${focused}"]`) || el.querySelector("button:not([disabled])"))?.focus({ preventScroll: true });
+    if (focused) {
+      const swap = { hide: "unhide", unhide: "hide" }[focused];
+      const to = el.querySelector(`[data-action="${focused}"]:not([disabled])`) ||
+        (swap && el.querySelector(`[data-action="${swap}"]`)) || el.querySelector("button:not([disabled])") || scroller;
+      to.focus({ preventScroll: true });
+    }
   }
 
   function redrawAll() {
@@ -250,19 +255,21 @@ export function openCommentThread(root, ctx, id, opts = {}) {
 
   function choose(cid, priv) {
     if (!cid) return;
-    const before = currentTarget();
     target = { id: cid, private: !!priv };
     replyErr.textContent = "";
-    for (const [mid, e] of shown) {
-      const c = commentIdOf(e.m);
-      if (c === cid || (before && c === before.id)) redraw(mid);
-    }
     showTarget();
     box.focus();
   }
 
+  let marked = null; // "id|private" of the comment marked as the box's target
   function showTarget() {
     const tg = currentTarget();
+    const mark = tg ? `${tg.id}|${tg.private}` : null;
+    if (mark !== marked) {
+      const ids = new Set([marked && marked.split("|")[0], tg && tg.id]);
+      marked = mark;
+      for (const [mid, e] of shown) if (ids.has(commentIdOf(e.m))) redraw(mid);
+    }
     const priv = !!(tg && tg.private);
     const who = tg ? nameOf(tg.m) : "";
     label.textContent = priv ? t("cmt.private_label", { name: who }) : t("cmt.reply_label");
@@ -358,6 +365,7 @@ export function openCommentThread(root, ctx, id, opts = {}) {
   // ---- hide, unhide, delete ----
   async function act(m, method, path) {
     const cid = commentIdOf(m);
+    if ((ui.get(cid) || {}).busy) return false;
     setUi(cid, { busy: true, error: "" });
     try {
       const fresh = await api(method, `/api/comments/${encodeURIComponent(cid)}${path}`, undefined, { signal });
