@@ -146,17 +146,22 @@ async fn pool_view(
 /// for "absent" and "not yours", so nothing leaks.
 async fn readable(api: &AdminApi, me: &Caller, conversation_id: &str) -> Result<Conversation, ApiError> {
     match api.stores.conversations.conversation(&me.tenant_id, conversation_id).await? {
-        Some(c) if me.can_read(&c) => Ok(c),
-        // A pooled conversation is visible to the agents of its rule.
-        Some(c) if c.assignee.is_none() && c.pool_rule_id.is_some() => {
-            let rule = c.pool_rule_id.as_deref().unwrap_or_default();
-            match api.stores.rules.rule(&me.tenant_id, rule).await? {
-                Some(r) if r.agent_emails.contains(&me.email) => Ok(c),
-                _ => Err(ApiError::NotFound("conversation not found")),
-            }
-        }
+        Some(c) if visible(api, me, &c).await? => Ok(c),
         _ => Err(ApiError::NotFound("conversation not found")),
     }
+}
+
+/// Whether the caller may read the conversation: their own or, for owners and admins, any of
+/// the shop's; a pooled one is visible to the agents of its rule.
+pub(crate) async fn visible(api: &AdminApi, me: &Caller, c: &Conversation) -> Result<bool, ApiError> {
+    if me.can_read(c) {
+        return Ok(true);
+    }
+    if c.tenant_id != me.tenant_id || c.assignee.is_some() {
+        return Ok(false);
+    }
+    let Some(rule) = c.pool_rule_id.as_deref() else { return Ok(false) };
+    Ok(api.stores.rules.rule(&me.tenant_id, rule).await?.is_some_and(|r| r.agent_emails.contains(&me.email)))
 }
 
 /// `GET /api/conversations/{id}`.
@@ -249,6 +254,12 @@ pub async fn list_messages(
 #[derive(Deserialize)]
 pub struct Reply {
     text: String,
+    /// In a comment conversation: the comment answered (`crate::comments`).
+    #[serde(default)]
+    reply_to: Option<String>,
+    /// With `reply_to`: the one private reply to that comment, through Messenger.
+    #[serde(default)]
+    private: bool,
 }
 
 impl Body for Reply {}
@@ -272,7 +283,15 @@ pub async fn send(
 ) -> Result<Response, ApiError> {
     let text = reply_text(body.text)?;
     let reply_id = reply_id_of(&me, &headers)?;
+    if let Some(reply_to) = body.reply_to {
+        let r = crate::comments::CommentReply { text, reply_id, reply_to, private: body.private };
+        return crate::comments::reply(&api, &me, &conversation_id, r).await;
+    }
     let c = repliable(&api, &me, &conversation_id).await?;
+    if c.kind() == domain::model::ConversationKind::Comment || body.private {
+        let refusal = "in a comment conversation, name the comment to answer (reply_to)".into();
+        return Err(ApiError::Unprocessable(ErrorCode::InvalidReplyTo, refusal));
+    }
     let human_agent = api.stores.members.human_agent_enabled(&me.tenant_id).await?;
     let messaging =
         reply_window(now_ms(), c.last_customer_message_ms, human_agent).map_err(outside_window)?;
@@ -415,7 +434,13 @@ pub(crate) async fn page_token(api: &AdminApi, tenant: &str, page_id: &str) -> R
 }
 
 /// What a Send API failure answers (a token Meta no longer takes also marks the Page lost).
-async fn send_failure(api: &AdminApi, tenant: &str, page_id: &str, version: &str, e: GraphError) -> ApiError {
+pub(crate) async fn send_failure(
+    api: &AdminApi,
+    tenant: &str,
+    page_id: &str,
+    version: &str,
+    e: GraphError,
+) -> ApiError {
     match e.kind {
         GraphErrorKind::OutsideWindow => ApiError::Unprocessable(
             ErrorCode::OutsideWindow,
@@ -446,7 +471,7 @@ async fn send_failure(api: &AdminApi, tenant: &str, page_id: &str, version: &str
 /// Moves the conversation up the inbox after a reply went out, the reply becoming its last
 /// message (in the same write, and only if nothing newer came meanwhile); a failure is logged
 /// (the reply is stored and sent: the answer must say so).
-async fn moved_up(api: &AdminApi, me: &Caller, c: &Conversation, reply: &Message) {
+pub(crate) async fn moved_up(api: &AdminApi, me: &Caller, c: &Conversation, reply: &Message) {
     let touch = ConversationTouch {
         tenant_id: me.tenant_id.to_string(),
         conversation_id: c.id.clone(),

@@ -48,6 +48,7 @@ pub enum ErrorCode {
     RuleHasPages,
     ReconnectRequired,
     PageConnected,
+    AlreadyPrivateReplied,
     // 422
     InvalidEmail,
     InvalidRole,
@@ -63,6 +64,8 @@ pub enum ErrorCode {
     InvalidText,
     OutsideWindow,
     RecipientUnavailable,
+    InvalidReplyTo,
+    InvalidAutoHide,
     // 429
     RateLimited,
     // 502
@@ -104,6 +107,7 @@ impl ErrorCode {
             ErrorCode::RuleHasPages => "rule_has_pages",
             ErrorCode::ReconnectRequired => "reconnect_required",
             ErrorCode::PageConnected => "page_connected",
+            ErrorCode::AlreadyPrivateReplied => "already_private_replied",
             ErrorCode::InvalidEmail => "invalid_email",
             ErrorCode::InvalidRole => "invalid_role",
             ErrorCode::InvalidName => "invalid_name",
@@ -118,6 +122,8 @@ impl ErrorCode {
             ErrorCode::InvalidText => "invalid_text",
             ErrorCode::OutsideWindow => "outside_window",
             ErrorCode::RecipientUnavailable => "recipient_unavailable",
+            ErrorCode::InvalidReplyTo => "invalid_reply_to",
+            ErrorCode::InvalidAutoHide => "invalid_auto_hide",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::GraphError => "graph_error",
             ErrorCode::Unavailable => "unavailable",

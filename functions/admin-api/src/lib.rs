@@ -4,6 +4,7 @@
 //! handlers take the caller resolved to a member ([`Me`], [`Manager`]) and their body through
 //! [`ApiJson`], and answer with the structs of [`views`].
 
+pub mod comments;
 pub mod conversations;
 pub mod erasure;
 pub mod error;
@@ -52,6 +53,13 @@ pub fn router(api: Arc<AdminApi>) -> Router {
         .route(
             "/api/conversations/{id}/messages",
             get(conversations::list_messages).post(conversations::send),
+        )
+        .route("/api/comments/{comment_id}", delete(comments::delete))
+        .route("/api/comments/{comment_id}/hide", post(comments::hide))
+        .route("/api/comments/{comment_id}/unhide", post(comments::unhide))
+        .route(
+            "/api/pages/{page_id}/comment-settings",
+            get(comments::get_settings).put(comments::put_settings),
         )
         .route("/api/settings", get(settings::get).put(settings::put))
         .route_layer(axum::middleware::from_fn(extract::page_ids_are_digits))

@@ -164,24 +164,38 @@ impl From<&Rule> for RuleView {
     }
 }
 
-/// A conversation. `kind` is always `messenger` today (the channel, so the console can tell
-/// other channels apart later); `customer_name` is null until Meta gave it; `last_message` is
-/// the newest message's preview (its text cut to [`domain::model::LAST_MESSAGE_TEXT_MAX`]
-/// characters), null for a conversation stored before it was kept.
+/// A conversation. `kind` is its channel (`messenger`, or `comment` for one customer's
+/// comments on one post, with its `post_id`); `customer_name` is null until Meta gave it;
+/// `last_message` is the newest message's preview (its text cut to
+/// [`domain::model::LAST_MESSAGE_TEXT_MAX`] characters), null for a conversation stored before
+/// it was kept; `phones` lists the phone numbers the customer wrote; `handoff` says which
+/// private reply to a comment a Messenger conversation grew from (null otherwise).
 #[derive(Debug, Serialize)]
 pub struct ConversationView {
     pub assignee: Option<String>,
     pub customer_id: String,
     pub customer_name: Option<String>,
     pub delivery_watermark_at: Option<String>,
+    pub handoff: Option<HandoffView>,
     pub id: String,
     pub kind: &'static str,
     pub last_activity_at: String,
     pub last_customer_message_at: Option<String>,
     pub last_message: Option<LastMessageView>,
     pub page_id: String,
+    pub phones: Vec<String>,
     pub pool_rule_id: Option<String>,
+    pub post_id: Option<String>,
     pub read_watermark_at: Option<String>,
+}
+
+/// A conversation's `handoff`: `{"by","from_conversation_id","comment_id","at"}`.
+#[derive(Debug, Serialize)]
+pub struct HandoffView {
+    pub at: String,
+    pub by: String,
+    pub comment_id: String,
+    pub from_conversation_id: String,
 }
 
 /// A conversation's `last_message`: `{"direction","kind","sent_at","text"}`.
@@ -204,9 +218,6 @@ impl From<&LastMessage> for LastMessageView {
     }
 }
 
-/// The `kind` of every conversation: Messenger threads are the only channel.
-pub const MESSENGER: &str = "messenger";
-
 impl From<&Conversation> for ConversationView {
     fn from(c: &Conversation) -> Self {
         ConversationView {
@@ -214,13 +225,21 @@ impl From<&Conversation> for ConversationView {
             customer_id: c.customer_id.clone(),
             customer_name: c.customer_name.clone(),
             delivery_watermark_at: c.delivery_watermark_ms.map(rfc3339_ms),
+            handoff: c.handoff.as_ref().map(|h| HandoffView {
+                at: rfc3339_ms(h.at_ms),
+                by: h.by.clone(),
+                comment_id: h.comment_id.clone(),
+                from_conversation_id: h.from_conversation_id.clone(),
+            }),
             id: c.id.clone(),
-            kind: MESSENGER,
+            kind: c.kind().as_str(),
             last_activity_at: rfc3339_ms(c.last_activity_ms),
             last_customer_message_at: c.last_customer_message_ms.map(rfc3339_ms),
             last_message: c.last_message.as_ref().map(LastMessageView::from),
             page_id: c.page_id.clone(),
+            phones: c.phones.clone(),
             pool_rule_id: c.pool_rule_id.clone(),
+            post_id: c.post_id.clone(),
             read_watermark_at: c.read_watermark_ms.map(rfc3339_ms),
         }
     }
@@ -242,6 +261,38 @@ pub struct MessageView {
     pub sent_at: String,
     pub status: Option<ReplyStatus>,
     pub text: Option<String>,
+    /// A comment's own fields, beside the message's (absent for other messages).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<CommentView>,
+}
+
+/// What a comment message adds: `comment_id`, `post_id`, `parent_id`, `hidden`, `removed`,
+/// `private_replied`, `edited` and `previous_text` (the text before the latest edit).
+#[derive(Debug, Serialize)]
+pub struct CommentView {
+    pub comment_id: String,
+    pub edited: bool,
+    pub hidden: bool,
+    pub parent_id: Option<String>,
+    pub post_id: Option<String>,
+    pub previous_text: Option<String>,
+    pub private_replied: bool,
+    pub removed: bool,
+}
+
+impl From<&domain::comments::CommentState> for CommentView {
+    fn from(c: &domain::comments::CommentState) -> Self {
+        CommentView {
+            comment_id: c.comment_id.clone(),
+            edited: c.edited_ms.is_some(),
+            hidden: c.hidden,
+            parent_id: c.parent_id.clone(),
+            post_id: c.post_id.clone(),
+            previous_text: c.previous_text.clone(),
+            private_replied: c.private_reply.is_some(),
+            removed: c.removed,
+        }
+    }
 }
 
 impl From<&Message> for MessageView {
@@ -262,6 +313,7 @@ impl From<&Message> for MessageView {
             sent_at: rfc3339_ms(m.sent_ms),
             status,
             text: m.text.clone(),
+            comment: m.comment.as_ref().map(CommentView::from),
         }
     }
 }

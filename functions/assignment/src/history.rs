@@ -25,40 +25,14 @@ impl Worker {
             return Ok(());
         };
         let fb = &sync.facebook;
-        // Only the shop holding the Page syncs it, with the holder's current token.
-        let holder = self.stores.pages.holder(&job.page_id).await?;
-        let (route, version, sealed) = match holder {
-            Some(h) if h.route.tenant_id == job.tenant_id && h.route.status == PageStatus::Connected => {
-                match h.token_enc {
-                    Some(t) => (h.route, h.version, t),
-                    None => {
-                        warn!(page_id = %job.page_id, "no current Page token; history sync stops");
-                        return Ok(());
-                    }
-                }
-            }
-            _ => {
-                info!(page_id = %job.page_id, "Page no longer connected to the shop; history sync stops");
-                return Ok(());
-            }
-        };
-        let Ok(token) = fb.cipher.decrypt(&job.tenant_id, &job.page_id, &sealed) else {
-            warn!(page_id = %job.page_id, "stored Page token unreadable; history sync stops");
-            return Ok(());
-        };
+        let Some((route, version, token)) = self.sync_token(job).await? else { return Ok(()) };
+        if job.comments.is_some() {
+            return self.comment_sync_step(job, &route, &version, &token, out).await;
+        }
         let started = Instant::now();
         let page = match fb.graph.conversations(&job.page_id, &token, job.after.as_deref()).await {
             Ok(p) => p,
-            Err(e) if e.is_retryable() => {
-                return Err(RecordError::Graph { op: "conversations", source: e });
-            }
-            Err(e) => {
-                if let Some(reason) = e.lost_reason() {
-                    self.stores.pages.mark_lost(&job.tenant_id, &job.page_id, &version, &reason).await?;
-                }
-                warn!(page_id = %job.page_id, code = ?e.code, "history sync stopped by a Graph error");
-                return Ok(());
-            }
+            Err(e) => return self.sync_stopped(job, &version, "conversations", e).await,
         };
         for c in &page.conversations {
             self.store_thread(&route, c, out).await?;
@@ -67,7 +41,15 @@ impl Worker {
             let next = SyncJob { after: Some(after), step: job.step + 1, ..job.clone() };
             self.queue_next_step("history sync", next.to_queue_message()).await?;
         } else {
-            info!(page_id = %job.page_id, steps = job.step + 1, "history sync complete");
+            // The Messenger threads are done: the comments of the Page's recent posts follow.
+            info!(page_id = %job.page_id, steps = job.step + 1, "Messenger history synced; comments next");
+            let next = SyncJob {
+                after: None,
+                step: job.step + 1,
+                comments: Some(domain::event::CommentSync::default()),
+                ..job.clone()
+            };
+            self.queue_next_step("history sync", next.to_queue_message()).await?;
         }
         // Pace the Page's calls: the next step starts no sooner than the interval.
         if let Some(rest) = MIN_CALL_INTERVAL.checked_sub(started.elapsed()) {
@@ -76,8 +58,39 @@ impl Worker {
         Ok(())
     }
 
+    /// The holder's route, connection version and Page token, when the job's shop still holds
+    /// the Page, connected, with a readable token; None (logged) ends the sync.
+    async fn sync_token(
+        &self,
+        job: &SyncJob,
+    ) -> Result<Option<(domain::model::PageRoute, String, secrecy::SecretString)>, RecordError> {
+        let Some(sync) = &self.sync else { return Ok(None) };
+        // Only the shop holding the Page syncs it, with the holder's current token.
+        let holder = self.stores.pages.holder(&job.page_id).await?;
+        let (route, version, sealed) = match holder {
+            Some(h) if h.route.tenant_id == job.tenant_id && h.route.status == PageStatus::Connected => {
+                match h.token_enc {
+                    Some(t) => (h.route, h.version, t),
+                    None => {
+                        warn!(page_id = %job.page_id, "no current Page token; history sync stops");
+                        return Ok(None);
+                    }
+                }
+            }
+            _ => {
+                info!(page_id = %job.page_id, "Page no longer connected to the shop; history sync stops");
+                return Ok(None);
+            }
+        };
+        let Ok(token) = sync.facebook.cipher.decrypt(&job.tenant_id, &job.page_id, &sealed) else {
+            warn!(page_id = %job.page_id, "stored Page token unreadable; history sync stops");
+            return Ok(None);
+        };
+        Ok(Some((route, version, token)))
+    }
+
     /// Synced threads are old conversations ([`domain::assignment::synced_conversation`]).
-    async fn history_target(
+    pub(crate) async fn history_target(
         &self,
         route: &domain::model::PageRoute,
         last_customer_ms: Option<i64>,

@@ -7,6 +7,8 @@
 //! being pending. So the same event delivered three times by Meta, or a batch redelivered by
 //! the queue after a crash, changes nothing the second time.
 
+pub mod comment_sync;
+pub mod comments;
 pub mod erasure;
 pub mod history;
 pub mod orphans;
@@ -250,7 +252,7 @@ impl Worker {
         ev: &InboundEvent,
         routes: &mut RouteCache,
         out: &mut RecordOutcome,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), RecordError> {
         // Every route receives: connected, in lost connection (quarantine: kept for the shop
         // that held it until another shop takes the Page over), or a draft written before a
         // connect subscribed (docs/page-custody.md).
@@ -281,6 +283,9 @@ impl Worker {
                 out.watermarks += 1;
                 return Ok(());
             }
+            EventBody::Comment { .. } => {
+                return self.apply_comment(ev, &route, out, comments::Source::Webhook).await;
+            }
             _ => {}
         }
         let Some(message) = ev.to_message() else { return Ok(()) };
@@ -294,15 +299,14 @@ impl Worker {
             last_message: Some(LastMessage::of(&message)),
             customer_name: None,
             post_id: None,
-            phones: Vec::new(),
+            phones: match message.direction {
+                Direction::In => message.text.as_deref().map(domain::phones::find_phones).unwrap_or_default(),
+                Direction::Out => Vec::new(),
+            },
         };
         let conv = self.stores.conversations.touch_conversation(&touch).await?;
         if conv.assignment_pending {
-            let target = self.assignment_for(&route).await?;
-            if self.assign_pending(tenant, &conversation_id, &target).await? {
-                info!(conversation_id = %conversation_id, target = ?target, "new conversation assigned");
-                out.assigned += 1;
-            }
+            self.assign_new(ev, &route, &conversation_id, out).await?;
         }
         if self.settled_reply(tenant, ev).await? {
             out.duplicates += 1;
@@ -314,6 +318,45 @@ impl Worker {
         // A new conversation's customer name, once the event is stored (best effort).
         if conv.assignment_pending && conv.customer_name.is_none() {
             self.look_up_name(&route, &conv).await;
+        }
+        Ok(())
+    }
+
+    /// Assigns a new Messenger conversation: to the member whose private reply to a comment
+    /// started it, when a hand-off waits for it (`docs/comments.md`, "Hand-off"), else by the
+    /// Page's mode and rule. The echo of our own reply that creates a conversation (only a
+    /// private reply does: other replies go to existing ones) leaves it pending when no hand-off
+    /// is recorded yet: the API records it right after Meta's answer and applies it; the
+    /// customer's answer assigns it at the latest.
+    async fn assign_new(
+        &self,
+        ev: &InboundEvent,
+        route: &PageRoute,
+        conversation_id: &str,
+        out: &mut RecordOutcome,
+    ) -> Result<(), StoreError> {
+        let tenant = route.tenant_id.as_str();
+        let comments = &self.stores.comments;
+        if let Some(h) = comments.handoff(tenant, conversation_id).await? {
+            if comments.complete_handoff(tenant, conversation_id, &h).await? {
+                info!(conversation_id, comment_id = %h.comment_id, "Messenger conversation handed to the private replier");
+                out.assigned += 1;
+            }
+            return Ok(());
+        }
+        if let EventBody::Message { direction: Direction::Out, metadata: Some(md), .. } = &ev.body
+            && domain::reply::reply_id_of_metadata(md).is_some()
+        {
+            info!(
+                conversation_id,
+                "conversation started by our own reply; assignment waits for its hand-off"
+            );
+            return Ok(());
+        }
+        let target = self.assignment_for(route).await?;
+        if self.assign_pending(tenant, conversation_id, &target).await? {
+            info!(conversation_id, target = ?target, "new conversation assigned");
+            out.assigned += 1;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! effort: any failure leaves the name unknown, is logged, and never fails or delays the
 //! event beyond one short Graph attempt; history sync may still fill the name in later.
 
-use domain::model::{Conversation, PageRoute, PageStatus};
+use domain::model::{Conversation, PageRoute};
 use tracing::{info, warn};
 
 use crate::Worker;
@@ -13,31 +13,8 @@ impl Worker {
     /// with Graph access does, and only for the shop that holds the Page with a token.
     pub(crate) async fn look_up_name(&self, route: &PageRoute, conv: &Conversation) {
         let Some(sync) = &self.sync else { return };
+        let Some((token, _)) = self.held_token(route).await else { return };
         let fb = &sync.facebook;
-        let holder = match self.stores.pages.holder(&route.page_id).await {
-            Ok(h) => h,
-            Err(e) => {
-                warn!(conversation_id = %conv.id, error = %adapters::telemetry::error_chain(&e), "profile lookup skipped: the Page's holder could not be read");
-                return;
-            }
-        };
-        let sealed = match holder {
-            Some(h)
-                if h.route.tenant_id == route.tenant_id
-                    && h.route.status == PageStatus::Connected
-                    && !h.draft =>
-            {
-                match h.token_enc {
-                    Some(t) => t,
-                    None => return,
-                }
-            }
-            _ => return,
-        };
-        let Ok(token) = fb.cipher.decrypt(&route.tenant_id, &route.page_id, &sealed) else {
-            warn!(page_id = %route.page_id, "profile lookup skipped: stored Page token unreadable");
-            return;
-        };
         let name = match fb.graph.profile_name(&conv.customer_id, &token).await {
             Ok(Some(name)) => name,
             Ok(None) => {

@@ -10,7 +10,7 @@ use crate::model::{Direction, Message, MessageKind, conversation_id};
 use crate::queue_ids::{body_dedup_id, fifo_id};
 
 mod jobs;
-pub use jobs::{EraseJob, OrphanJob, SyncJob};
+pub use jobs::{CommentSync, EraseJob, OrphanJob, SyncJob};
 
 /// Version of the queued body format; the worker refuses versions it does not know.
 pub const QUEUE_FORMAT_VERSION: u32 = 1;
@@ -502,6 +502,61 @@ mod tests {
             m.detail.map(|d| d["attachments"][0]["payload"]["url"].clone()),
             Some(serde_json::json!("https://x/y.jpg"))
         );
+    }
+
+    fn comment(verb: &str, from: &str, text: Option<&str>, ts: i64) -> InboundEvent {
+        let page = "1";
+        InboundEvent {
+            page_id: page.into(),
+            customer_id: from.into(),
+            timestamp_ms: ts,
+            standby: false,
+            body: EventBody::Comment {
+                comment_id: "5_6".into(),
+                verb: verb.into(),
+                direction: if from == page { Direction::Out } else { Direction::In },
+                post_id: Some("1_5".into()),
+                parent_id: Some("1_5".into()),
+                text: text.map(str::to_string),
+                from_name: Some("Lan".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn a_comment_is_stored_under_its_id_in_its_post_conversation_whatever_the_verb() {
+        use crate::comments::CommentChange;
+        let add = comment("add", "9", Some("chốt"), 10);
+        assert_eq!(add.conversation_id(), "1_9_p5");
+        let m = add.to_message().expect("message");
+        assert_eq!(
+            (m.id.as_str(), m.kind, m.conversation_id.as_str()),
+            ("5_6", MessageKind::Comment, "1_9_p5")
+        );
+        let state = m.comment.expect("comment state");
+        assert_eq!((state.post_id.as_deref(), state.hidden, state.removed), (Some("1_5"), false, false));
+        assert_eq!(add.comment_change(), None);
+        // An edit: the same message id (the comment's), applied as a change.
+        let edit = comment("edited", "9", Some("chốt 2"), 20);
+        assert_eq!(edit.to_message().map(|m| m.id), Some("5_6".to_string()));
+        assert_eq!(
+            edit.comment_change(),
+            Some(CommentChange::Edited { text: Some("chốt 2".into()), at_ms: 20 })
+        );
+        // The queue's deduplication still tells the add and its edit apart.
+        assert_ne!(add.event_id(), edit.event_id());
+        let removed = comment("remove", "9", None, 30);
+        assert_eq!(removed.comment_change(), Some(CommentChange::Removed));
+        assert!(removed.to_message().and_then(|m| m.comment).is_some_and(|c| c.removed));
+        assert_eq!(comment("hide", "9", None, 30).comment_change(), Some(CommentChange::Hidden(true)));
+        assert_eq!(comment("unhide", "9", None, 30).comment_change(), Some(CommentChange::Hidden(false)));
+        // The Page's own comment is outgoing.
+        assert_eq!(
+            comment("add", "1", Some("Dạ"), 40).to_message().map(|m| m.direction),
+            Some(Direction::Out)
+        );
+        // Messenger conversations keep their id.
+        assert_eq!(text_event("1", "9", 1, "m").conversation_id(), "1_9");
     }
 
     #[test]

@@ -65,6 +65,23 @@ pub struct SyncJob {
     /// How many result pages earlier steps fetched.
     #[serde(default)]
     pub step: u32,
+    /// Set once the Messenger threads are done: where the sync stands in the comments of the
+    /// Page's recent posts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<CommentSync>,
+}
+
+/// The comments part of a history sync: the recent posts listed once, then each post's
+/// comments one result page per step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentSync {
+    /// The recent posts whose comments are still to read (the first is being read); None
+    /// until the posts are listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posts: Option<Vec<String>>,
+    /// The cursor in the first post's comments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 impl SyncJob {
@@ -76,6 +93,7 @@ impl SyncJob {
             page_id: page_id.to_string(),
             after: None,
             step: 0,
+            comments: None,
         }
     }
 
