@@ -332,14 +332,19 @@ class ScriptedApi:
             if method == "GET":
                 items = sorted(self.messages[cid], key=lambda x: x["sent_at"], reverse=True)
                 return 200, {"items": items, "next_cursor": None}
-            reply = {"id": f"reply:{uuid.uuid4().hex[:8]}", "direction": "out", "kind": "comment",
+            # As the API stores them: a public reply becomes the Page's comment under its new
+            # id; a private reply is a text with no comment fields, naming its comment in detail.
+            new_id = f"900000000000009_{uuid.uuid4().int % 10**9}"
+            detail = {"sent_by": self.owner, "reply_to": body["reply_to"], "private": bool(body.get("private"))}
+            reply = {"id": new_id, "reply_id": f"r_{uuid.uuid4().hex[:8]}", "direction": "out", "kind": "comment",
                      "text": body["text"], "sent_at": iso(datetime.now(timezone.utc)), "status": "sent",
-                     "parent_id": body["reply_to"], "post_id": POST_ID, "comment_id": None,
+                     "detail": detail, "comment_id": new_id, "parent_id": body["reply_to"], "post_id": POST_ID,
                      "hidden": False, "removed": False, "private_replied": False, "previous_text": None,
-                     "edited": False, "detail": {"sent_by": self.owner}}
+                     "edited": False}
             if body.get("private"):
                 self.find(body["reply_to"])["private_replied"] = True
-                return 201, {**reply, "kind": "text", "parent_id": None}
+                reply = {k: reply[k] for k in ("id", "reply_id", "direction", "text", "sent_at", "status", "detail")}
+                reply.update(id=f"m_{uuid.uuid4().hex[:8]}", kind="text")
             self.messages[cid].append(reply)
             return 201, reply
         m = re.fullmatch(r"/api/comments/([^/]+?)(/hide|/unhide)?", path)
@@ -421,6 +426,8 @@ def test_comment_states_actions_and_refusals_on_a_scripted_api(stack, shop, page
     page.get_by_role("button", name="Gửi tin riêng").click()
     expect(page.get_by_text(re.compile("Đã gửi tin nhắn riêng cho Chị Lan"))).to_be_visible()
     assert api.calls[-1][2] == {"text": "Chị ơi shop gửi giá ạ", "reply_to": "900000000000009_1", "private": True}
+    sent = first.locator(".cmt-replies li").filter(has_text="Chị ơi shop gửi giá ạ")
+    expect(sent).to_contain_text("Tin nhắn riêng qua Messenger")
     expect(body(first).get_by_role("button", name="Nhắn tin riêng")).to_be_disabled()
     expect(page.get_by_label("Trả lời công khai")).to_be_visible()  # back to public replies
 
@@ -428,7 +435,7 @@ def test_comment_states_actions_and_refusals_on_a_scripted_api(stack, shop, page
     body(first).get_by_role("button", name="Hiện", exact=True).click()
     expect(body(first).get_by_text("Đã ẩn", exact=True)).to_have_count(0)
     assert api.calls[-1][:2] == ("POST", "/api/comments/900000000000009_1/unhide"), api.calls[-1]
-    api.next_failure[("POST", "/hide")] = (403, "forbidden", "not allowed")
+    api.next_failure[("POST", "/hide")] = (403, "not_your_conversation", "only the holder")
     body(first).get_by_role("button", name="Ẩn", exact=True).click()
     expect(body(first).get_by_role("alert")).to_contain_text("Chỉ người phụ trách hội thoại")
     expect(body(first).get_by_text("Đã ẩn", exact=True)).to_have_count(0)

@@ -79,6 +79,7 @@ export function commentBody(m, opts) {
   if (m.removed) marks.push(h("span", { class: "pill pill-removed" }, t("cmt.removed")));
   if (m.edited) marks.push(h("span", { class: "pill pill-edited" }, t("cmt.edited")));
   if (m.private_replied) marks.push(h("span", { class: "pill pill-pr" }, t("cmt.pr_sent")));
+  if (out && d.private) marks.push(h("span", { class: "pill pill-pr" }, t("cmt.pr_message")));
   const targeted = opts.target && opts.target.id === cid;
   if (targeted) marks.push(h("span", { class: "pill pill-target" }, opts.target.private ? t("cmt.target_private") : t("cmt.target_public")));
 
@@ -139,6 +140,7 @@ export function commentErrorText(e, conv, tz) {
     case "not_your_conversation":
     case "forbidden": return t("cmt.err_not_yours");
     case "not_found": return t("cmt.err_gone");
+    case "invalid_reply_to": return t("cmt.err_reply_to");
     case "network": return t("error_network");
     default: return e && e.status ? replyErrorText(e, conv, null, tz) : errorText(e);
   }
@@ -174,6 +176,8 @@ register({
     "cmt.pr_old": "Bình luận đã quá 7 ngày: Meta không cho nhắn tin riêng nữa.",
     "cmt.err_not_yours": "Chỉ người phụ trách hội thoại (hoặc chủ cửa hàng, quản trị viên) mới làm được việc này.",
     "cmt.err_gone": "Không còn bình luận này (có thể đã bị xóa).",
+    "cmt.err_reply_to": "Không trả lời được bình luận này (đã bị xóa trên Facebook, hoặc là bình luận của Trang).",
+    "cmt.pr_message": "Tin nhắn riêng qua Messenger",
   },
   en: {
     "cmt.mark": "Comment",
@@ -204,5 +208,7 @@ register({
     "cmt.pr_old": "The comment is more than 7 days old: Meta no longer allows a private reply.",
     "cmt.err_not_yours": "Only the member handling this conversation (or an owner or admin) can do this.",
     "cmt.err_gone": "This comment is gone (it may have been deleted).",
+    "cmt.err_reply_to": "This comment cannot be answered (it was deleted at Facebook, or it is the Page's own).",
+    "cmt.pr_message": "Private message through Messenger",
   },
 });

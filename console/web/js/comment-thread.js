@@ -198,7 +198,9 @@ export function openCommentThread(root, ctx, id, opts = {}) {
     const byCid = new Map([...shown.values()].map((e) => [commentIdOf(e.m), e]));
     const kids = new Map();
     for (const e of shown.values()) {
-      const p = e.m.parent_id && e.m.parent_id !== commentIdOf(e.m) ? byCid.get(e.m.parent_id) : null;
+      // A reply not yet settled as a comment, and a private reply, name their comment in `detail`.
+      const parent = e.m.parent_id || (e.m.detail && e.m.detail.reply_to);
+      const p = parent && parent !== commentIdOf(e.m) ? byCid.get(parent) : null;
       const into = p ? p.replies : list;
       if (!kids.has(into)) kids.set(into, []);
       kids.get(into).push(e);
@@ -330,19 +332,17 @@ export function openCommentThread(root, ctx, id, opts = {}) {
         if (e) upsert({ ...e.m, private_replied: true });
         target = { id: tg.id, private: false };
         notice.textContent = t("cmt.pr_ok", { name: nameOf(tg.m) });
-      } else if (m && m.id) {
-        upsert({ ...m, parent_id: m.parent_id || tg.id });
-        scroller.scrollTop = scroller.scrollHeight;
       }
+      if (m && m.id) upsert(m);
       opts.onChanged && opts.onChanged(conv, id);
       poll && poll.now();
     } catch (e) {
       if (e && e.name === "AbortError") return;
       const reply = e.details && e.details.reply;
-      if (reply && reply.id && !tg.private) {
+      if (reply && reply.id) {
         key = null;
         if (!to) box.value = "";
-        upsert({ ...reply, parent_id: reply.parent_id || tg.id });
+        upsert(reply);
       }
       replyErr.textContent = reply && reply.status === "unknown" ? t("inbox.err_unknown") : commentErrorText(e, conv, tz);
       if (e.code === "already_private_replied") poll && poll.now();
@@ -358,8 +358,10 @@ export function openCommentThread(root, ctx, id, opts = {}) {
       const ok = await confirmDialog({ title: t("inbox.resend_title"), text: t("inbox.resend_unknown"), ok: t("inbox.resend"), cancel: t("cancel"), danger: false });
       if (!ok) return;
     }
-    const parent = [...shown.values()].map((e) => e.m).find((x) => commentIdOf(x) === m.parent_id);
-    send(m.text || "", true, { id: m.parent_id, private: false, m: parent || m });
+    const d = m.detail || {};
+    const to = m.parent_id || d.reply_to;
+    const parent = [...shown.values()].map((e) => e.m).find((x) => commentIdOf(x) === to);
+    if (to) send(m.text || "", true, { id: to, private: !!d.private, m: parent || m });
   }
 
   // ---- hide, unhide, delete ----
