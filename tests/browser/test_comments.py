@@ -454,6 +454,21 @@ def test_comment_states_actions_and_refusals_on_a_scripted_api(stack, shop, page
     assert api.calls[-1][:2] == ("DELETE", "/api/comments/900000000000009_5"), api.calls[-1]
 
 
+def test_an_agent_who_does_not_hold_it_sees_why_and_no_actions_on_a_scripted_api(stack, shop, page):
+    agent = shop.agent("lan")
+    api = ScriptedApi(shop.owner)  # the owner holds both conversations
+    api.install(page)
+    harness.sign_in(page, stack, agent, shop.tenant, "agent")
+    open_inbox(page)
+    comment_row(page, "Bình luận trên bài viết").click()
+    first = comment_item(page, "Còn size M không shop?")
+    expect(first).to_be_visible()
+    expect(first.get_by_role("button", name="Trả lời", exact=True)).to_have_count(0)
+    expect(page.get_by_label("Trả lời công khai")).to_be_disabled()
+    expect(page.get_by_text(f"{shop.owner} đang phụ trách hội thoại này; chỉ người phụ trách mới trả lời được.")).to_be_visible()
+    assert not [c for c in api.calls if c[0] != "GET"]
+
+
 def test_handoff_links_to_the_comment_conversation_on_a_scripted_api(stack, shop, page):
     scripted_inbox(stack, shop, page)
     rowbtn = comment_row(page, "Từ bình luận")
