@@ -237,3 +237,115 @@ async fn a_move_whose_answers_are_lost_is_read_again_not_repeated() {
     let top = stores.conversations.list_conversations("shop-a", &all, None, 1).await.expect("top");
     assert_eq!(top.items[0].id, "P_C1");
 }
+
+/// A store on a fresh moto table whose requests `requests` records.
+async fn recorded_store(requests: &Arc<Requests>) -> Stores {
+    let cfg = moto_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&cfg).interceptor(Recorder(requests.clone())).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), unique("tbl"));
+    store.create_table_if_missing().await.expect("table");
+    Stores::from_one(Arc::new(store))
+}
+
+fn comment_touch(ts: i64, phones: &[&str]) -> domain::ports::ConversationTouch {
+    domain::ports::ConversationTouch {
+        tenant_id: "shop-a".into(),
+        conversation_id: "111_222_p333".into(),
+        page_id: "111".into(),
+        customer_id: "222".into(),
+        activity_ms: ts,
+        customer_ms: Some(ts),
+        last_message: None,
+        customer_name: None,
+        post_id: Some("111_333".into()),
+        phones: phones.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+fn comment_message(id: &str, ts: i64, text: &str, hidden: bool) -> domain::model::Message {
+    domain::model::Message {
+        id: id.into(),
+        conversation_id: "111_222_p333".into(),
+        direction: domain::model::Direction::In,
+        kind: domain::model::MessageKind::Comment,
+        text: Some(text.into()),
+        sent_ms: ts,
+        detail: None,
+        reply: None,
+        comment: Some(domain::comments::CommentState {
+            comment_id: id.into(),
+            post_id: Some("111_333".into()),
+            parent_id: Some("111_333".into()),
+            hidden,
+            ..Default::default()
+        }),
+    }
+}
+
+fn item_writes(reqs: &[(String, usize)]) -> usize {
+    reqs.iter().map(|(_, w)| w).sum()
+}
+
+/// A customer's comment (hidden at once by auto-hide, with a phone number) in a comment
+/// conversation that exists: the header's move, its log entry (the phone numbers ride on the
+/// move) and the comment itself, its index entry included: 3 item writes, as for a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_in_an_existing_conversation_costs_three_writes() {
+    let requests = Arc::new(Requests::default());
+    let stores = recorded_store(&requests).await;
+    stores.conversations.touch_conversation(&comment_touch(1_000, &[])).await.expect("create");
+    assert!(
+        stores
+            .conversations
+            .put_message("shop-a", &comment_message("333_1", 1_000, "đẹp", false))
+            .await
+            .expect("put")
+    );
+    requests.take();
+
+    let c =
+        stores.conversations.touch_conversation(&comment_touch(2_000, &["0912345678"])).await.expect("move");
+    let hidden = comment_message("333_2", 2_000, "ib 0912 345 678", true);
+    assert!(stores.conversations.put_message("shop-a", &hidden).await.expect("put comment"));
+    let reqs = requests.take();
+    assert!(item_writes(&reqs) <= 3, "{reqs:?}");
+    let ops: Vec<&str> = reqs.iter().filter(|(_, w)| *w > 0).map(|(op, _)| op.as_str()).collect();
+    assert_eq!(ops, ["TransactWriteItems", "PutItem"], "{reqs:?}");
+    assert_eq!(c.phones, ["0912345678"]);
+    let stored = stores.comments.comment_in("shop-a", "111_222_p333", "333_2").await.expect("read");
+    assert_eq!(stored, Some(hidden));
+}
+
+/// An edit of a stored comment: the header's move and its log entry, and one conditional
+/// UpdateItem of the comment (the previous text kept in the same write): at most 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_of_a_stored_comment_costs_three_writes() {
+    let requests = Arc::new(Requests::default());
+    let stores = recorded_store(&requests).await;
+    stores.conversations.touch_conversation(&comment_touch(1_000, &[])).await.expect("create");
+    assert!(
+        stores
+            .conversations
+            .put_message("shop-a", &comment_message("333_1", 1_000, "đẹp", false))
+            .await
+            .expect("put")
+    );
+    requests.take();
+
+    stores.conversations.touch_conversation(&comment_touch(2_000, &[])).await.expect("move");
+    let edit = domain::comments::CommentChange::Edited { text: Some("đẹp quá".into()), at_ms: 2_000 };
+    let edited =
+        stores.comments.change_comment("shop-a", "111_222_p333", "333_1", &edit).await.expect("edit");
+    let reqs = requests.take();
+    assert!(item_writes(&reqs) <= 3, "{reqs:?}");
+    let ops: Vec<&str> = reqs.iter().filter(|(_, w)| *w > 0).map(|(op, _)| op.as_str()).collect();
+    assert_eq!(ops, ["TransactWriteItems", "UpdateItem"], "{reqs:?}");
+    let edited = edited.and_then(|m| m.comment.map(|c| (m.text, c.previous_text)));
+    assert_eq!(edited, Some((Some("đẹp quá".to_string()), Some("đẹp".to_string()))));
+
+    // The same edit redelivered: its UpdateItem fails its condition, and the read answers.
+    stores.comments.change_comment("shop-a", "111_222_p333", "333_1", &edit).await.expect("again");
+    let reqs = requests.take();
+    let ops: Vec<&str> = reqs.iter().map(|(op, _)| op.as_str()).collect();
+    assert_eq!(ops, ["UpdateItem", "GetItem"], "{reqs:?}");
+}

@@ -12,6 +12,9 @@ use domain::ports::{RouteHealth, StoreError, StoredPage};
 
 use super::Item;
 
+mod comments;
+use comments::comment_state;
+
 /// `assign_state` of a conversation header still waiting for its assignment.
 pub(super) const PENDING: &str = "pending";
 /// `assign_state` of a conversation header whose assignment is done.
@@ -69,6 +72,12 @@ pub(super) fn number_set(v: u64) -> AttributeValue {
     AttributeValue::Ns(vec![v.to_string()])
 }
 
+/// A string set (`SS`): DynamoDB refuses an empty one, so the caller writes it only when
+/// `values` is not empty.
+pub(super) fn string_set(values: &[String]) -> AttributeValue {
+    AttributeValue::Ss(values.to_vec())
+}
+
 /// The attributes of one item, read by name.
 #[derive(Clone, Copy)]
 pub(super) struct Row<'a>(pub(super) &'a Item);
@@ -100,6 +109,30 @@ impl Row<'_> {
         match self.0.get(k) {
             Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
             _ => Vec::new(),
+        }
+    }
+
+    /// A boolean attribute (false when absent).
+    pub(super) fn b(&self, k: &str) -> bool {
+        matches!(self.0.get(k), Some(AttributeValue::Bool(true)))
+    }
+
+    /// A string set, sorted (DynamoDB keeps no order in a set; none when absent).
+    fn string_set(&self, k: &str) -> Vec<String> {
+        let mut out = match self.0.get(k) {
+            Some(AttributeValue::Ss(ss)) => ss.clone(),
+            _ => Vec::new(),
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// A map attribute decoded as `T`, if present.
+    fn map<T: FromItem>(&self, k: &str) -> Result<Option<T>, StoreError> {
+        match self.0.get(k) {
+            Some(AttributeValue::M(m)) => T::from_item(m).map(Some),
+            _ => Ok(None),
         }
     }
 
@@ -139,9 +172,9 @@ impl FromItem for Conversation {
                 Some(AttributeValue::M(m)) => Some(LastMessage::from_item(m)?),
                 _ => None,
             },
-            post_id: None,
-            phones: Vec::new(),
-            handoff: None,
+            post_id: row.s("post_id"),
+            phones: row.string_set("phones"),
+            handoff: row.map("handoff")?,
         })
     }
 }
@@ -200,7 +233,7 @@ impl FromItem for Message {
                     error: row.s("error"),
                 }),
             },
-            comment: None,
+            comment: comment_state(row)?,
         })
     }
 }
@@ -226,6 +259,9 @@ impl ToItem for Message {
             if let Some(e) = &r.error {
                 item.insert("error".into(), e.attr());
             }
+        }
+        if let Some(c) = &self.comment {
+            item.extend(comments::comment_attrs(c));
         }
         item
     }
@@ -387,6 +423,7 @@ pub(super) fn decode_all<T: FromItem>(items: &[Item]) -> Result<Vec<T>, StoreErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::comments::{CommentState, PrivateReplyMark};
 
     #[test]
     fn records_written_whole_read_back() {
@@ -411,6 +448,36 @@ mod tests {
             ..m
         };
         assert_eq!(Message::from_item(&reply.to_item()).expect("reply"), reply);
+        let bare = Message { reply: None, kind: MessageKind::Comment, ..reply.clone() };
+        let comment = Message {
+            comment: Some(CommentState { comment_id: "9_1".into(), ..CommentState::default() }),
+            ..bare.clone()
+        };
+        assert_eq!(Message::from_item(&comment.to_item()).expect("comment"), comment);
+        let full = Message {
+            comment: Some(CommentState {
+                comment_id: "9_1".into(),
+                post_id: Some("1_9".into()),
+                parent_id: Some("1_9".into()),
+                hidden: true,
+                removed: true,
+                previous_text: Some("old".into()),
+                edited_ms: Some(7),
+                private_reply: Some(PrivateReplyMark {
+                    by: "a@b.c".into(),
+                    reply_id: "reply:1".into(),
+                    at_ms: 8,
+                }),
+            }),
+            ..bare
+        };
+        assert_eq!(Message::from_item(&full.to_item()).expect("full comment"), full);
+        // A previous text that was absent is stored as NULL (an edit copies `text` over with
+        // `if_not_exists(text, NULL)`): read back as none.
+        let mut nulled = full.to_item();
+        nulled.insert("c_prev".into(), AttributeValue::Null(true));
+        let read = Message::from_item(&nulled).expect("nulled");
+        assert_eq!(read.comment.and_then(|c| c.previous_text), None);
         let member = Member { email: "a@b.c".into(), role: Role::Agent };
         assert_eq!(Member::from_item(&member.to_item()).expect("member"), member);
     }

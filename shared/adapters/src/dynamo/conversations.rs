@@ -13,7 +13,7 @@ use domain::ports::{
 };
 use tracing::instrument;
 
-use super::codec::{DONE, FromItem, PENDING, Row, ToAttr, ToItem, decode_all};
+use super::codec::{DONE, FromItem, PENDING, Row, ToAttr, ToItem, decode_all, string_set};
 use super::errors::{
     backend, conditional, is_conditional_failure, transaction_cancelled_for, transaction_condition_failed,
     transaction_conflicted, transient,
@@ -89,6 +89,15 @@ impl DynamoStore {
             expr.push_str(&format!(", {name} = :{name}"));
             req = req.expression_attribute_values(format!(":{name}"), value);
         }
+        // A comment conversation's post is known from its first event on.
+        if let Some(post) = &t.post_id {
+            expr.push_str(", post_id = :post");
+            req = req.expression_attribute_values(":post", post.attr());
+        }
+        if let Some(set) = phones_set(t) {
+            expr.push_str(" ADD #ph :ph");
+            req = req.expression_attribute_names("#ph", "phones").expression_attribute_values(":ph", set);
+        }
         match req.update_expression(expr).send().await {
             Ok(out) => {
                 Ok(Touched::Done(Box::new(Conversation::from_item(&out.attributes.unwrap_or_default())?)))
@@ -134,6 +143,13 @@ impl DynamoStore {
             expr.push_str(&format!(", {name} = :{name}"));
             update = update.expression_attribute_values(format!(":{name}"), value);
         }
+        // The event's phone numbers join the header's set in the same write (a set only grows,
+        // so a number already there changes nothing).
+        if let Some(set) = phones_set(t) {
+            expr.push_str(" ADD #ph :ph");
+            update =
+                update.expression_attribute_names("#ph", "phones").expression_attribute_values(":ph", set);
+        }
         let update = update.update_expression(expr).tx()?;
         let log = self
             .tx_put(keys::move_entry(&t.tenant_id, label, &t.conversation_id).item())
@@ -172,6 +188,7 @@ impl DynamoStore {
                 if t.customer_name.is_some() {
                     conv.customer_name = t.customer_name.clone();
                 }
+                merge_phones(&mut conv.phones, &t.phones);
                 Ok(Touched::Done(Box::new(conv)))
             }
             // Changed since it was read, or another transaction on it in flight: read again.
@@ -209,6 +226,23 @@ impl DynamoStore {
         if let Some(name) = name {
             self.name_if_missing(t, name).await?;
             conv.customer_name = Some(name.clone());
+        }
+        // A late event may still bring a number the header lacks: one write then, none when
+        // every number is there already (the usual redelivery).
+        if t.phones.iter().any(|p| !conv.phones.contains(p))
+            && let Some(set) = phones_set(t)
+        {
+            let r = self
+                .update(keys::header(&t.tenant_id, &t.conversation_id))
+                .update_expression("ADD #ph :ph")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#ph", "phones")
+                .expression_attribute_values(":ph", set)
+                .send()
+                .await;
+            if conditional(r, "UpdateItem")? {
+                merge_phones(&mut conv.phones, &t.phones);
+            }
         }
         Ok(conv)
     }
@@ -254,6 +288,22 @@ fn summary(t: &ConversationTouch) -> Vec<(&'static str, aws_sdk_dynamodb::types:
         out.push(("customer_name", n.attr()));
     }
     out
+}
+
+/// The event's phone numbers as a string set, None when it has none (DynamoDB refuses an
+/// empty set).
+fn phones_set(t: &ConversationTouch) -> Option<aws_sdk_dynamodb::types::AttributeValue> {
+    let mut phones = t.phones.clone();
+    phones.sort();
+    phones.dedup();
+    (!phones.is_empty()).then(|| string_set(&phones))
+}
+
+/// `phones` with `new` added: sorted, each once, as the header reads back.
+fn merge_phones(phones: &mut Vec<String>, new: &[String]) {
+    phones.extend(new.iter().cloned());
+    phones.sort();
+    phones.dedup();
 }
 
 #[async_trait]
@@ -340,13 +390,17 @@ impl ConversationStore for DynamoStore {
 
     #[instrument(skip(self, m), fields(mid = %m.id, conversation_id = %m.conversation_id), err)]
     async fn put_message(&self, tenant_id: &str, m: &Message) -> Result<bool, StoreError> {
-        let r = self
+        let mut put = self
             .put(keys::message(tenant_id, &m.conversation_id, &m.id).with(m.to_item()))
             .item("lsi1sk", keys::message_order(m.sent_ms, &m.id).attr())
-            .condition_expression("attribute_not_exists(sk)")
-            .send()
-            .await;
-        conditional(r, "PutItem")
+            .condition_expression("attribute_not_exists(sk)");
+        // A comment is also findable by its id within the shop (the sparse `gsi1` entry).
+        if let Some(c) = &m.comment {
+            put = put
+                .item("gsi1pk", keys::comment_lookup(tenant_id, &c.comment_id).attr())
+                .item("gsi1sk", m.conversation_id.attr());
+        }
+        conditional(put.send().await, "PutItem")
     }
 
     #[instrument(skip(self, m), fields(reply_id = %m.id, conversation_id = %m.conversation_id), err)]

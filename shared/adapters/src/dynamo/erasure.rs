@@ -26,9 +26,11 @@ impl DynamoStore {
         conversation_id: &str,
     ) -> Result<usize, StoreError> {
         // Every item of the conversation's partition but its header: messages and reply
-        // records (a reply not yet sent is customer-facing text too). The header goes last, so
-        // a step cut short finds the conversation again.
+        // records (a reply not yet sent is customer-facing text too), and a pending hand-off
+        // (it names the comment the conversation grew from). The header goes last, so a step
+        // cut short finds the conversation again.
         let header = keys::header(tenant_id, conversation_id);
+        let handoff = keys::handoff(tenant_id, conversation_id);
         let q = self
             .query()
             .key_condition_expression("pk = :pk")
@@ -36,7 +38,8 @@ impl DynamoStore {
             .expression_attribute_values(":pk", keys::conversation(tenant_id, conversation_id).attr());
         let mut found = self.query_all(q, usize::MAX).await?;
         found.retain(|item| Key::of_item(item).as_ref() != Some(&header));
-        let n = found.len();
+        // What the caller counts is messages: the hand-off is not one.
+        let n = found.iter().filter(|item| Key::of_item(item).as_ref() != Some(&handoff)).count();
         for chunk in found.chunks(BATCH_WRITE_MAX) {
             self.batch_delete(chunk).await?;
         }

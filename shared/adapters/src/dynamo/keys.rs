@@ -27,6 +27,10 @@ const RULE: &str = "RULE#";
 const RULE_NAME: &str = "RULENAME#";
 const MESSAGE: &str = "M#";
 const REPLY: &str = "R#";
+/// The sort key of a Messenger conversation's pending hand-off (in its partition, so it goes
+/// with the conversation when that is deleted).
+const HANDOFF: &str = "HANDOFF";
+const AUTO_HIDE: &str = "AUTOHIDE#";
 
 /// The `gsi1pk` of every Page route: the health check's worklist in one index partition.
 pub(super) const ROUTES: &str = "ROUTES";
@@ -140,6 +144,29 @@ pub(super) fn reply(tenant: &str, conversation_id: &str, reply_id: &str) -> Key 
     Key::new(conversation(tenant, conversation_id), format!("{REPLY}{reply_id}"))
 }
 
+/// A Page comment: the message item under the comment's id (a comment is a message of its
+/// comment conversation).
+pub(super) fn comment(tenant: &str, conversation_id: &str, comment_id: &str) -> Key {
+    message(tenant, conversation_id, comment_id)
+}
+
+/// The `gsi1pk` of a stored comment: the sparse index entry that finds it by its id within its
+/// shop (its `gsi1sk` is the conversation id). No conversation header, route or Page item has a
+/// `gsi1pk` starting `CMT#`.
+pub(super) fn comment_lookup(tenant: &str, comment_id: &str) -> String {
+    format!("CMT#{tenant}#{comment_id}")
+}
+
+/// The hand-off waiting for a Messenger conversation's first answer.
+pub(super) fn handoff(tenant: &str, conversation_id: &str) -> Key {
+    Key::new(conversation(tenant, conversation_id), HANDOFF)
+}
+
+/// A Page's auto-hide setting in the shop.
+pub(super) fn auto_hide(tenant: &str, page_id: &str) -> Key {
+    Key::new(shop(tenant), format!("{AUTO_HIDE}{page_id}"))
+}
+
 /// A message's `lsi1sk`: its time (15 digits) then its id, so the index orders by time.
 pub(super) fn message_order(sent_ms: i64, mid: &str) -> String {
     format!("{:015}#{mid}", sent_ms.max(0))
@@ -244,6 +271,10 @@ mod tests {
         assert_eq!(pk_sk(message("t", "p_c", "m")), k("T#t#C#p_c", "M#m"));
         assert_eq!(message_order(42, "m"), "000000000000042#m");
         assert_eq!(pk_sk(reply("t", "p_c", "reply:r")), k("T#t#C#p_c", "R#reply:r"));
+        assert_eq!(pk_sk(comment("t", "p_c_p9", "9_1")), k("T#t#C#p_c_p9", "M#9_1"));
+        assert_eq!(comment_lookup("t", "9_1"), "CMT#t#9_1");
+        assert_eq!(pk_sk(handoff("t", "p_c")), k("T#t#C#p_c", "HANDOFF"));
+        assert_eq!(pk_sk(auto_hide("t", "p")), k("T#t", "AUTOHIDE#p"));
         assert_eq!(inbox("t", &Assignment::Agent("a@b.c".into())), "T#t#U#a@b.c");
         assert_eq!(inbox("t", &Assignment::Pool("r".into())), "T#t#POOL#r");
         assert_eq!(inbox("t", &Assignment::Unassigned), "T#t#UNASSIGNED");

@@ -64,6 +64,14 @@ impl ConversationStore for MemoryStore {
             phones: Vec::new(),
             handoff: None,
         });
+        if c.last_activity_ms == i64::MIN {
+            // Created by this touch: a comment conversation's post goes with its creation.
+            c.post_id = t.post_id.clone();
+        }
+        // The header's set of phone numbers only grows, whatever the event's time.
+        c.phones.extend(t.phones.iter().cloned());
+        c.phones.sort();
+        c.phones.dedup();
         let before = (c.last_activity_ms > i64::MIN && t.activity_ms > c.last_activity_ms)
             .then(|| walk::place(c.last_activity_ms, &c.id));
         // Created or moved forward: the event's message and name go with the move, as in
@@ -249,6 +257,8 @@ impl ConversationStore for MemoryStore {
         let deleted =
             s.messages.remove(&key).map_or(0, |m| m.len()) + s.replies.remove(&key).map_or(0, |r| r.len());
         s.conversations.remove(&key);
+        // The hand-off item lives in the conversation's partition in DynamoDB: it goes too.
+        s.handoffs.remove(&key);
         Ok(deleted)
     }
 }

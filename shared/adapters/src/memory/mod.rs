@@ -62,6 +62,10 @@ struct StoreState {
     /// The last move label handed out; labels strictly increase.
     last_label: i64,
     facebook: facebook_users::FacebookUsers,
+    /// (tenant, page) → the Page's auto-hide setting (absent: off)
+    auto_hide: HashMap<(String, String), domain::comments::AutoHide>,
+    /// (tenant, Messenger conversation) → the hand-off waiting for it
+    handoffs: HashMap<(String, String), domain::comments::Handoff>,
 }
 
 #[derive(Debug, Clone, Default)]
