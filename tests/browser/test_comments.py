@@ -201,7 +201,7 @@ def test_auto_hide_phone_hides_a_comment_with_a_number_within_5_seconds(sim_stac
     open_inbox(page)
     plain = f"Đẹp quá shop ơi {tag()}"
     sim_comment(stack, demo["id"], plain, "Chị Hằng")
-    with_phone = f"Tư vấn giúp em 0912 345 678 {tag()}"
+    with_phone = f"Tư vấn giúp em {tag()}, sđt 0912 345 678 nhé"
     start = time.time()
     c = sim_comment(stack, demo["id"], with_phone, "Chị Hằng")
     assert c["delivered"], c
