@@ -176,7 +176,7 @@ def test_private_reply_then_the_customer_answers_in_messenger_with_the_replier(s
         row = comment_row(page, "Từ bình luận")
         expect(row).to_be_visible(timeout=DEADLINE_MS + 3_000)
         row.click()
-        expect(page.get_by_text(answer)).to_be_visible()
+        expect(page.get_by_role("log").get_by_text(answer)).to_be_visible()
         expect(page.get_by_text(re.compile("bắt đầu từ tin nhắn riêng"))).to_be_visible()
         page.get_by_role("link", name="Xem hội thoại bình luận").click()
         expect(comment_item(page, asked)).to_be_visible()
