@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::demo::{self, Customer, DEMO_PAGES, DemoPage};
+use crate::graph::FakeComment;
 use crate::webhooks::{self, Comment};
 use crate::{Simulator, subscribed_to};
 
@@ -59,6 +60,8 @@ pub struct SimComment {
     pub comment_id: String,
     pub parent_id: String,
     pub psid: String,
+    /// The id Meta shows as the comment's `from.id` (not the PSID).
+    pub author_id: String,
     pub name: String,
     pub message: String,
     pub created_ms: i64,
@@ -160,7 +163,8 @@ impl Simulator {
         }
         let parent_id = match req.parent_id.as_deref().filter(|p| !p.is_empty()) {
             None => post_id.clone(),
-            Some(p) if self.state().comments.iter().any(|c| c.comment_id == p && c.post_id == post_id) => {
+            // Any live comment of the post, the Page's replies included.
+            Some(p) if self.graph().comment(p).is_some_and(|c| c.post_id == post_id && !c.deleted) => {
                 p.to_string()
             }
             Some(_) => {
@@ -175,12 +179,20 @@ impl Simulator {
         let created_ms = domain::timefmt::now_ms();
         let post_suffix = post_id.rsplit('_').next().unwrap_or(&post_id);
         let comment_id = format!("{post_suffix}_{}", uuid::Uuid::new_v4().as_u128() % 10_000_000_000_000_000);
+        let author_id = demo::author_id(&c.psid);
+        // In the fake Graph before the webhook: the app may reply, hide or delete at once.
+        let mut fake = FakeComment::new(&post_id, &comment_id, &author_id, &c.name, &text, created_ms);
+        if parent_id != post_id {
+            fake = fake.under(&parent_id);
+        }
+        self.graph().set_comment_author_psid(&author_id, &c.psid);
+        self.graph().add_comment(fake);
         let payload = webhooks::comment(&Comment {
             page_id: &req.page_id,
             post_id: &post_id,
             comment_id: &comment_id,
             parent_id: &parent_id,
-            from_id: &c.psid,
+            from_id: &author_id,
             from_name: &c.name,
             message: &text,
             created_ms,
@@ -193,6 +205,7 @@ impl Simulator {
             comment_id,
             parent_id,
             psid: c.psid,
+            author_id,
             name: c.name,
             message: text,
             created_ms,
@@ -200,6 +213,47 @@ impl Simulator {
         };
         self.state().comments.push(comment.clone());
         Ok(comment)
+    }
+
+    /// Every comment on the demo posts (of `page_id` when given) as people see them, oldest
+    /// first: the customers' (with their PSID, and whether the app got the webhook) and the
+    /// Page's public replies (`from: "page"`), each with `parent_id` (the post for a top-level
+    /// one), `hidden` (hidden by the shop: only its author and the Page see it), `deleted` and
+    /// `private_replied` (the Page answered it in the author's Messenger).
+    pub fn comment_view(&self, page_id: Option<&str>) -> Vec<Value> {
+        let mut all: Vec<(String, FakeComment)> = {
+            let g = self.graph().state();
+            DEMO_PAGES
+                .iter()
+                .filter(|p| page_id.is_none_or(|id| id == p.id))
+                .flat_map(|p| {
+                    g.comments.get(p.post_id).into_iter().flatten().map(|c| (p.id.to_string(), c.clone()))
+                })
+                .collect()
+        };
+        all.sort_by_key(|(_, c)| c.created_ms);
+        let st = self.state();
+        all.into_iter()
+            .map(|(page, c)| {
+                let mine = st.comments.iter().find(|s| s.comment_id == c.id);
+                json!({
+                    "page_id": page,
+                    "post_id": c.post_id,
+                    "comment_id": c.id,
+                    "parent_id": c.parent_id.clone().unwrap_or_else(|| c.post_id.clone()),
+                    "from": if c.from_id == page { "page" } else { "customer" },
+                    "psid": mine.map(|s| s.psid.clone()),
+                    "author_id": c.from_id,
+                    "name": c.from_name,
+                    "message": c.text,
+                    "created_ms": c.created_ms,
+                    "delivered": mine.is_none_or(|s| s.delivered),
+                    "hidden": c.hidden,
+                    "deleted": c.deleted,
+                    "private_replied": c.private_replied,
+                })
+            })
+            .collect()
     }
 
     /// The thread as the customer sees it, oldest first; the Page's messages are marked
@@ -317,16 +371,10 @@ pub(crate) async fn post_comment(
     Ok((StatusCode::CREATED, Json(sim.customer_comments(&req).await?)))
 }
 
-/// `GET /api/customer/comments?page_id`: the comments written here, oldest first.
+/// `GET /api/customer/comments?page_id`: the posts' comments, oldest first (see
+/// [`Simulator::comment_view`]).
 pub(crate) async fn comments(State(sim): State<Simulator>, Query(q): Query<PageQuery>) -> Json<Value> {
-    let list: Vec<SimComment> = sim
-        .state()
-        .comments
-        .iter()
-        .filter(|c| q.page_id.as_deref().is_none_or(|p| p == c.page_id))
-        .cloned()
-        .collect();
-    Json(json!({ "comments": list }))
+    Json(json!({ "comments": sim.comment_view(q.page_id.as_deref()) }))
 }
 
 /// `GET /api/webhooks`: the webhooks posted lately (kind, Page, id, accepted), oldest first.

@@ -84,6 +84,7 @@ pub fn seed(graph: &FakeGraph, now_ms: i64) -> Vec<Customer> {
     for p in &DEMO_PAGES {
         let token = format!("EAAsim{}", uuid::Uuid::new_v4().simple());
         graph.add_page(p.id, p.name, &token, &ADMIN_TASKS);
+        graph.add_post(p.id, p.post_id, now_ms - 2 * 24 * 3_600_000);
     }
     let mut customers = Vec::new();
     for (n, (psid, name, msgs)) in HISTORY.iter().enumerate() {
@@ -107,6 +108,13 @@ pub fn seed(graph: &FakeGraph, now_ms: i64) -> Vec<Customer> {
         customers.push(Customer { page_id: HISTORY_PAGE.into(), psid: (*psid).into(), name: (*name).into() });
     }
     customers
+}
+
+/// The id a customer comments under: Meta's comment author ids are not PSIDs, so the
+/// simulator derives one per PSID (same digits, a leading 5 for the 7) and tells the fake Graph
+/// whom a private reply to it reaches.
+pub fn author_id(psid: &str) -> String {
+    format!("5{}", psid.get(1..).unwrap_or_default())
 }
 
 /// A fresh PSID: Meta's are 16-digit numbers, distinct per Page and person.

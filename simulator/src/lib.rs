@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 pub use customer::{CommentRequest, CustomerMessage, MessageRequest, SimComment, SimError, Who};
 pub use demo::{Customer, DEMO_PAGES, DEMO_USER_ID, DEMO_USER_NAME, DemoPage, HISTORY_PAGE};
-use graph::{FAKE_VERSION, FakeGraph, SentEvent};
+use graph::{CommentEvent, FAKE_VERSION, FakeGraph, SentEvent};
 use webhooks::WebhookSender;
 
 /// The label every page of the simulator carries.
@@ -62,11 +62,13 @@ struct Inner {
     state: Arc<Mutex<SimState>>,
     sender: WebhookSender,
     echoes: tokio::task::JoinHandle<()>,
+    feed: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.echoes.abort();
+        self.feed.abort();
     }
 }
 
@@ -87,6 +89,8 @@ impl Simulator {
         let customers = demo::seed(&graph, domain::timefmt::now_ms());
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         graph.state().send_events = Some(tx);
+        let (comment_tx, comment_rx) = tokio::sync::mpsc::unbounded_channel();
+        graph.state().comment_events = Some(comment_tx);
         // The demo history happened before the app: reached the customer, not the app's webhooks.
         let delivered = graph
             .state()
@@ -99,7 +103,8 @@ impl Simulator {
         let sender = WebhookSender::new(&cfg.webhook_url, &cfg.app_secret);
         let echoes =
             tokio::spawn(echo_loop(rx, graph.clone(), state.clone(), sender.clone(), cfg.app_id.clone()));
-        Simulator { inner: Arc::new(Inner { cfg, graph, state, sender, echoes }) }
+        let feed = tokio::spawn(feed_loop(comment_rx, graph.clone(), sender.clone()));
+        Simulator { inner: Arc::new(Inner { cfg, graph, state, sender, echoes, feed }) }
     }
 
     /// Every route of the simulator, relative to its prefix (nest it there): `/graph/...`,
@@ -193,6 +198,46 @@ impl Simulator {
 /// Whether the app subscribed `page_id` to webhook `field`: Meta delivers nothing else.
 pub(crate) fn subscribed_to(graph: &FakeGraph, page_id: &str, field: &str) -> bool {
     graph.subscribed(page_id).is_some_and(|fields| fields.iter().any(|f| f == field))
+}
+
+/// Tells the app of the shop's own comment moderation as Meta does, when the Page is
+/// subscribed to `feed`: the Page's public reply as a new comment (`add`, from the Page, its
+/// parent the comment answered), a hide or unhide (`hide`/`unhide`), a delete (`remove`).
+async fn feed_loop(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<CommentEvent>,
+    graph: Arc<FakeGraph>,
+    sender: WebhookSender,
+) {
+    while let Some(ev) = rx.recv().await {
+        let (page_id, comment, verb) = match ev {
+            CommentEvent::Replied { page_id, comment } => (page_id, comment, "add"),
+            CommentEvent::Hidden { page_id, comment, hidden } => {
+                (page_id, comment, if hidden { "hide" } else { "unhide" })
+            }
+            CommentEvent::Removed { page_id, comment } => (page_id, comment, "remove"),
+        };
+        if !subscribed_to(&graph, &page_id, "feed") {
+            continue;
+        }
+        let parent_id = comment.parent_id.clone().unwrap_or_else(|| comment.post_id.clone());
+        let payload = webhooks::comment_change(
+            &webhooks::Comment {
+                page_id: &page_id,
+                post_id: &comment.post_id,
+                comment_id: &comment.id,
+                parent_id: &parent_id,
+                from_id: &comment.from_id,
+                from_name: &comment.from_name,
+                message: &comment.text,
+                created_ms: comment.created_ms,
+            },
+            verb,
+            domain::timefmt::now_ms().max(comment.created_ms),
+        );
+        // One at a time, in the order of the shop's calls: a hide then an unhide must not
+        // arrive the other way round.
+        sender.deliver(&payload).await;
+    }
 }
 
 /// Echoes every accepted Send API call as Meta does: the `message_echoes` webhook, then a

@@ -76,19 +76,28 @@ pub struct Comment<'a> {
 }
 
 pub fn comment(c: &Comment<'_>) -> Value {
+    comment_change(c, "add", c.created_ms)
+}
+
+/// A change to a comment as a `feed` change: `add`, `edited`, `remove` (a removal carries no
+/// message), `hide` or `unhide` (the shop's moderation, told back to the app), at `time_ms`.
+pub fn comment_change(c: &Comment<'_>, verb: &str, time_ms: i64) -> Value {
+    let mut value = json!({
+        "item": "comment",
+        "verb": verb,
+        "comment_id": c.comment_id,
+        "post_id": c.post_id,
+        "parent_id": c.parent_id,
+        "from": { "id": c.from_id, "name": c.from_name },
+        "created_time": c.created_ms / 1000,
+    });
+    if verb != "remove" {
+        value["message"] = json!(c.message);
+    }
     json!({ "object": "page", "entry": [{
         "id": c.page_id,
-        "time": c.created_ms,
-        "changes": [{ "field": "feed", "value": {
-            "item": "comment",
-            "verb": "add",
-            "comment_id": c.comment_id,
-            "post_id": c.post_id,
-            "parent_id": c.parent_id,
-            "from": { "id": c.from_id, "name": c.from_name },
-            "message": c.message,
-            "created_time": c.created_ms / 1000,
-        }}],
+        "time": time_ms,
+        "changes": [{ "field": "feed", "value": value }],
     }]})
 }
 
@@ -330,5 +339,23 @@ mod tests {
         assert_eq!(change["value"]["verb"], "add");
         assert_eq!(change["value"]["created_time"], 1_700_000_000);
         assert_eq!(change["value"]["from"]["name"], "Mai");
+        let c = Comment {
+            page_id: "P1",
+            post_id: "P1_1",
+            comment_id: "1_2",
+            parent_id: "1_1",
+            from_id: "P1",
+            from_name: "Shop",
+            message: "Dạ",
+            created_ms: 5_000,
+        };
+        let hide = comment_change(&c, "hide", 9_000);
+        assert_eq!(
+            (&hide["entry"][0]["time"], &hide["entry"][0]["changes"][0]["value"]["verb"]),
+            (&json!(9_000), &json!("hide"))
+        );
+        let gone = comment_change(&c, "remove", 9_000);
+        assert!(gone["entry"][0]["changes"][0]["value"]["message"].is_null());
+        assert_eq!(describe(&gone).2.as_deref(), Some("1_2"));
     }
 }

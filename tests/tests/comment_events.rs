@@ -36,7 +36,7 @@ async fn the_comment_samples_build_one_comment_conversation(backend: Backend) {
     }
     let conv = eventually(20, "the comment conversation", || async {
         let (s, c) = get_json(&stack, &format!("/api/conversations/{CONV}"), &owner).await;
-        (s == 200).then_some(c)
+        (s == 200 && !c["assignee"].is_null()).then_some(c)
     })
     .await;
     assert_eq!(conv["kind"], "comment");

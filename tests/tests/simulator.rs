@@ -389,3 +389,196 @@ async fn the_simulator_is_off_for_test_configs_and_refuses_strangers() {
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.text().await.unwrap_or_default().contains("Meta simulator (not Facebook)"));
 }
+
+/// A simulator of its own whose webhooks land in a capture server, served on loopback: what
+/// Meta would post to the app, signature and body, for the comment tests.
+struct CapturedSim {
+    sim: meta_sim::Simulator,
+    hooks: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    graph: adapters::graph::HttpGraph,
+    _servers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl CapturedSim {
+    async fn start() -> CapturedSim {
+        use axum::extract::State;
+        type Hooks = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+        let hooks: Hooks = Default::default();
+        let capture = axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(
+                    |State(h): State<Hooks>, headers: http::HeaderMap, body: String| async move {
+                        let sig = headers
+                            .get("x-hub-signature-256")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        h.lock().expect("hooks").push((sig, body));
+                        "EVENT_RECEIVED"
+                    },
+                ),
+            )
+            .with_state(hooks.clone());
+        let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let hook_addr = hook_listener.local_addr().expect("addr");
+        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let sim_addr = sim_listener.local_addr().expect("addr");
+        let sim = meta_sim::Simulator::new(meta_sim::SimConfig {
+            base_url: format!("http://{sim_addr}/_sim"),
+            app_id: "1234567".into(),
+            app_secret: APP_SECRET.into(),
+            webhook_url: format!("http://{hook_addr}/hook"),
+        });
+        let app = axum::Router::new().nest("/_sim", sim.router());
+        let servers = vec![
+            tokio::spawn(async move {
+                let _ = axum::serve(hook_listener, capture).await;
+            }),
+            tokio::spawn(async move {
+                let _ = axum::serve(sim_listener, app).await;
+            }),
+        ];
+        let graph = adapters::graph::HttpGraph::new(
+            sim.graph_url(),
+            "1234567".into(),
+            secrecy::SecretString::from(APP_SECRET.to_string()),
+            adapters::graph::RetryPolicy::default(),
+        )
+        .expect("client");
+        CapturedSim { sim, hooks, graph, _servers: servers }
+    }
+
+    fn page_token(&self, page: &str) -> secrecy::SecretString {
+        let t = self.sim.graph().state().pages.iter().find(|p| p.id == page).expect("page").token.clone();
+        secrecy::SecretString::from(t)
+    }
+
+    /// Subscribes the Page as the app does when it connects it.
+    async fn connect(&self, page: &str) {
+        use domain::graph::Graph;
+        self.graph
+            .subscribe_page(page, &self.page_token(page), domain::graph::SUBSCRIBED_FIELDS)
+            .await
+            .expect("subscribed");
+    }
+
+    /// The first captured webhook `pick` finds, its signature checked against the app secret.
+    async fn hook(&self, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
+        let secrets =
+            domain::signature::AppSecrets::from_list(&secrecy::SecretString::from(APP_SECRET.to_string()));
+        eventually(5, what, || async {
+            let hooks = self.hooks.lock().expect("hooks").clone();
+            hooks.into_iter().find_map(|(sig, body)| {
+                let v: Value = serde_json::from_str(&body).ok()?;
+                if !pick(&v) {
+                    return None;
+                }
+                assert!(secrets.verify(Some(sig.as_bytes()), body.as_bytes()).is_ok(), "unsigned: {body}");
+                Some(v)
+            })
+        })
+        .await
+    }
+
+    async fn comment(&self, page: &str, name: &str, text: &str) -> meta_sim::SimComment {
+        let req = meta_sim::CommentRequest {
+            page_id: page.into(),
+            post_id: None,
+            parent_id: None,
+            who: meta_sim::Who { psid: None, customer_name: Some(name.into()) },
+            text: text.into(),
+        };
+        self.sim.customer_comments(&req).await.expect("commented")
+    }
+}
+
+fn feed_value(v: &Value) -> &Value {
+    &v["entry"][0]["changes"][0]["value"]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shops_public_reply_hide_and_delete_come_back_as_signed_feed_webhooks() {
+    use domain::graph::Graph;
+    let cs = CapturedSim::start().await;
+    let page = &DEMO_PAGES[0];
+    cs.connect(page.id).await;
+    let c = cs.comment(page.id, "Đỗ Lan", "Áo này còn size S không?").await;
+    assert!(c.delivered, "{c:?}");
+    assert_ne!(c.author_id, c.psid, "a comment author id is not a PSID");
+    let token = cs.page_token(page.id);
+
+    let reply_id = cs.graph.reply_comment(&token, &c.comment_id, "Dạ còn ạ").await.expect("reply");
+    let v = cs.hook("the Page's comment", |v| feed_value(v)["comment_id"] == reply_id.as_str()).await;
+    let f = feed_value(&v);
+    assert_eq!((&f["item"], &f["verb"]), (&json!("comment"), &json!("add")), "{v}");
+    assert_eq!(f["from"]["id"], page.id);
+    assert_eq!(f["parent_id"], c.comment_id.as_str());
+    assert_eq!(f["post_id"], page.post_id);
+    assert_eq!(f["message"], "Dạ còn ạ");
+    assert_eq!(v["entry"][0]["id"], page.id);
+
+    cs.graph.set_comment_hidden(&token, &c.comment_id, true).await.expect("hide");
+    let hid = |verb: &'static str| {
+        let id = c.comment_id.clone();
+        move |v: &Value| feed_value(v)["comment_id"] == id.as_str() && feed_value(v)["verb"] == verb
+    };
+    let v = cs.hook("the hide", hid("hide")).await;
+    assert_eq!(feed_value(&v)["from"]["id"], c.author_id.as_str());
+    cs.graph.set_comment_hidden(&token, &c.comment_id, false).await.expect("unhide");
+    cs.hook("the unhide", hid("unhide")).await;
+    cs.graph.set_comment_hidden(&token, &c.comment_id, true).await.expect("hide again");
+    let view = cs.sim.comment_view(Some(page.id));
+    let mine = view.iter().find(|x| x["comment_id"] == c.comment_id.as_str()).expect("listed");
+    assert_eq!((&mine["hidden"], &mine["from"]), (&json!(true), &json!("customer")));
+    let answer = view.iter().find(|x| x["comment_id"] == reply_id.as_str()).expect("the reply");
+    assert_eq!((&answer["from"], &answer["parent_id"]), (&json!("page"), &json!(c.comment_id)));
+
+    cs.graph.delete_comment(&token, &c.comment_id).await.expect("delete");
+    cs.hook("the removal", hid("remove")).await;
+    let view = cs.sim.comment_view(Some(page.id));
+    assert!(view.iter().any(|x| x["comment_id"] == c.comment_id.as_str() && x["deleted"] == true));
+    // A Page not subscribed to feed is told nothing.
+    let other = &DEMO_PAGES[1];
+    let c2 = cs.comment(other.id, "Đỗ Lan", "Bánh mì còn không?").await;
+    assert!(!c2.delivered);
+    let id = cs.graph.reply_comment(&cs.page_token(other.id), &c2.comment_id, "Còn ạ").await.expect("reply");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!cs.hooks.lock().expect("hooks").iter().any(|(_, b)| b.contains(&id)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_reply_lands_in_the_customers_thread_and_its_echo_carries_the_metadata() {
+    use domain::graph::Graph;
+    let cs = CapturedSim::start().await;
+    let page = &DEMO_PAGES[2];
+    cs.connect(page.id).await;
+    let c = cs.comment(page.id, "Vũ Hải", "Ib giá giúp mình").await;
+    let token = cs.page_token(page.id);
+    let sent = cs
+        .graph
+        .private_reply(page.id, &token, &c.comment_id, "Chào anh, ốp giá 120k ạ", "reply:r9")
+        .await
+        .expect("private reply");
+    assert_eq!(sent.recipient_id, c.psid, "the author's PSID, not their comment id");
+    let v = cs
+        .hook("the echo", |v| v["entry"][0]["messaging"][0]["message"]["mid"] == sent.message_id.as_str())
+        .await;
+    let m = &v["entry"][0]["messaging"][0];
+    assert_eq!((&m["sender"]["id"], &m["recipient"]["id"]), (&json!(page.id), &json!(c.psid)), "{v}");
+    assert_eq!((&m["message"]["is_echo"], &m["message"]["metadata"]), (&json!(true), &json!("reply:r9")));
+    let t = cs.sim.thread(page.id, &c.psid).expect("thread");
+    let msgs = t["messages"].as_array().expect("messages");
+    assert!(msgs.iter().any(|m| m["from"] == "page" && m["text"] == "Chào anh, ốp giá 120k ạ"), "{t}");
+    let view = cs.sim.comment_view(Some(page.id));
+    assert!(view.iter().any(|x| x["comment_id"] == c.comment_id.as_str() && x["private_replied"] == true));
+    // One per comment, as Meta allows.
+    let e = cs.graph.private_reply(page.id, &token, &c.comment_id, "Lần hai", "").await.expect_err("second");
+    assert_eq!(e.code, Some(10900));
+    // The customer answers in Messenger: the same thread with the Page.
+    let who = meta_sim::Who { psid: Some(c.psid.clone()), customer_name: None };
+    let said = cs.sim.customer_says(page.id, &who, "Cho mình 2 cái").await.expect("said");
+    assert!(said.delivered);
+    let t = cs.sim.thread(page.id, &c.psid).expect("thread");
+    assert_eq!(t["messages"].as_array().map(Vec::len), Some(2), "{t}");
+}

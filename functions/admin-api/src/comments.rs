@@ -19,7 +19,7 @@ use domain::comments::{
     AutoHide, CommentChange, CommentRight, CommentState, Handoff, PrivateReplyMark, PrivateReplyRefusal,
     comment_right, is_comment_id, private_reply_allowed,
 };
-use domain::graph::GraphError;
+use domain::graph::{GraphError, GraphErrorKind};
 use domain::model::{
     Conversation, Direction, Message, MessageKind, ReplyState, ReplyStatus, conversation_id,
 };
@@ -289,7 +289,13 @@ async fn moderate(
         Moderation::Delete => (graph.delete_comment(&held.token, comment_id).await, CommentChange::Removed),
     };
     if let Err(e) = done {
-        return Err(send_failure(api, &me.tenant_id, &c.page_id, &held.version, e).await);
+        return Err(match e.kind {
+            GraphErrorKind::Other | GraphErrorKind::Transient => {
+                warn!(page_id = %c.page_id, code = ?e.code, status = e.status, "comment moderation failed");
+                ApiError::BadGateway(ErrorCode::GraphError, format!("Facebook refused: {}", e.message))
+            }
+            _ => send_failure(api, &me.tenant_id, &c.page_id, &held.version, e).await,
+        });
     }
     let changed = api.stores.comments.change_comment(&me.tenant_id, &c.id, comment_id, &change).await?;
     info!(conversation_id = %c.id, comment_id, change = ?change, "comment moderated");

@@ -4,7 +4,9 @@
 //! route. Every request is recorded, query included, so tests can assert which token and fields were sent.
 //!
 //! Route keys: "exchange", "long_lived", "permissions", "me", "accounts", "subscribe",
-//! "unsubscribe", "subscribed_apps", "debug_token", "conversations", "send", "profile"
+//! "unsubscribe", "subscribed_apps", "debug_token", "conversations", "send", "profile",
+//! and for comments (`comments.rs`) "reply_comment", "private_reply" (the Send API with
+//! `recipient.comment_id`), "hide_comment", "delete_comment", "posts", "comments"
 //! ("unknown" otherwise).
 //!
 //! The tests start it on its own port ([`FakeGraph::start`]); the simulator
@@ -18,8 +20,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod comments;
 mod routes;
 mod shapes;
+
+pub use comments::{CommentEvent, FakeComment, FakePost};
 
 pub use shapes::{graph_error_response, meta_time};
 
@@ -138,6 +143,22 @@ pub struct FakeState {
     pub grants: HashMap<String, FakeGrant>,
     /// PSID → profile (also names the participants of conversations).
     pub profiles: HashMap<String, FakeProfile>,
+    /// page id → its posts.
+    pub posts: HashMap<String, Vec<FakePost>>,
+    pub posts_page_size: usize,
+    /// post id → its comments (replies included), in the order they were made.
+    pub comments: HashMap<String, Vec<FakeComment>>,
+    pub comments_page_size: usize,
+    /// Comment author id → their PSID with the Page: whom a private reply reaches (a comment
+    /// author's id is not their PSID). Authors not listed are answered with their own id.
+    pub comment_authors: HashMap<String, String>,
+    /// The Page's public replies it accepted (the comments they created).
+    pub public_replies: Vec<FakeComment>,
+    /// Private replies it accepted: (page, request body).
+    pub private_replies: Vec<(String, Value)>,
+    /// Simulator mode: the shop's replies, hides and deletes, to be announced as `feed`
+    /// webhooks. Tests leave it off.
+    pub comment_events: Option<tokio::sync::mpsc::UnboundedSender<CommentEvent>>,
     /// Simulator mode: accepted sends are also added to the conversation with that customer
     /// and announced here (to be echoed as webhooks), and `debug_token` finds every token
     /// the fake issued valid. Tests leave it off.
@@ -243,6 +264,14 @@ impl FakeGraph {
             user_ids: HashMap::new(),
             grants: HashMap::new(),
             profiles: HashMap::new(),
+            posts: HashMap::new(),
+            posts_page_size: 25,
+            comments: HashMap::new(),
+            comments_page_size: 100,
+            comment_authors: HashMap::new(),
+            public_replies: Vec::new(),
+            private_replies: Vec::new(),
+            comment_events: None,
             send_events: None,
         }));
         FakeGraph { base_url, state, server: None }
@@ -403,6 +432,35 @@ impl FakeGraph {
 
     pub fn set_conversations_page_size(&self, n: usize) {
         self.state().conversations_page_size = n.max(1);
+    }
+
+    /// A post of `page_id` (`{page}_{post}`), made at `created_ms`.
+    pub fn add_post(&self, page_id: &str, post_id: &str, created_ms: i64) {
+        let post = FakePost { id: post_id.to_string(), created_ms };
+        self.state().posts.entry(page_id.to_string()).or_default().push(post);
+    }
+
+    /// A comment on its post (see [`FakeComment::new`]), after those already there.
+    pub fn add_comment(&self, comment: FakeComment) {
+        self.state().comments.entry(comment.post_id.clone()).or_default().push(comment);
+    }
+
+    /// The PSID a private reply to `author_id`'s comments reaches.
+    pub fn set_comment_author_psid(&self, author_id: &str, psid: &str) {
+        self.state().comment_authors.insert(author_id.to_string(), psid.to_string());
+    }
+
+    /// A comment as the fake holds it now (deleted ones included).
+    pub fn comment(&self, comment_id: &str) -> Option<FakeComment> {
+        self.state().comments.values().flatten().find(|c| c.id == comment_id).cloned()
+    }
+
+    pub fn set_posts_page_size(&self, n: usize) {
+        self.state().posts_page_size = n.max(1);
+    }
+
+    pub fn set_comments_page_size(&self, n: usize) {
+        self.state().comments_page_size = n.max(1);
     }
 
     /// Queues a failure for the next request of `route_key`.

@@ -10,6 +10,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::comments;
 use super::shapes::{GraphErr, graph_error, graph_error_response, invalid_token, meta_time, token_answer};
 use super::{
     DEFAULT_USER_ID, FAKE_APP_NAME, FakeConversation, FakeFailure, FakeGrant, FakeMessage, FakePage,
@@ -28,10 +29,16 @@ fn unversioned(path: &str) -> &str {
     }
 }
 
-fn route_key(method: &Method, path: &str, params: &[(String, String)]) -> &'static str {
+fn route_key(method: &Method, path: &str, params: &[(String, String)], body: &[u8]) -> &'static str {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let grant = params.iter().find(|(k, _)| k == "grant_type").map(|(_, v)| v.as_str());
     match (method.as_str(), segments.as_slice()) {
+        ("POST", [_, "messages"]) if comments::is_private_reply(body) => "private_reply",
+        ("POST", [id, "comments"]) if !id.is_empty() => "reply_comment",
+        ("GET", [id, "comments"]) if !id.is_empty() => "comments",
+        ("GET", [_, "posts"]) => "posts",
+        ("POST", [id]) if id.contains('_') => "hide_comment",
+        ("DELETE", [id]) if id.contains('_') => "delete_comment",
         ("GET", ["oauth", "access_token"]) if grant == Some("fb_exchange_token") => "long_lived",
         ("GET", ["oauth", "access_token"]) => "exchange",
         ("GET", ["me", "permissions"]) => "permissions",
@@ -48,7 +55,7 @@ fn route_key(method: &Method, path: &str, params: &[(String, String)]) -> &'stat
     }
 }
 
-type Answer = Result<Value, GraphErr>;
+pub(super) type Answer = Result<Value, GraphErr>;
 
 pub(super) async fn handle(
     State(state): State<Shared>,
@@ -60,7 +67,7 @@ pub(super) async fn handle(
         Query::<Vec<(String, String)>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let path = uri.path().to_string();
     let rest = unversioned(&path).to_string();
-    let route = route_key(&method, &rest, &params);
+    let route = route_key(&method, &rest, &params, &body);
     let failure = {
         let mut s = lock(&state);
         s.requests.push(RecordedRequest {
@@ -99,6 +106,12 @@ pub(super) async fn handle(
         "conversations" => conversations(&s, &q, &rest),
         "send" => send(&mut s, &q, &rest, &body),
         "profile" => profile(&s, &q, &rest),
+        "reply_comment" => comments::reply(&mut s, &q, &rest, &body),
+        "private_reply" => comments::private_reply(&mut s, &q, &rest, &body),
+        "hide_comment" => comments::hide(&mut s, &q, &rest),
+        "delete_comment" => comments::delete(&mut s, &q, &rest),
+        "posts" => comments::posts(&s, &q, &rest),
+        "comments" => comments::comments(&s, &q, &rest),
         _ => Err(graph_error(400, 100, Some(33), "Unsupported request: unknown path components")),
     };
     if let Some(FakeFailure::AfterHandling { status }) = failure {
@@ -115,10 +128,10 @@ pub(super) async fn handle(
     }
 }
 
-struct Params<'a>(&'a [(String, String)]);
+pub(super) struct Params<'a>(pub(super) &'a [(String, String)]);
 
 impl<'a> Params<'a> {
-    fn get(&self, name: &str) -> Option<&'a str> {
+    pub(super) fn get(&self, name: &str) -> Option<&'a str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
@@ -141,7 +154,7 @@ fn user_token<'a>(s: &FakeState, q: &Params<'a>) -> Result<&'a str, GraphErr> {
 }
 
 /// The Page of `/{page}/...`, with its token checked.
-fn page_for<'s>(s: &'s FakeState, q: &Params<'_>, rest: &str) -> Result<&'s FakePage, GraphErr> {
+pub(super) fn page_for<'s>(s: &'s FakeState, q: &Params<'_>, rest: &str) -> Result<&'s FakePage, GraphErr> {
     let id = rest.trim_matches('/').split('/').next().unwrap_or("");
     let Some(page) = s.pages.iter().find(|p| p.id == id) else {
         return Err(graph_error(
@@ -232,7 +245,14 @@ fn offset_of(q: &Params<'_>) -> Result<usize, GraphErr> {
 
 /// `paging` for items `[offset, end)` of `total`, with an absolute `next` (the request's
 /// query, token included, with the new cursor) unless this is the last page.
-fn paging(s: &FakeState, q: &Params<'_>, rest: &str, offset: usize, end: usize, total: usize) -> Value {
+pub(super) fn paging(
+    s: &FakeState,
+    q: &Params<'_>,
+    rest: &str,
+    offset: usize,
+    end: usize,
+    total: usize,
+) -> Value {
     let mut paging = json!({ "cursors": { "before": cursor(offset), "after": cursor(end) } });
     if end < total {
         let mut next = reqwest::Url::parse(&format!("{}{rest}", s.base_url)).expect("the fake's own URL");
@@ -248,7 +268,7 @@ fn paging(s: &FakeState, q: &Params<'_>, rest: &str, offset: usize, end: usize, 
     paging
 }
 
-fn window(q: &Params<'_>, page_size: usize, total: usize) -> Result<(usize, usize), GraphErr> {
+pub(super) fn window(q: &Params<'_>, page_size: usize, total: usize) -> Result<(usize, usize), GraphErr> {
     let offset = offset_of(q)?.min(total);
     let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(25).clamp(1, page_size.max(1));
     Ok((offset, (offset + limit).min(total)))

@@ -1,5 +1,6 @@
 // The simulator's customer view: pick a demo Page and a customer, write, read the shop's
-// replies (polled every 2 s), mark them read, comment on the Page's post. Every call goes to
+// replies (polled every 2 s), mark them read, comment on the Page's post and see the shop's
+// public replies, hides and deletes there (polled too); a private reply is in Messenger. Every call goes to
 // the simulator's own JSON API beside this page.
 const $ = (id) => document.getElementById(id);
 const MARKS = { sent: "Đã gửi", delivered: "Đã nhận", read: "Đã xem", not_delivered: "Chưa tới ứng dụng" };
@@ -52,10 +53,48 @@ async function refreshThread() {
     li(m.from, m.text || "(tệp đính kèm)", `${new Date(m.created_ms).toLocaleString("vi-VN")} · ${MARKS[m.status] || m.status}`)));
 }
 
+// One comment with the answers under it (the Page's public replies included); the shop's
+// moderation is shown the way its author sees it on Facebook: hidden from others, or gone.
+function commentItem(c, byParent) {
+  const el = document.createElement("li");
+  el.className = c.from === "page" ? "page" : "customer";
+  if (c.deleted) el.classList.add("was-deleted");
+  if (c.hidden) el.classList.add("was-hidden");
+  el.append(`${c.name}: ${c.message}`);
+  const marks = [];
+  if (c.from === "customer") marks.push(c.delivered ? "đã gửi tới ứng dụng" : "chưa tới ứng dụng");
+  if (c.from === "page") marks.push("Trang trả lời");
+  if (c.hidden) marks.push("Đã ẩn với người khác");
+  if (c.deleted) marks.push("Trang đã xóa bình luận này");
+  if (c.private_replied) marks.push("Trang đã nhắn riêng cho bạn trong Messenger");
+  const s = document.createElement("small");
+  s.textContent = `${new Date(c.created_ms).toLocaleString("vi-VN")} · ${marks.join(" · ")}`;
+  el.append(s);
+  if (c.private_replied && c.psid) {
+    const open = document.createElement("button");
+    open.type = "button";
+    open.textContent = "Mở Messenger";
+    open.onclick = () => { $("customer").value = c.psid; $("new-name").hidden = true; refreshThread(); };
+    el.append(open);
+  }
+  const answers = byParent.get(c.comment_id) || [];
+  if (answers.length) {
+    const ol = document.createElement("ol");
+    ol.append(...answers.map((a) => commentItem(a, byParent)));
+    el.append(ol);
+  }
+  return el;
+}
+
 async function refreshComments() {
   const list = await call(`api/customer/comments?page_id=${encodeURIComponent(page().id)}`);
-  $("comments").replaceChildren(...list.comments.map((c) =>
-    li("", `${c.name}: ${c.message}`, c.delivered ? "đã gửi tới ứng dụng" : "chưa tới ứng dụng")));
+  const byParent = new Map();
+  for (const c of list.comments) {
+    if (!byParent.has(c.parent_id)) byParent.set(c.parent_id, []);
+    byParent.get(c.parent_id).push(c);
+  }
+  const top = list.comments.filter((c) => c.parent_id === c.post_id);
+  $("comments").replaceChildren(...top.map((c) => commentItem(c, byParent)));
 }
 
 function who() {
@@ -106,7 +145,7 @@ async function start() {
   $("comment").onsubmit = comment;
   $("read").onclick = read;
   await Promise.all([refreshThread(), refreshComments()]);
-  setInterval(() => { refreshThread().catch((e) => say(e.message)); }, 2000);
+  setInterval(() => { Promise.all([refreshThread(), refreshComments()]).catch((e) => say(e.message)); }, 2000);
 }
 
 start().catch((e) => say(e.message));
