@@ -447,9 +447,14 @@ def test_comment_states_actions_and_refusals_on_a_scripted_api(stack, shop, page
     page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
     assert len(api.calls) == calls
+    api.next_failure[("DELETE", "/900000000000009_5")] = (502, "graph_error", "Facebook refused: (#200) Permissions error")
+    body(old).get_by_role("button", name="Xóa", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="Xóa", exact=True).click()
+    expect(body(old).get_by_role("alert")).to_have_text("Facebook không chấp nhận: (#200) Permissions error")
     body(old).get_by_role("button", name="Xóa", exact=True).click()
     page.get_by_role("dialog").get_by_role("button", name="Xóa", exact=True).click()
     expect(body(old).get_by_text("Đã xóa", exact=True)).to_be_visible()
+    expect(body(old).locator(".cmt-error")).to_have_text("")
     assert api.calls[-1][:2] == ("DELETE", "/api/comments/900000000000009_5"), api.calls[-1]
 
 

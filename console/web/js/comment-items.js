@@ -141,6 +141,8 @@ export function commentErrorText(e, conv, tz) {
     case "forbidden": return t("cmt.err_not_yours");
     case "not_found": return t("cmt.err_gone");
     case "invalid_reply_to": return t("cmt.err_reply_to");
+    case "graph_error":
+      return t("cmt.err_graph", { message: String(e.message || "").replace(/^(Facebook refused|Facebook did not accept the reply):\s*/, "") });
     case "network": return t("error_network");
     default: return e && e.status ? replyErrorText(e, conv, null, tz) : errorText(e);
   }
@@ -178,6 +180,7 @@ register({
     "cmt.err_gone": "Không còn bình luận này (có thể đã bị xóa).",
     "cmt.err_reply_to": "Không trả lời được bình luận này (đã bị xóa trên Facebook, hoặc là bình luận của Trang).",
     "cmt.pr_message": "Tin nhắn riêng qua Messenger",
+    "cmt.err_graph": "Facebook không chấp nhận: {message}",
   },
   en: {
     "cmt.mark": "Comment",
@@ -210,5 +213,6 @@ register({
     "cmt.err_gone": "This comment is gone (it may have been deleted).",
     "cmt.err_reply_to": "This comment cannot be answered (it was deleted at Facebook, or it is the Page's own).",
     "cmt.pr_message": "Private message through Messenger",
+    "cmt.err_graph": "Facebook did not accept it: {message}",
   },
 });
