@@ -538,3 +538,21 @@ def test_comment_thread_fits_375_px_on_a_scripted_api(stack, shop, browser):
         assert not errors, errors
     finally:
         ctx.close()
+
+
+def test_comment_thread_in_english_on_a_scripted_api(stack, shop, page):
+    scripted_inbox(stack, shop, page)
+    page.get_by_role("button", name="English").click()
+    rowbtn = comment_row(page, "Comments on post 900000000000009")
+    expect(rowbtn).to_be_visible()
+    rowbtn.click()
+    first = comment_item(page, "Còn size M không shop?").locator(":scope > .cmt-body")
+    expect(first.get_by_text("Hidden", exact=True)).to_be_visible()
+    first.get_by_role("button", name="Private reply").click()
+    expect(page.get_by_label("Private reply to Chị Lan (through Messenger)")).to_be_focused()
+    expect(page.get_by_role("button", name="Send privately")).to_be_visible()
+    page.get_by_role("button", name="Reply publicly instead").click()
+    expect(page.get_by_label("Public reply")).to_be_visible()
+    # No key shows through untranslated.
+    assert not page.locator("text=/\\b(cmt|ah)\\.[a-z_]+/").count()
+    page.get_by_role("button", name="Tiếng Việt").click()
