@@ -453,7 +453,13 @@ mod tests {
                 "last_activity_at": rfc3339_ms(c.last_activity_ms),
                 "read_watermark_at": c.read_watermark_ms.map(rfc3339_ms),
                 "delivery_watermark_at": c.delivery_watermark_ms.map(rfc3339_ms),
-                "kind": "messenger",
+                "kind": if c.post_id.is_some() { "comment" } else { "messenger" },
+                "post_id": c.post_id,
+                "phones": c.phones,
+                "handoff": c.handoff.as_ref().map(|h| json!({
+                    "by": h.by, "from_conversation_id": h.from_conversation_id,
+                    "comment_id": h.comment_id, "at": rfc3339_ms(h.at_ms),
+                })),
                 "customer_name": c.customer_name,
                 "last_message": c.last_message.as_ref().map(|m| json!({
                     "direction": m.direction.as_str(),
@@ -478,6 +484,14 @@ mod tests {
                 kind: MessageKind::Text,
                 text: Some("Còn size M không shop?".into()),
                 sent_ms: 1_764_000_000_001,
+            });
+            c.post_id = Some("1101_5".into());
+            c.phones = vec!["0912345678".into()];
+            c.handoff = Some(domain::comments::Handoff {
+                by: "a@x.vn".into(),
+                from_conversation_id: "1101_9_p5".into(),
+                comment_id: "5_1".into(),
+                at_ms: 1_764_000_000_004,
             });
         }
         same(
@@ -507,5 +521,34 @@ mod tests {
             });
             same(&MessageView::from(&m), before);
         }
+        // A comment adds its own fields beside the message's (after them: compared as values).
+        let m = Message {
+            id: "5_1".into(),
+            conversation_id: "1101_9_p5".into(),
+            direction: Direction::In,
+            kind: MessageKind::Comment,
+            text: Some("chốt".into()),
+            sent_ms: 1_764_000_000_000,
+            detail: None,
+            reply: None,
+            comment: Some(domain::comments::CommentState {
+                comment_id: "5_1".into(),
+                post_id: Some("1101_5".into()),
+                parent_id: Some("1101_5".into()),
+                hidden: true,
+                previous_text: Some("chot".into()),
+                edited_ms: Some(2),
+                ..Default::default()
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(MessageView::from(&m)).expect("json"),
+            json!({
+                "id": "5_1", "direction": "in", "kind": "comment", "text": "chốt",
+                "sent_at": rfc3339_ms(m.sent_ms), "status": null, "detail": null,
+                "comment_id": "5_1", "post_id": "1101_5", "parent_id": "1101_5", "hidden": true,
+                "removed": false, "private_replied": false, "edited": true, "previous_text": "chot",
+            }),
+        );
     }
 }
