@@ -7,6 +7,7 @@ import { api } from "./api.js";
 import { h, toast, confirmDialog, formatTime, states, errorText } from "./ui.js";
 import { facebookReturnBanner } from "./fbreturn.js";
 import { openConnectDialog } from "./connect.js";
+import { autoHideSettings } from "./autohide.js";
 
 register({
   vi: {
@@ -204,6 +205,7 @@ function pageCard(p, ruleName, ctx, env) {
     const off = h("button", { type: "button", class: "btn btn-small" }, t("disconnect"));
     off.addEventListener("click", () => disconnect(p, off, env.reload));
     foot.append(h("span", { class: "pill pill-ok" }, t("status_connected")), off);
+    lines.push(autoHideSettings(p));
   } else if (p.status === "lost_connection") {
     const again = h("button", { type: "button", class: "btn btn-small" }, t("reconnect"));
     again.addEventListener("click", () => startLogin(again));

@@ -9,6 +9,8 @@ import { api, ApiError } from "./api.js";
 import { h, formatTime, states, errorText, uid } from "./ui.js";
 import { openThread, customerName, isManager, poller } from "./thread.js";
 import { lastMessageText } from "./inbox-bubbles.js";
+import { openCommentThread } from "./comment-thread.js";
+import { isCommentConversation, postLabel, phonesLine } from "./comment-items.js";
 
 const PAGE_SIZE = 25;
 const VIEWS = ["mine", "pool", "all"];
@@ -261,10 +263,14 @@ export function render(root, ctx) {
     h("span", { class: "conv-top" },
       h("span", { class: "conv-name" }, customerName(c)),
       h("time", { class: "conv-time", datetime: c.last_activity_at }, formatTime(c.last_activity_at, tz))),
+    isCommentConversation(c, c.id) ? h("span", { class: "conv-post" },
+      h("span", { class: "pill pill-comment" }, t("cmt.mark")), " ", postLabel(c.post_id)) : null,
     lm ? h("span", { class: "conv-last" }, lastMessageText(lm)) : null,
+    phonesLine(c.phones, "conv-phones", false),
     h("span", { class: "conv-meta" },
       h("span", { class: "conv-page" }, page),
       holder,
+      c.handoff ? h("span", { class: "pill pill-comment" }, t("cmt.from_comment")) : null,
       waiting ? h("span", { class: "pill pill-waiting" }, t("inbox.not_answered")) : null));
     const hadFocus = li && li.contains(document.activeElement);
     if (li) li.replaceChildren(btn);
@@ -345,8 +351,16 @@ export function render(root, ctx) {
       threadPane.replaceChildren(h("div", { class: "inbox-pick" }, h("p", {}, t("inbox.pick"))));
       return;
     }
-    closeThread = openThread(threadPane, ctx, state.open, {
+    const known = state.items.get(state.open);
+    const open = isCommentConversation(known, state.open) ? openCommentThread : openThread;
+    closeThread = open(threadPane, ctx, state.open, {
       pageName: (id) => pages.get(id),
+      hrefFor: (id) => {
+        const p = new URLSearchParams({ view: state.view });
+        if (state.pageId) p.set("page_id", state.pageId);
+        p.set("c", id);
+        return `#/inbox?${p}`;
+      },
       onBack: back,
       onChanged: (c, id) => {
         if (c && state.items.has(id)) {

@@ -7,6 +7,7 @@ import { t, register } from "./i18n.js";
 import { api, ApiError } from "./api.js";
 import { h, formatTime, states, errorText, uid, confirmDialog } from "./ui.js";
 import { messageBubble, reactionOf, applyMarks, replyErrorText, windowNote } from "./inbox-bubbles.js";
+import { handoffNote, phonesLine } from "./comment-items.js";
 
 const POLL_MS = 3000;
 const MAX_BACKOFF_MS = 60000;
@@ -105,6 +106,7 @@ export function openThread(root, ctx, id, opts = {}) {
 
   const title = h("h2", { id: headId, class: "thread-name" }, t("loading"));
   const sub = h("p", { class: "thread-sub" });
+  const extra = h("div", { class: "thread-extra" }); // phones; where a private reply started it
   const claimBtn = h("button", { type: "button", class: "btn btn-primary thread-claim", hidden: true, onclick: claim }, t("inbox.claim"));
   const back = h("button", { type: "button", class: "btn thread-back", onclick: () => opts.onBack && opts.onBack() },
     h("span", { "aria-hidden": "true" }, "‹ "), t("inbox.back"));
@@ -123,7 +125,7 @@ export function openThread(root, ctx, id, opts = {}) {
     replyErr);
   const body = h("div", { class: "thread-body" }, states.loading());
   const section = h("section", { class: "thread", role: "region", "aria-labelledby": headId },
-    h("header", { class: "thread-head" }, back, h("div", { class: "thread-title" }, title, sub), claimBtn),
+    h("header", { class: "thread-head" }, back, h("div", { class: "thread-title" }, title, sub, extra), claimBtn),
     notice, body);
   root.replaceChildren(section);
 
@@ -182,7 +184,8 @@ export function openThread(root, ctx, id, opts = {}) {
       throw e;
     }
     const page = await api("GET", `${base}/messages?limit=30`, undefined, { signal });
-    const changed = !conv || c.assignee !== conv.assignee || c.pool_rule_id !== conv.pool_rule_id;
+    const changed = !conv || c.assignee !== conv.assignee || c.pool_rule_id !== conv.pool_rule_id ||
+      JSON.stringify([c.phones, c.handoff]) !== JSON.stringify([conv.phones, conv.handoff]);
     conv = c;
     if (changed) showHead();
     const items = (page.items || []).slice().sort(byTime);
@@ -309,6 +312,8 @@ export function openThread(root, ctx, id, opts = {}) {
       ? t("inbox.held_by", { email: conv.assignee === me.email ? t("inbox.you") : conv.assignee })
       : conv.pool_rule_id ? t("inbox.pooled") : t("inbox.unassigned");
     sub.textContent = `${page} · ${who}`;
+    extra.replaceChildren(...[phonesLine(conv.phones, "thread-phones"),
+      handoffNote(conv, opts.hrefFor || ((c) => `#/inbox?c=${encodeURIComponent(c)}`))].filter(Boolean));
     claimBtn.hidden = !(conv.pool_rule_id && !conv.assignee);
     showReplyState();
   }
