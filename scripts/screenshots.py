@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates the console's pictures in docs/screenshots/: the Page list, the connect
-dialog, the rule form and the inbox, each 1280 and 375 px wide.
+dialog, the rule form, the inbox and (with the simulator) a comment thread, each 1280 and 375
+px wide.
 
     scripts/screenshots.py            # builds the local stack (debug) unless LOCAL_STACK_BIN is set
     scripts/screenshots.py --out /tmp/shots
@@ -62,6 +63,7 @@ def seed(stack):
         stack.api("POST", f"/api/pages/{shared}/connect", token,
                   {"chat_mode": "shared", "new_rule": {**rule, "page_ids": [shared]}})
         first_psid = None
+        comments = seed_comments(stack, token, chat_page)
         for name, lines in CHATS:
             psid = None
             for from_customer, text in lines:
@@ -73,6 +75,7 @@ def seed(stack):
                     conv = stack.wait_conversation(token, "all", pred=lambda c, p=psid: c["customer_id"] == p)
                     stack.api("POST", f"/api/conversations/{conv['id']}/messages", token, {"text": text})
     else:
+        comments = None
         chat_page = stack.seed_page(token, "Tiệm Bánh Mì Cô Ba")["page_id"]
         shared = stack.seed_page(token, "Phụ Kiện Điện Thoại Hà Nội")["page_id"]
         stack.create_rule(token, rule["name"], [shared], AGENTS)
@@ -92,7 +95,34 @@ def seed(stack):
     deadline = time.time() + 15
     while len(stack.conversations(token, "all")) < len(CHATS) and time.time() < deadline:
         time.sleep(0.2)
-    return stack.wait_conversation(token, "all", pred=lambda c: c["customer_id"] == first_psid)["id"]
+    chat = stack.wait_conversation(token, "all", pred=lambda c: c["customer_id"] == first_psid)["id"]
+    return chat, comments
+
+
+COMMENTS = [("Trần Thị Mai", "Chốt 2 ổ bánh mì thịt nhé shop, ib mình 0912 345 678"),
+            ("Lê Văn Tùng", "Còn bánh mì chay không shop?")]
+
+
+def seed_comments(stack, token, page_id):
+    """Customers' comments on the Page's post (through the simulator), auto-hide of phone
+    numbers on, a public reply under the first and a private reply to it. Returns the first
+    commenter's comment conversation."""
+    stack.api("PUT", f"/api/pages/{page_id}/comment-settings", token, {"auto_hide": "phone"})
+    first = None
+    for name, text in COMMENTS:
+        status, c = harness._http("POST", stack.url("/_sim/api/customer/comments"),
+                                  {"page_id": page_id, "customer_name": name, "text": text})
+        assert status in (200, 201), c
+        first = first or c
+        time.sleep(0.3)
+    conv = stack.wait_conversation(token, "all", pred=lambda c: c.get("kind") == "comment"
+                                   and c.get("last_message", {}).get("text") == COMMENTS[0][1])
+    stack.api("POST", f"/api/conversations/{conv['id']}/messages", token,
+              {"text": "Dạ shop đã nhắn tin cho chị ạ", "reply_to": first["comment_id"]})
+    stack.api("POST", f"/api/conversations/{conv['id']}/messages", token,
+              {"text": "Chào chị Mai, 2 ổ bánh mì thịt là 50.000đ ạ. Chị ghé lấy lúc mấy giờ ạ?",
+               "reply_to": first["comment_id"], "private": True})
+    return conv["id"]
 
 
 def echo(stack, page_id, psid, text):
@@ -104,7 +134,7 @@ def echo(stack, page_id, psid, text):
         "message": {"mid": "m_" + uuid.uuid4().hex, "text": text, "is_echo": True, "app_id": 1}}]}]})
 
 
-def shoot(browser, stack, out: Path, width: int, conversation: str):
+def shoot(browser, stack, out: Path, width: int, conversation: str, comments: str | None):
     height = WIDTHS[width]
     ctx = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
                               is_mobile=width < 600, has_touch=width < 600)
@@ -152,6 +182,12 @@ def shoot(browser, stack, out: Path, width: int, conversation: str):
     expect(page.get_by_role("log").get_by_text(CHATS[0][1][-1][1])).to_be_visible()
     page.wait_for_timeout(500)
     page.screenshot(path=out / (f"inbox-{width}.png" if width >= 900 else f"inbox-thread-{width}.png"))
+    if comments:
+        page.goto(stack.url(f"/#/inbox?view=all&c={comments}"))
+        expect(page.get_by_text(COMMENTS[0][1])).to_be_visible()
+        expect(page.get_by_text("Đã ẩn").first).to_be_visible()
+        page.wait_for_timeout(500)
+        page.screenshot(path=out / f"comments-{width}.png")
     ctx.close()
 
 
@@ -164,11 +200,11 @@ def main():
         subprocess.run(["cargo", "build", "-p", "local-stack"], cwd=ROOT, check=True)
     stack = harness.start_stack()
     try:
-        conversation = seed(stack)
+        conversation, comments = seed(stack)
         with sync_playwright() as p:
             browser = harness.launch_chromium(p)
             for width in WIDTHS:
-                shoot(browser, stack, out, width, conversation)
+                shoot(browser, stack, out, width, conversation, comments)
             browser.close()
     finally:
         stack.stop()

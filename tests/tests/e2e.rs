@@ -105,7 +105,7 @@ async fn two_hundred_items_for_twenty_customers_in_one_post(backend: Backend) {
         items.push(text_item("111", &customer, ts, &format!("bulk-{i}"), &format!("msg {i}")));
     }
     assert_eq!(post_webhook(&stack, &notification("111", items)).await, 200);
-    eventually(30, "twenty conversations with ten messages each", || async {
+    eventually(60, "twenty conversations with ten messages each", || async {
         let (_, items) = conversations(&stack, &owner, "all").await;
         if items.len() < 20 {
             return None;
