@@ -99,7 +99,7 @@ def seed(stack):
     return chat, comments
 
 
-COMMENTS = [("Trần Thị Mai", "Chốt 2 ổ bánh mì thịt nhé shop, ib mình 0912 345 678"),
+COMMENTS = [("Hồ Thị Thanh Mai", "Chốt 2 ổ bánh mì thịt nhé shop, ib mình 0912 345 678"),
             ("Lê Văn Tùng", "Còn bánh mì chay không shop?")]
 
 
@@ -120,7 +120,7 @@ def seed_comments(stack, token, page_id):
     stack.api("POST", f"/api/conversations/{conv['id']}/messages", token,
               {"text": "Dạ shop đã nhắn tin cho chị ạ", "reply_to": first["comment_id"]})
     stack.api("POST", f"/api/conversations/{conv['id']}/messages", token,
-              {"text": "Chào chị Mai, 2 ổ bánh mì thịt là 50.000đ ạ. Chị ghé lấy lúc mấy giờ ạ?",
+              {"text": "Chào chị Thanh Mai, 2 ổ bánh mì thịt là 50.000đ ạ. Chị ghé lấy lúc mấy giờ ạ?",
                "reply_to": first["comment_id"], "private": True})
     return conv["id"]
 
@@ -184,7 +184,7 @@ def shoot(browser, stack, out: Path, width: int, conversation: str, comments: st
     page.screenshot(path=out / (f"inbox-{width}.png" if width >= 900 else f"inbox-thread-{width}.png"))
     if comments:
         page.goto(stack.url(f"/#/inbox?view=all&c={comments}"))
-        expect(page.get_by_text(COMMENTS[0][1])).to_be_visible()
+        expect(page.get_by_text(COMMENTS[0][1], exact=True)).to_be_visible()
         expect(page.get_by_text("Đã ẩn").first).to_be_visible()
         page.wait_for_timeout(500)
         page.screenshot(path=out / f"comments-{width}.png")

@@ -131,12 +131,20 @@ impl Worker {
             phones: Vec::new(),
         };
         let conv = self.stores.conversations.touch_conversation(&touch).await?;
-        if conv.assignment_pending
-            && self
-                .assign_pending(&route.tenant_id, &conv_id, &self.history_target(route, newest_in).await?)
-                .await?
-        {
-            out.assigned += 1;
+        // A thread the customer never wrote in (a private reply to a comment that is not
+        // answered yet, whose hand-off may still be in flight) waits for their first message,
+        // which assigns it as a webhook does.
+        if conv.assignment_pending && newest_in.is_some() {
+            // A thread a private reply started goes to the replier, as from a webhook; any
+            // other by the old-conversation policy.
+            let assigned = match self.hand_off(&route.tenant_id, &conv_id).await? {
+                Some(assigned) => assigned,
+                None => {
+                    let target = self.history_target(route, newest_in).await?;
+                    self.assign_pending(&route.tenant_id, &conv_id, &target).await?
+                }
+            };
+            out.assigned += usize::from(assigned);
         }
         for message in &messages {
             if self.stores.conversations.put_message(&route.tenant_id, message).await? {

@@ -336,12 +336,8 @@ impl Worker {
         out: &mut RecordOutcome,
     ) -> Result<(), StoreError> {
         let tenant = route.tenant_id.as_str();
-        let comments = &self.stores.comments;
-        if let Some(h) = comments.handoff(tenant, conversation_id).await? {
-            if comments.complete_handoff(tenant, conversation_id, &h).await? {
-                info!(conversation_id, comment_id = %h.comment_id, "Messenger conversation handed to the private replier");
-                out.assigned += 1;
-            }
+        if let Some(assigned) = self.hand_off(tenant, conversation_id).await? {
+            out.assigned += usize::from(assigned);
             return Ok(());
         }
         if let EventBody::Message { direction: Direction::Out, metadata: Some(md), .. } = &ev.body
@@ -359,6 +355,22 @@ impl Worker {
             out.assigned += 1;
         }
         Ok(())
+    }
+
+    /// Gives a pending conversation to the private replier whose hand-off waits for it: None
+    /// when no hand-off waits, else whether this call assigned it.
+    pub(crate) async fn hand_off(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+    ) -> Result<Option<bool>, StoreError> {
+        let comments = &self.stores.comments;
+        let Some(h) = comments.handoff(tenant, conversation_id).await? else { return Ok(None) };
+        let assigned = comments.complete_handoff(tenant, conversation_id, &h).await?;
+        if assigned {
+            info!(conversation_id, comment_id = %h.comment_id, "Messenger conversation handed to the private replier");
+        }
+        Ok(Some(assigned))
     }
 
     /// The echo of a reply sent from the inbox (its `metadata` is the reply's id): settles that
