@@ -178,6 +178,20 @@ pub async fn post_webhook(stack: &local_stack::RunningStack, body: &str) -> u16 
 }
 
 /// GET with a bearer token; returns status and JSON body.
+/// Posts a sample webhook event of events/ as Meta would: its body and signature as recorded.
+pub async fn deliver_sample(stack: &local_stack::RunningStack, event: &Value) -> u16 {
+    http()
+        .post(stack.url("/webhooks/facebook"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", event["headers"]["x-hub-signature-256"].as_str().unwrap_or_default())
+        .body(event["body"].as_str().unwrap_or_default().to_string())
+        .send()
+        .await
+        .expect("webhook request")
+        .status()
+        .as_u16()
+}
+
 pub async fn get_json(stack: &local_stack::RunningStack, path: &str, token: &str) -> (u16, Value) {
     let r = http().get(stack.url(path)).bearer_auth(token).send().await.expect("request");
     let status = r.status().as_u16();

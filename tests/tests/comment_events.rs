@@ -14,17 +14,8 @@ fn sample(json: &str) -> Value {
     serde_json::from_str(json).expect("sample event")
 }
 
-/// Posts a sample webhook event as Meta would (its body and signature as recorded).
 async fn deliver(stack: &local_stack::RunningStack, event: &Value) {
-    let r = http()
-        .post(stack.url("/webhooks/facebook"))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", event["headers"]["x-hub-signature-256"].as_str().expect("sig"))
-        .body(event["body"].as_str().expect("body").to_string())
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(deliver_sample(stack, event).await, 200);
 }
 
 async fn the_comment_samples_build_one_comment_conversation(backend: Backend) {

@@ -321,15 +321,7 @@ mod sample_event {
         let owner = seed_shop(&stack, "shop-a", "owner@shop-a.vn", "111111111111111").await;
         let event: serde_json::Value =
             serde_json::from_str(include_str!("../../events/webhook-post-signed.json")).expect("event");
-        let r = http()
-            .post(stack.url("/webhooks/facebook"))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", event["headers"]["x-hub-signature-256"].as_str().expect("sig"))
-            .body(event["body"].as_str().expect("body").to_string())
-            .send()
-            .await
-            .expect("post");
-        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(deliver_sample(&stack, &event).await, 200);
         let id = "111111111111111_2222222222222222";
         let msgs = eventually(20, "both messages", || async {
             let m = try_all_messages(&stack, &owner, id).await.ok()?;

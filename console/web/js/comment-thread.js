@@ -8,18 +8,11 @@
 import { t, register } from "./i18n.js";
 import { api, ApiError } from "./api.js";
 import { h, states, errorText, uid, confirmDialog, toast } from "./ui.js";
-import { customerName, isManager, poller } from "./thread.js";
+import { byTime, customerName, isManager, newKey, poller, pressClaim } from "./thread.js";
 import { commentBody, commentErrorText, commentIdOf, excerpt, postLabel, phonesLine, privateBlock } from "./comment-items.js";
 
 const POLL_MS = 3000;
 const PAGE = 50;
-
-const byTime = (a, b) => (a.sent_at < b.sent_at ? -1 : a.sent_at > b.sent_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-function newKey() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (x) => x.toString(16).padStart(2, "0")).join("");
-}
 
 /** Same contract as thread.js's openThread: fills `root`, returns the cleanup (with `refreshHead`). */
 export function openCommentThread(root, ctx, id, opts = {}) {
@@ -411,27 +404,17 @@ export function openCommentThread(root, ctx, id, opts = {}) {
   }
 
   async function claim() {
-    claimBtn.disabled = true;
-    notice.textContent = "";
-    try {
-      conv = await api("POST", `${base}/claim`, undefined, { signal });
-      notice.textContent = t("inbox.claimed");
+    const r = await pressClaim(base, signal, notice, claimBtn);
+    if (r.aborted) return;
+    if (r.conv) {
+      conv = r.conv;
       showHead();
       opts.onChanged && opts.onChanged(conv, id);
       box.focus();
-    } catch (e) {
-      if (e && e.name === "AbortError") return;
-      if (e.code === "already_claimed") {
-        const who = /^(.+) claimed this conversation first$/.exec(e.message || "");
-        notice.textContent = who ? t("inbox.claimed_by", { email: who[1] }) : t("inbox.claimed_by_someone");
-      } else {
-        notice.textContent = e.status === 404 ? t("inbox.claim_not_allowed") : errorText(e);
-      }
-      opts.onChanged && opts.onChanged(conv, id);
-      poll && poll.now();
-    } finally {
-      claimBtn.disabled = false;
+      return;
     }
+    opts.onChanged && opts.onChanged(conv, id);
+    poll && poll.now();
   }
 
   const close = () => {

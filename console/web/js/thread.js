@@ -67,13 +67,42 @@ export function poller(tick, base = POLL_MS, onState = () => {}) {
   };
 }
 
-function newKey() {
+/** A fresh Idempotency-Key for a reply. */
+export function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-const byTime = (a, b) => (a.sent_at < b.sent_at ? -1 : a.sent_at > b.sent_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Oldest first, by time then id (Meta gives comment times only to the second). */
+export const byTime = (a, b) => (a.sent_at < b.sent_at ? -1 : a.sent_at > b.sent_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * Presses *Nhận chat* on the conversation at `base` and says how it went in `notice`:
+ * `{conv}` when the caller won it, `{lostTo}` (the notice's words) when someone was first,
+ * `{aborted}` when the thread closed meanwhile, `{}` for any other refusal.
+ */
+export async function pressClaim(base, signal, notice, button) {
+  button.disabled = true;
+  notice.textContent = "";
+  try {
+    const conv = await api("POST", `${base}/claim`, undefined, { signal });
+    notice.textContent = t("inbox.claimed");
+    return { conv };
+  } catch (e) {
+    if (e && e.name === "AbortError") return { aborted: true };
+    if (e.code === "already_claimed") {
+      const who = /^(.+) claimed this conversation first$/.exec(e.message || "");
+      const lostTo = who ? t("inbox.claimed_by", { email: who[1] }) : t("inbox.claimed_by_someone");
+      notice.textContent = lostTo;
+      return { lostTo };
+    }
+    notice.textContent = e.status === 404 ? t("inbox.claim_not_allowed") : errorText(e);
+    return {};
+  } finally {
+    button.disabled = false;
+  }
+}
 
 /**
  * Fills `root` with conversation `id`. `opts`: `pageName(page_id)`, `onBack()` (the phone's
@@ -405,30 +434,18 @@ export function openThread(root, ctx, id, opts = {}) {
   }
 
   async function claim() {
-    claimBtn.disabled = true;
-    notice.textContent = "";
-    try {
-      conv = await api("POST", `${base}/claim`, undefined, { signal });
-      notice.textContent = t("inbox.claimed");
+    const r = await pressClaim(base, signal, notice, claimBtn);
+    if (r.aborted) return;
+    if (r.conv) {
+      conv = r.conv;
       showHead();
       opts.onChanged && opts.onChanged(conv, id);
       box.focus();
-    } catch (e) {
-      if (e && e.name === "AbortError") return;
-      if (e.code === "already_claimed") {
-        const who = /^(.+) claimed this conversation first$/.exec(e.message || "");
-        lostTo = who ? t("inbox.claimed_by", { email: who[1] }) : t("inbox.claimed_by_someone");
-        notice.textContent = lostTo;
-      } else if (e.status === 404) {
-        notice.textContent = t("inbox.claim_not_allowed");
-      } else {
-        notice.textContent = errorText(e);
-      }
-      opts.onChanged && opts.onChanged(conv, id);
-      poll && poll.now();
-    } finally {
-      claimBtn.disabled = false;
+      return;
     }
+    if (r.lostTo) lostTo = r.lostTo;
+    opts.onChanged && opts.onChanged(conv, id);
+    poll && poll.now();
   }
 
   const close = () => {

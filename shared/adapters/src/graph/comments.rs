@@ -33,12 +33,6 @@ struct PrivateReplyAnswer {
 }
 
 #[derive(Deserialize)]
-struct SuccessAnswer {
-    #[serde(default)]
-    success: bool,
-}
-
-#[derive(Deserialize)]
 struct ListAnswer<T> {
     data: Vec<T>,
     #[serde(default)]
@@ -193,12 +187,7 @@ impl HttpGraph {
         let call =
             Call { op: "set_comment_hidden", method: Method::POST, url, secrets: vec![token], body: None };
         // Setting a flag to a value twice is the same as once: retried like a read.
-        let r: SuccessAnswer = self.call(call).await?;
-        if r.success {
-            Ok(())
-        } else {
-            Err(unexpected("set_comment_hidden", 200, "success is not true".into()))
-        }
+        self.call_success(call).await
     }
 
     #[tracing::instrument(name = "graph.delete_comment", skip_all)]
@@ -213,14 +202,12 @@ impl HttpGraph {
         let call =
             Call { op: "delete_comment", method: Method::DELETE, url, secrets: vec![token], body: None };
         // A retried delete whose first attempt went through finds the comment gone: still Ok.
-        match self.call::<SuccessAnswer>(call).await {
-            Ok(r) if r.success => Ok(()),
-            Ok(_) => Err(unexpected("delete_comment", 200, "success is not true".into())),
+        match self.call_success(call).await {
             Err(e) if (e.code, e.subcode) == GONE => {
                 tracing::info!("comment already gone at Meta; counted as deleted");
                 Ok(())
             }
-            Err(e) => Err(e),
+            other => other,
         }
     }
 

@@ -62,12 +62,6 @@ struct AccountJson {
 }
 
 #[derive(Deserialize)]
-struct SuccessJson {
-    #[serde(default)]
-    success: bool,
-}
-
-#[derive(Deserialize)]
 struct SubscribedAppJson {
     #[serde(default)]
     id: Option<String>,
@@ -232,8 +226,7 @@ impl Graph for HttpGraph {
         let url = self
             .url(&[&page, "subscribed_apps"], &[("subscribed_fields", &joined), ("access_token", token)])?;
         let call = Call { op: "subscribe_page", method: Method::POST, url, secrets: vec![token], body: None };
-        let r: SuccessJson = self.call(call).await?;
-        if r.success { Ok(()) } else { Err(unexpected("subscribe_page", 200, "success is not true".into())) }
+        self.call_success(call).await
     }
 
     #[tracing::instrument(name = "graph.send_text", skip_all, fields(page_id = %page_id))]
@@ -283,12 +276,7 @@ impl Graph for HttpGraph {
         let url = self.url(&[&page, "subscribed_apps"], &[("access_token", token)])?;
         let call =
             Call { op: "unsubscribe_page", method: Method::DELETE, url, secrets: vec![token], body: None };
-        let r: SuccessJson = self.call(call).await?;
-        if r.success {
-            Ok(())
-        } else {
-            Err(unexpected("unsubscribe_page", 200, "success is not true".into()))
-        }
+        self.call_success(call).await
     }
 
     #[tracing::instrument(name = "graph.subscribed_fields", skip_all, fields(page_id = %page_id))]

@@ -152,6 +152,19 @@ impl HttpGraph {
         }
     }
 
+    /// Sends a call Graph answers with `{"success": true}` (subscriptions, hiding, deleting),
+    /// retried like [`HttpGraph::call`]; any other 2xx answer is an error.
+    async fn call_success(&self, call: Call<'_>) -> Result<(), GraphError> {
+        #[derive(serde::Deserialize)]
+        struct Success {
+            #[serde(default)]
+            success: bool,
+        }
+        let op = call.op;
+        let r: Success = self.call(call).await?;
+        if r.success { Ok(()) } else { Err(unexpected(op, 200, "success is not true".into())) }
+    }
+
     /// Sends `call`, retrying rate limits and transient failures, and parses the 2xx body.
     async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, GraphError> {
         let attempts = self.policy.max_attempts.max(1);
