@@ -358,7 +358,34 @@ async fn history_sync_brings_recent_comments(backend: Backend) {
     assert!(w.fake.requests_to("comments").iter().all(|r| !r.path.contains("1603_9")));
 }
 
+/// The Page answered on Facebook itself, and Meta delivers the answer in the same POST as (and
+/// before) the comment it answers: they travel in two queue groups, and the answer still finds
+/// its comment.
+async fn the_pages_answer_before_its_comment_still_joins_it(backend: Backend) {
+    let stack = start_stack(backend).await;
+    let owner = seed_shop(&stack, "shop-a", "owner@shop-a.vn", "1604").await;
+    let now = domain::timefmt::now_ms();
+    let theirs = FakeComment::new("1604_3", "3_1", "9301", "Giang", "size L còn không", now - 5_000);
+    let ours = FakeComment::new("1604_3", "3_2", "1604", "Shop", "Dạ còn ạ", now).under("3_1");
+    let body = json!({"object": "page", "entry": [{"id": "1604", "time": now, "changes": [
+        {"field": "feed", "value": comment_change(&ours, "add")},
+        {"field": "feed", "value": comment_change(&theirs, "add")},
+    ]}]});
+    assert_eq!(post_webhook(&stack, &body.to_string()).await, 200);
+    let thread = eventually(20, "both comments in the customer's thread", || async {
+        let m = try_all_messages(&stack, &owner, "1604_9301_p3").await.ok()?;
+        (m.len() == 2).then_some(m)
+    })
+    .await;
+    let dirs: Vec<_> = thread.iter().map(|m| (m["id"].as_str(), m["direction"].as_str())).collect();
+    assert!(
+        dirs.contains(&(Some("3_2"), Some("out"))) && dirs.contains(&(Some("3_1"), Some("in"))),
+        "{dirs:?}"
+    );
+}
+
 integration_tests::on_both_backends!(
+    the_pages_answer_before_its_comment_still_joins_it,
     comments_replies_moderation_and_the_hand_off,
     auto_hide_hides_phone_numbers_within_seconds,
     history_sync_brings_recent_comments,

@@ -18,6 +18,10 @@ use tracing::{info, warn};
 
 use crate::{RecordError, RecordOutcome, Worker};
 
+/// How many times, and how far apart, the comment a Page's comment answers is looked for.
+const PARENT_LOOKUPS: u32 = 3;
+const PARENT_LOOKUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Where a comment comes from: a webhook (new: auto-hide applies, routed as a new
 /// conversation), or history sync (old: routed by the old-conversation policy, its hidden state
 /// as Graph reported it).
@@ -48,7 +52,7 @@ impl Worker {
             Direction::Out => {
                 let parent = parent_id.as_deref().filter(|p| Some(*p) != post_id.as_deref());
                 let found = match parent {
-                    Some(p) => self.stores.comments.comment(tenant, p).await?,
+                    Some(p) => self.answered_comment(tenant, p).await?,
                     None => None,
                 };
                 let conv = match found {
@@ -136,6 +140,23 @@ impl Worker {
             out.duplicates += 1;
         }
         Ok(())
+    }
+
+    /// The stored comment a Page's comment answers. The customer's comment travels in another
+    /// queue group than the Page's answer (the author is only known once it is stored), so it
+    /// may be stored a moment later, by a record running beside this one, and the index that
+    /// finds it by id is eventually consistent: a miss is looked up again briefly before the
+    /// answer is taken for one to a comment never stored.
+    async fn answered_comment(&self, tenant: &str, parent_id: &str) -> Result<Option<Message>, RecordError> {
+        for attempt in 0..PARENT_LOOKUPS {
+            if attempt > 0 {
+                tokio::time::sleep(PARENT_LOOKUP_PAUSE).await;
+            }
+            if let Some(m) = self.stores.comments.comment(tenant, parent_id).await? {
+                return Ok(Some(m));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether the Page's auto-hide takes this new customer comment, and it is not stored yet
