@@ -8,7 +8,7 @@
 import { t, register } from "./i18n.js";
 import { api, ApiError } from "./api.js";
 import { h, states, errorText, uid, confirmDialog, toast } from "./ui.js";
-import { byTime, customerName, isManager, newKey, poller, pressClaim } from "./thread.js";
+import { byTime, customerName, isManager, loadFailed, newKey, poller, pressClaim } from "./thread.js";
 import { commentBody, commentErrorText, commentIdOf, excerpt, postLabel, phonesLine, privateBlock } from "./comment-items.js";
 
 const POLL_MS = 3000;
@@ -83,13 +83,7 @@ export function openCommentThread(root, ctx, id, opts = {}) {
       scroller.scrollTop = scroller.scrollHeight;
       if (!poll) poll = poller(tick, POLL_MS, (ok) => { notice.textContent = ok ? "" : t("inbox.reconnecting"); });
     } catch (e) {
-      if (e && e.name === "AbortError") return;
-      if (e instanceof ApiError && e.status === 404) {
-        title.textContent = t("inbox.thread_gone_title");
-        body.replaceChildren(states.empty(t("inbox.thread_gone")));
-        return;
-      }
-      body.replaceChildren(states.error(e, load));
+      loadFailed(e, title, body, load);
     }
   }
 

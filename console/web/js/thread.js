@@ -67,6 +67,20 @@ export function poller(tick, base = POLL_MS, onState = () => {}) {
   };
 }
 
+/**
+ * What a thread shows when its first load failed: that the conversation is gone (404: deleted,
+ * or no longer the caller's), or the error with a retry. Nothing once the thread was closed.
+ */
+export function loadFailed(e, title, body, retry) {
+  if (e && e.name === "AbortError") return;
+  if (e instanceof ApiError && e.status === 404) {
+    title.textContent = t("inbox.thread_gone_title");
+    body.replaceChildren(states.empty(t("inbox.thread_gone")));
+    return;
+  }
+  body.replaceChildren(states.error(e, retry));
+}
+
 /** A fresh Idempotency-Key for a reply. */
 export function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -184,13 +198,7 @@ export function openThread(root, ctx, id, opts = {}) {
       if (!poll) poll = poller(tick, POLL_MS, (ok) => { notice.textContent = ok ? "" : t("inbox.reconnecting"); });
       loadSettings();
     } catch (e) {
-      if (e && e.name === "AbortError") return;
-      if (e instanceof ApiError && e.status === 404) {
-        title.textContent = t("inbox.thread_gone_title");
-        body.replaceChildren(states.empty(t("inbox.thread_gone")));
-        return;
-      }
-      body.replaceChildren(states.error(e, load));
+      loadFailed(e, title, body, load);
     }
   }
 
