@@ -192,6 +192,28 @@ pub async fn deliver_sample(stack: &local_stack::RunningStack, event: &Value) ->
         .as_u16()
 }
 
+/// The Graph client's retry policy in tests: three tries, 10 ms apart, 300 ms per attempt, so
+/// retries and timeouts are exercised in milliseconds.
+pub fn fast_graph_policy() -> adapters::graph::RetryPolicy {
+    adapters::graph::RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(10),
+        timeout: Duration::from_millis(300),
+        ..adapters::graph::RetryPolicy::GRAPH
+    }
+}
+
+/// A Graph client of the fake Graph API with [`fast_graph_policy`].
+pub fn fast_graph_client(fake: &fake_graph::FakeGraph) -> adapters::graph::HttpGraph {
+    adapters::graph::HttpGraph::new(
+        fake.base_url(),
+        fake.app_id(),
+        SecretString::from(fake.app_secret()),
+        fast_graph_policy(),
+    )
+    .expect("client")
+}
+
 pub async fn get_json(stack: &local_stack::RunningStack, path: &str, token: &str) -> (u16, Value) {
     let r = http().get(stack.url(path)).bearer_auth(token).send().await.expect("request");
     let status = r.status().as_u16();

@@ -16,19 +16,7 @@ const REDIRECT: &str = "https://inbox.example/oauth/callback";
 const CONVERSATION_FIELDS: &str =
     "participants,updated_time,messages.limit(20){id,created_time,from,to,message}";
 
-fn policy() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(10),
-        timeout: Duration::from_millis(300),
-        ..RetryPolicy::GRAPH
-    }
-}
-
-fn client(fake: &FakeGraph) -> HttpGraph {
-    HttpGraph::new(fake.base_url(), fake.app_id(), SecretString::from(fake.app_secret()), policy())
-        .expect("client")
-}
+use integration_tests::{fast_graph_client as client, fast_graph_policy as policy};
 
 fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_string())

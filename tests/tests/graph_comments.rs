@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use adapters::graph::{HttpGraph, RetryPolicy};
 use domain::graph::{Graph, GraphError, GraphErrorKind};
 use integration_tests::fake_graph::{FakeComment, FakeFailure, FakeGraph};
 use secrecy::SecretString;
@@ -17,19 +16,7 @@ const PAGE: &str = "501";
 const TOKEN: &str = "page-token-501-secret";
 const POST: &str = "501_900";
 
-fn policy() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(10),
-        timeout: Duration::from_millis(300),
-        ..RetryPolicy::GRAPH
-    }
-}
-
-fn client(fake: &FakeGraph) -> HttpGraph {
-    HttpGraph::new(fake.base_url(), fake.app_id(), SecretString::from(fake.app_secret()), policy())
-        .expect("client")
-}
+use integration_tests::fast_graph_client as client;
 
 fn token() -> SecretString {
     SecretString::from(TOKEN.to_string())
