@@ -2,8 +2,9 @@
 //! conversation of their comments on that post, routed like a Messenger conversation; an edit,
 //! removal or hide updates the stored comment in place; the Page's own comment (a reply from
 //! this product or from Facebook) joins the conversation of the comment it answers, as the same
-//! message when this product posted it; auto-hide hides a new comment at Meta before it is
-//! stored, so the stored comment says hidden with no extra write.
+//! message when this product posted it; auto-hide hides a comment at Meta before it is first
+//! stored (from a webhook or history sync), so the stored comment says hidden with no extra
+//! write.
 //!
 //! Writes per comment in an existing conversation stay within the message budget: the header's
 //! move (its update and the inbox move log, phones in the same update) and the comment's put,
@@ -22,9 +23,9 @@ use crate::{RecordError, RecordOutcome, Worker};
 const PARENT_LOOKUPS: u32 = 3;
 const PARENT_LOOKUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Where a comment comes from: a webhook (new: auto-hide applies, routed as a new
-/// conversation), or history sync (old: routed by the old-conversation policy, its hidden state
-/// as Graph reported it).
+/// Where a comment comes from: a webhook (routed as a new conversation), or history sync (routed
+/// by the old-conversation policy, its hidden state as Graph reported it). Auto-hide applies to
+/// both, when they store the comment first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {
     Webhook,
@@ -99,14 +100,17 @@ impl Worker {
             if let (CommentChange::Edited { at_ms, .. }, Some(state)) = (&change, message.comment.as_mut()) {
                 state.edited_ms = Some(*at_ms);
             }
-        } else if let Source::History { hidden } = source {
+        } else {
+            let already_hidden = matches!(source, Source::History { hidden: true });
+            // Whichever of the webhook and history sync stores a comment first applies the
+            // Page's auto-hide: a comment arriving while the Page's history is read is never
+            // stored visible by the sync and then skipped by the webhook as already stored.
+            let hide = !already_hidden
+                && *direction == Direction::In
+                && self.auto_hides(route, &message).await?
+                && self.hide_at_meta(route, &message).await;
             if let Some(state) = message.comment.as_mut() {
-                state.hidden = hidden;
-            }
-        } else if *direction == Direction::In && self.auto_hides(route, &message).await? {
-            let hidden = self.hide_at_meta(route, &message).await;
-            if let Some(state) = message.comment.as_mut() {
-                state.hidden = hidden;
+                state.hidden = already_hidden || hide;
             }
         }
 
