@@ -36,5 +36,9 @@ cargo test --workspace "$@"
 kill "$moto_pid" 2>/dev/null || true
 if [ "${BROWSER_TESTS:-1}" != 0 ]; then
   echo "browser tests (scripts/browser-tests.sh)"
+  # The binary `cargo test` just built (local-stack/tests/binary.rs needs it): building it again
+  # with `cargo build -p local-stack` would recompile its dependencies for a narrower feature set.
+  bin="${CARGO_TARGET_DIR:-target}/debug/local-stack"
+  if [ -z "${LOCAL_STACK_BIN:-}" ] && [ -x "$bin" ] && [ "$#" = 0 ]; then export LOCAL_STACK_BIN="$bin"; fi
   scripts/browser-tests.sh
 fi
