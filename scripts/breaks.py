@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Deliberately broken builds, and the tests that must catch them (docs/RELIABILITY.md).
+
+Each break below removes one guarantee from the code or the template (a condition, a tenant
+check, a granted action...). For each one this script, in a scratch git worktree of HEAD:
+applies the break (the text to replace must occur exactly once), runs the named tests, expects
+them to FAIL, records which tests failed and the first assertion line, and restores the file.
+A break that no test catches makes the script exit 1: the proofs have a hole.
+
+    scripts/breaks.py                 # every break
+    scripts/breaks.py claim-condition # only the named ones
+    scripts/breaks.py --list
+
+It builds each break (a debug build of the crates it touches), so it takes minutes per break:
+it is run by hand before a release and when a proof changes, not by CI. It starts its own moto
+server; the scratch worktree and its own target dir live under target/breaks/ (kept between
+runs, so after the first full build only the broken crates are rebuilt; never hard links of
+target/debug: rustc rewrites workspace crates' outputs in place, and a linked copy would then
+corrupt the main build).
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "target", "breaks")
+TREE = os.path.join(WORK, "tree")
+
+# name, what the break removes, file, text, replacement, test command (cargo test args)
+BREAKS = [
+    dict(
+        name="claim-condition",
+        what="the condition on a claim (DynamoDB): two agents can both win a conversation",
+        file="shared/adapters/src/dynamo/conversations.rs",
+        old='.condition_expression("pool_rule_id = :rule AND attribute_not_exists(assignee)")',
+        new='.condition_expression("attribute_exists(pk) OR pool_rule_id = :rule")',
+        test=["-p", "integration-tests", "--test", "rules", "claims"],
+    ),
+    dict(
+        name="message-put-condition",
+        what="the once-only condition on a stored message (DynamoDB): a redelivery stores it twice",
+        file="shared/adapters/src/dynamo/conversations.rs",
+        old='.item("lsi1sk", keys::message_order(m.sent_ms, &m.id).attr())\n            .condition_expression("attribute_not_exists(sk)");',
+        new='.item("lsi1sk", keys::message_order(m.sent_ms, &m.id).attr());',
+        test=["-p", "integration-tests", "--test", "fault_injection"],
+    ),
+    dict(
+        name="signature-check",
+        what="the webhook's signature check: any body is accepted",
+        file="shared/domain/src/signature.rs",
+        old="        Err(SignatureError::Mismatch)\n    }",
+        new="        let _ = SignatureError::Mismatch;\n        Ok(())\n    }",
+        test=["-p", "integration-tests", "--test", "webhook"],
+    ),
+]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def sh(*args, **kw):
+    return subprocess.run(list(args), check=True, **kw)
+
+
+def scratch_tree():
+    """A worktree of HEAD under target/breaks/tree, and its own target dir."""
+    if os.path.isdir(TREE):
+        subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", TREE], check=False)
+        shutil.rmtree(TREE, ignore_errors=True)
+    os.makedirs(WORK, exist_ok=True)
+    sh("git", "-C", ROOT, "worktree", "add", "--detach", "-f", TREE, "HEAD", stdout=subprocess.DEVNULL)
+    target = os.path.join(WORK, "target")
+    os.makedirs(target, exist_ok=True)
+    return target
+
+
+def start_moto():
+    venv = os.environ.get("VENV", os.path.join(ROOT, ".venv"))
+    port = free_port()
+    log = open(os.path.join(WORK, "moto.log"), "w")
+    p = subprocess.Popen([os.path.join(venv, "bin", "python"), os.path.join(ROOT, "scripts", "moto_server.py"), str(port)],
+                         stdout=log, stderr=log)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    p.kill()
+    sys.exit("moto server did not start")
+
+
+def run_break(b, target, moto_url):
+    path = os.path.join(TREE, b["file"])
+    text = open(path, encoding="utf-8").read()
+    if text.count(b["old"]) != 1:
+        return dict(b, caught=None, failed=[], line=f"the text to break occurs {text.count(b['old'])} times in {b['file']}")
+    open(path, "w", encoding="utf-8").write(text.replace(b["old"], b["new"]))
+    try:
+        env = dict(os.environ, CARGO_TARGET_DIR=target, MOTO_URL=moto_url, CARGO_TERM_COLOR="never")
+        t0 = time.time()
+        r = subprocess.run(["cargo", "test", *b["test"]], cwd=TREE, env=env, capture_output=True, text=True)
+        out = r.stdout + r.stderr
+        failed = sorted(set(re.findall(r"^test (\S+) \.\.\. FAILED", out, re.M)))
+        panic = re.search(r"panicked at [^\n]*\n([^\n]+)", out)
+        line = panic.group(1).strip() if panic else ""
+        if r.returncode != 0 and not failed and "error[" in out:
+            line = "the break did not compile: " + (re.search(r"error\[[^\n]+", out).group(0))
+            return dict(b, caught=None, failed=[], line=line, secs=time.time() - t0)
+        return dict(b, caught=r.returncode != 0 and bool(failed), failed=failed, line=line, secs=time.time() - t0)
+    finally:
+        open(path, "w", encoding="utf-8").write(text)
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if "--list" in sys.argv:
+        for b in BREAKS:
+            print(f"{b['name']:24} {b['what']}")
+        return
+    chosen = [b for b in BREAKS if not args or b["name"] in args]
+    target = scratch_tree()
+    moto, url = start_moto()
+    results = []
+    try:
+        for b in chosen:
+            print(f"== {b['name']}: {b['what']}", flush=True)
+            r = run_break(b, target, url)
+            results.append(r)
+            verdict = "CAUGHT" if r["caught"] else "NOT CAUGHT"
+            print(f"   {verdict} by {', '.join(r['failed']) or '-'} ({r.get('secs', 0):.0f} s)\n   {r['line']}", flush=True)
+    finally:
+        moto.kill()
+    print("\n| break | caught by | first failure |\n|---|---|---|")
+    for r in results:
+        tests = "<br>".join(f"`{t}`" for t in r["failed"]) or "**not caught**"
+        print(f"| {r['what']} | `cargo test {' '.join(r['test'])}`: {tests} | {r['line'].replace('|', '/')} |")
+    if any(not r["caught"] for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
