@@ -13,6 +13,7 @@
 //! handful, and GCM's tag tells the right one). They always need a re-wrap.
 
 mod reload;
+mod rewrap;
 mod ring;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use reload::{DEFAULT_RELOAD_INTERVAL, RingSource};
+pub use rewrap::{Rewrap, rewrap_if_needed};
 pub use ring::{KeyRing, LEGACY_ID};
 
 const V1: &str = "v1:";
@@ -33,7 +35,7 @@ const V2: &str = "v2";
 const NONCE: usize = 12;
 const TAG: usize = 16;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CipherError {
     #[error("a token key must be 32 bytes, base64-encoded (or a generated string of 32+ characters)")]
     BadKey,
