@@ -33,15 +33,22 @@ pub async fn rewrap_if_needed(
     if !cipher.needs_rewrap(sealed) {
         return Ok(Rewrap::Current);
     }
+    let key = cipher.current_key_id();
     let new = match cipher.rewrap(tenant_id, page_id, sealed) {
         Ok(new) => new,
-        Err(e) => return Ok(Rewrap::Failed(e)),
+        Err(e) => {
+            // The error names a key id at most, never the token.
+            tracing::warn!(tenant_id, page_id, error = %e, "a Page token could not be re-wrapped under the current key");
+            crate::telemetry::count("PageTokensRewrapFailed", 1, ("KeyId", &key));
+            return Ok(Rewrap::Failed(e));
+        }
     };
-    Ok(if pages.replace_token(tenant_id, page_id, sealed, &new).await? {
-        Rewrap::Rewrapped
-    } else {
-        Rewrap::Raced
-    })
+    if !pages.replace_token(tenant_id, page_id, sealed, &new).await? {
+        return Ok(Rewrap::Raced);
+    }
+    tracing::info!(tenant_id, page_id, key = %key, "Page token re-wrapped under the current key");
+    crate::telemetry::count("PageTokensRewrapped", 1, ("KeyId", &key));
+    Ok(Rewrap::Rewrapped)
 }
 
 #[cfg(test)]
