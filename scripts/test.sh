@@ -11,7 +11,7 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/moto_server" ]; then
   echo "installing moto server into $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server,dynamodb,sqs]'
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server,dynamodb,sqs,secretsmanager]'
 fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target

@@ -24,6 +24,7 @@ use domain::ports::{
 use domain::signature::AppSecrets;
 use domain::signed_request::{self, SignedRequestError};
 use domain::timefmt::{now_ms, rfc3339_ms};
+use secrecy::SecretString;
 use serde_json::json;
 use tracing::{error, info, warn};
 
@@ -48,12 +49,13 @@ pub struct CallbacksConfig {
 }
 
 impl CallbacksConfig {
-    /// `FB_APP_SECRET` (comma-separated during rotation), `CALLBACK_BASE_URL` (optional).
-    pub fn from_env() -> Result<CallbacksConfig, adapters::config::ConfigError> {
-        let app_secrets = AppSecrets::from_list(&adapters::config::required_secret("FB_APP_SECRET")?);
+    /// The app secret list (comma-separated during rotation, `APP_SECRET_ARN` or
+    /// `FB_APP_SECRET`, read at start-up), `CALLBACK_BASE_URL` (optional) from the environment.
+    pub fn new(app_secrets: &SecretString) -> Result<CallbacksConfig, adapters::config::ConfigError> {
+        let app_secrets = AppSecrets::from_list(app_secrets);
         if app_secrets.is_empty() {
             return Err(adapters::config::ConfigError::Invalid {
-                name: "FB_APP_SECRET",
+                name: "APP_SECRET_ARN",
                 why: "no secret in the list".into(),
             });
         }

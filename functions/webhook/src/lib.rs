@@ -37,19 +37,23 @@ pub struct WebhookConfig {
 }
 
 impl WebhookConfig {
-    /// `FB_APP_SECRET` (comma-separated during rotation), `FB_VERIFY_TOKEN`,
-    /// `WEBHOOK_MAX_BODY_BYTES` (default 5 MiB).
-    pub fn from_env() -> Result<WebhookConfig, adapters::config::ConfigError> {
-        let app_secrets = AppSecrets::from_list(&adapters::config::required_secret("FB_APP_SECRET")?);
+    /// The app secret list (comma-separated during rotation, `APP_SECRET_ARN` or
+    /// `FB_APP_SECRET`), the verify token (`VERIFY_TOKEN_ARN` or `FB_VERIFY_TOKEN`), both read
+    /// at start-up, and `WEBHOOK_MAX_BODY_BYTES` (default 5 MiB) from the environment.
+    pub fn new(
+        app_secrets: &SecretString,
+        verify_token: SecretString,
+    ) -> Result<WebhookConfig, adapters::config::ConfigError> {
+        let app_secrets = AppSecrets::from_list(app_secrets);
         if app_secrets.is_empty() {
             return Err(adapters::config::ConfigError::Invalid {
-                name: "FB_APP_SECRET",
+                name: "APP_SECRET_ARN",
                 why: "no secret in the list".into(),
             });
         }
         Ok(WebhookConfig {
             app_secrets,
-            verify_token: adapters::config::required_secret("FB_VERIFY_TOKEN")?,
+            verify_token,
             max_body_bytes: adapters::config::parse_or("WEBHOOK_MAX_BODY_BYTES", 5 * 1024 * 1024)?,
         })
     }

@@ -7,7 +7,7 @@ use domain::graph::Graph;
 use domain::oauth::StateSigner;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{ConfigError, optional, required, required_secret};
+use crate::config::{ConfigError, optional, required};
 use crate::crypto::TokenCipher;
 
 pub const DEFAULT_DIALOG_URL: &str = "https://www.facebook.com/v25.0/dialog/oauth";
@@ -26,20 +26,36 @@ pub struct Facebook {
 }
 
 impl Facebook {
-    /// Builds from explicit settings (the token key also keys the state signer, under a
-    /// purpose label so the two uses never share a key).
+    /// Builds from explicit settings. `token_keys` is the key ring's secret text: a JSON ring
+    /// or one base64 key (the former `TOKEN_KEY`, as the local stack gives it).
     pub fn new(
         graph: Arc<dyn Graph>,
-        token_key: &SecretString,
+        token_keys: &SecretString,
         app_id: String,
         dialog_url: String,
         redirect_uri: String,
         app_base_url: String,
     ) -> Result<Facebook, ConfigError> {
-        let cipher = TokenCipher::from_base64_key(token_key)
+        let cipher = TokenCipher::from_ring_secret(token_keys)
             .map_err(|e| ConfigError::Invalid { name: "TOKEN_KEY", why: e.to_string() })?;
-        let state_key = SecretString::from(format!("oauth-state\u{0}{}", token_key.expose_secret()));
-        Ok(Facebook {
+        Ok(Facebook::with_cipher(graph, cipher, app_id, dialog_url, redirect_uri, app_base_url))
+    }
+
+    /// Builds around a cipher made elsewhere (one that re-reads its ring, in a Lambda). The
+    /// current token key also keys the state signer, under a purpose label so the two uses
+    /// never share a key. A state signed just before a rotation fails its check after it: the
+    /// person starts Facebook Login again (a state lives minutes).
+    pub fn with_cipher(
+        graph: Arc<dyn Graph>,
+        cipher: TokenCipher,
+        app_id: String,
+        dialog_url: String,
+        redirect_uri: String,
+        app_base_url: String,
+    ) -> Facebook {
+        let state_key =
+            SecretString::from(format!("oauth-state\u{0}{}", cipher.current_key_text().expose_secret()));
+        Facebook {
             graph,
             cipher,
             states: StateSigner::new(&state_key),
@@ -47,18 +63,19 @@ impl Facebook {
             dialog_url,
             redirect_uri,
             app_base_url,
-        })
+        }
     }
 
-    /// `TOKEN_KEY`, `FB_APP_ID`, `FB_DIALOG_URL`, `OAUTH_REDIRECT_URI`, `APP_BASE_URL`.
-    pub fn from_env(graph: Arc<dyn Graph>) -> Result<Facebook, ConfigError> {
-        Facebook::new(
+    /// `FB_APP_ID`, `FB_DIALOG_URL`, `OAUTH_REDIRECT_URI`, `APP_BASE_URL` from the environment,
+    /// around `cipher` (whose ring comes from Secrets Manager, or `TOKEN_KEY` locally).
+    pub fn from_env(graph: Arc<dyn Graph>, cipher: TokenCipher) -> Result<Facebook, ConfigError> {
+        Ok(Facebook::with_cipher(
             graph,
-            &required_secret("TOKEN_KEY")?,
+            cipher,
             required("FB_APP_ID")?,
             optional("FB_DIALOG_URL").unwrap_or_else(|| DEFAULT_DIALOG_URL.to_string()),
             required("OAUTH_REDIRECT_URI")?,
             required("APP_BASE_URL")?,
-        )
+        ))
     }
 }

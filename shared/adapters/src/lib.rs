@@ -9,6 +9,7 @@ pub mod facebook;
 pub mod graph;
 pub mod memory;
 pub mod retry;
+pub mod secrets;
 pub mod sqs;
 pub mod telemetry;
 pub mod walk;

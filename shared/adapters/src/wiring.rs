@@ -1,15 +1,20 @@
 //! What every Lambda main does before its first request, in one place: logging, the AWS SDK
-//! configuration, and the adapters built from the environment (`TABLE_NAME`, `QUEUE_URL`, the
-//! Graph and Facebook Login settings). A main picks the parts its function uses and hands them
-//! to the function's state, which names only the ports it needs.
+//! configuration, the function's secrets (read once, `crate::secrets`), and the adapters built
+//! from the environment (`TABLE_NAME`, `QUEUE_URL`, the Graph and Facebook Login settings). A
+//! main picks the parts its function uses and hands them to the function's state, which names
+//! only the ports it needs.
 
 use std::sync::Arc;
 
+use secrecy::SecretString;
+
 use crate::config::{self, ConfigError};
+use crate::crypto::{DEFAULT_RELOAD_INTERVAL, TokenCipher};
 use crate::dynamo::DynamoStore;
 use crate::facebook::Facebook;
 use crate::graph::{GraphSetupError, HttpGraph};
 use crate::retry::RetryPolicy;
+use crate::secrets::{LoadedSecrets, SecretError, SecretKind, SecretsManager};
 use crate::sqs::SqsQueue;
 use crate::{Stores, telemetry};
 
@@ -20,19 +25,31 @@ pub enum WiringError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Graph(#[from] GraphSetupError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 /// The environment of a Lambda function at start-up.
 pub struct Lambda {
     aws: aws_config::SdkConfig,
+    secrets: LoadedSecrets,
 }
 
 impl Lambda {
-    /// Installs logging and loads the AWS SDK configuration (region and credentials from the
-    /// Lambda environment; `AWS_ENDPOINT_URL` when set).
+    /// Installs logging, loads the AWS SDK configuration (region and credentials from the
+    /// Lambda environment; `AWS_ENDPOINT_URL` when set) and reads the secrets whose ARNs the
+    /// environment names (one concurrent round of `GetSecretValue`, at init only).
     pub async fn start() -> Lambda {
         telemetry::init();
-        Lambda { aws: config::aws_sdk_config().await }
+        let aws = config::aws_sdk_config().await;
+        let manager = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws));
+        let secrets = LoadedSecrets::load(manager, config::optional).await;
+        Lambda { aws, secrets }
+    }
+
+    /// One of the function's secrets, as read at start-up.
+    pub fn secret(&self, kind: SecretKind) -> Result<SecretString, SecretError> {
+        self.secrets.get(kind)
     }
 
     /// The DynamoDB table named by `TABLE_NAME`.
@@ -52,7 +69,8 @@ impl Lambda {
         Ok(Arc::new(SqsQueue::new(config::sqs_client(&self.aws), url, None)))
     }
 
-    /// The Graph client and the Facebook Login settings (`FB_*`, `TOKEN_KEY`,
+    /// The Graph client (with the app secret only if the function was given it), the token
+    /// cipher over the key ring, and the Facebook Login settings (`FB_*`,
     /// `OAUTH_REDIRECT_URI`, `APP_BASE_URL`).
     /// Its Graph calls use [`RetryPolicy::GRAPH`]: for functions no person waits on.
     pub fn facebook(&self) -> Result<Arc<Facebook>, WiringError> {
@@ -66,7 +84,14 @@ impl Lambda {
     }
 
     fn facebook_with(&self, policy: RetryPolicy) -> Result<Arc<Facebook>, WiringError> {
-        let graph = Arc::new(HttpGraph::from_env_with(policy)?);
-        Ok(Arc::new(Facebook::from_env(graph)?))
+        let app_secrets = self.secrets.optional(SecretKind::AppSecret)?;
+        let graph = Arc::new(HttpGraph::from_env_with(policy, app_secrets.as_ref())?);
+        let ring = self.secrets.get(SecretKind::TokenKeys)?;
+        let mut cipher = TokenCipher::from_ring_secret(&ring)
+            .map_err(|e| ConfigError::Invalid { name: "TOKEN_KEYS_ARN", why: e.to_string() })?;
+        if let Some(source) = self.secrets.ring_source() {
+            cipher = cipher.with_reload(source, DEFAULT_RELOAD_INTERVAL);
+        }
+        Ok(Arc::new(Facebook::from_env(graph, cipher)?))
     }
 }

@@ -116,6 +116,16 @@ pub trait PageStore: Send + Sync {
     /// this shop holds it, goes lost (its events keep being stored). Idempotent; a Page the
     /// shop does not have is left alone.
     async fn revoke_page(&self, tenant_id: &str, page_id: &str, reason: &str) -> Result<(), StoreError>;
+    /// Replaces the shop's sealed Page token with `new_enc` (the same token re-wrapped under
+    /// the current key) only if it still is `old_enc`: a token written meanwhile by a new
+    /// Facebook Login, or removed by a revocation, is never overwritten. Returns whether it did.
+    async fn replace_token(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        old_enc: &str,
+        new_enc: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// How long a change of a Page's route holds its lease: longer than any function that takes

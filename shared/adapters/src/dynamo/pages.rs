@@ -442,6 +442,25 @@ impl PageStore for DynamoStore {
         conditional(r, "UpdateItem").map(|_| ())
     }
 
+    #[instrument(skip(self, old_enc, new_enc), err)]
+    async fn replace_token(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        old_enc: &str,
+        new_enc: &str,
+    ) -> Result<bool, StoreError> {
+        // The condition is the whole guarantee: no read first, so a token a Login wrote since
+        // the caller read `old_enc` is never replaced by the re-wrapped old one.
+        let u = self
+            .tx_update(keys::page(tenant_id, page_id))
+            .update_expression("SET token_enc = :new")
+            .condition_expression("token_enc = :old")
+            .expression_attribute_values(":old", old_enc.attr())
+            .expression_attribute_values(":new", new_enc.attr());
+        self.update_if(u).await
+    }
+
     #[instrument(skip(self), err)]
     async fn expire_tokens(&self, now_ms: i64) -> Result<usize, StoreError> {
         let q = self

@@ -147,7 +147,7 @@ fn to_conversation(c: ConversationJson) -> GraphConversation {
 impl Graph for HttpGraph {
     #[tracing::instrument(name = "graph.exchange_code", skip_all)]
     async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<SecretString, GraphError> {
-        let secret = self.app_secret.expose_secret();
+        let secret = self.app_secret()?;
         let url = self.url(
             &["oauth", "access_token"],
             &[
@@ -163,7 +163,7 @@ impl Graph for HttpGraph {
 
     #[tracing::instrument(name = "graph.long_lived_token", skip_all)]
     async fn long_lived_token(&self, short_lived: &SecretString) -> Result<SecretString, GraphError> {
-        let secret = self.app_secret.expose_secret();
+        let secret = self.app_secret()?;
         let short = short_lived.expose_secret();
         let url = self.url(
             &["oauth", "access_token"],
@@ -301,7 +301,7 @@ impl Graph for HttpGraph {
     #[tracing::instrument(name = "graph.debug_token", skip_all)]
     async fn debug_token(&self, token: &SecretString) -> Result<TokenInfo, GraphError> {
         let input = token.expose_secret();
-        let secret = self.app_secret.expose_secret();
+        let secret = self.app_secret()?;
         let app_token = format!("{}|{secret}", self.app_id);
         let url = self.url(&["debug_token"], &[("input_token", input), ("access_token", &app_token)])?;
         let r: DebugTokenJson = self.call(self.get("debug_token", url, vec![input, secret])).await?;

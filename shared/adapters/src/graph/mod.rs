@@ -43,7 +43,9 @@ pub struct HttpGraph {
     client: reqwest::Client,
     base: Url,
     app_id: String,
-    app_secret: SecretString,
+    /// Only Facebook Login's code exchange, the long-lived token and `debug_token` need it;
+    /// functions that make none of these calls are not given it (least privilege).
+    app_secret: Option<SecretString>,
     policy: RetryPolicy,
 }
 
@@ -77,6 +79,17 @@ impl HttpGraph {
         app_secret: SecretString,
         policy: RetryPolicy,
     ) -> Result<HttpGraph, GraphSetupError> {
+        HttpGraph::with_optional_secret(base_url, app_id, Some(app_secret), policy)
+    }
+
+    /// [`HttpGraph::new`] for a function that may have no app secret: the calls that need it
+    /// then fail with an internal error saying so, every other call works.
+    pub fn with_optional_secret(
+        base_url: String,
+        app_id: String,
+        app_secret: Option<SecretString>,
+        policy: RetryPolicy,
+    ) -> Result<HttpGraph, GraphSetupError> {
         let base = Url::parse(base_url.trim().trim_end_matches('/'))
             .map_err(|e| GraphSetupError::BaseUrl(e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
@@ -99,20 +112,35 @@ impl HttpGraph {
     /// From `FB_GRAPH_URL` (default [`DEFAULT_GRAPH_URL`]), `FB_APP_ID` and `FB_APP_SECRET`
     /// (the first of its comma-separated list: the current secret), with the default policy.
     pub fn from_env() -> Result<HttpGraph, GraphSetupError> {
-        HttpGraph::from_env_with(RetryPolicy::default())
+        let secrets = config::required_secret("FB_APP_SECRET")?;
+        HttpGraph::from_env_with(RetryPolicy::default(), Some(&secrets))
     }
 
-    /// [`HttpGraph::from_env`] with its own retry budget (e.g. [`RetryPolicy::INTERACTIVE`] where
-    /// a person waits for the answer).
-    pub fn from_env_with(policy: RetryPolicy) -> Result<HttpGraph, GraphSetupError> {
+    /// `FB_GRAPH_URL` and `FB_APP_ID` from the environment, the app secret list as loaded (from
+    /// Secrets Manager, or `FB_APP_SECRET` locally; `None` for a function not given it), and
+    /// its own retry budget (e.g. [`RetryPolicy::INTERACTIVE`] where a person waits).
+    pub fn from_env_with(
+        policy: RetryPolicy,
+        app_secrets: Option<&SecretString>,
+    ) -> Result<HttpGraph, GraphSetupError> {
         let base = config::optional("FB_GRAPH_URL").unwrap_or_else(|| DEFAULT_GRAPH_URL.to_string());
         let app_id = config::required("FB_APP_ID")?.trim().to_string();
-        let secrets = config::required_secret("FB_APP_SECRET")?;
-        let current =
-            secrets.expose_secret().split(',').map(str::trim).find(|s| !s.is_empty()).ok_or(
-                ConfigError::Invalid { name: "FB_APP_SECRET", why: "the list holds no secret".into() },
-            )?;
-        HttpGraph::new(base, app_id, SecretString::from(current.to_string()), policy)
+        let current = match app_secrets {
+            None => None,
+            Some(list) => Some(current_app_secret(list).ok_or(ConfigError::Invalid {
+                name: "FB_APP_SECRET",
+                why: "the list holds no secret".into(),
+            })?),
+        };
+        HttpGraph::with_optional_secret(base, app_id, current, policy)
+    }
+
+    /// The app secret, for the three calls that need it.
+    fn app_secret(&self) -> Result<&str, GraphError> {
+        self.app_secret
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .ok_or_else(|| internal("this function is not given the app secret (APP_SECRET_ARN)"))
     }
 
     pub fn app_id(&self) -> &str {
@@ -275,6 +303,15 @@ impl HttpGraph {
 }
 
 /// A failure of ours (not Graph's): never retried.
+/// The first secret of a comma-separated list (the current one during a rotation).
+pub fn current_app_secret(list: &SecretString) -> Option<SecretString> {
+    list.expose_secret()
+        .split(',')
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .map(|s| SecretString::from(s.to_string()))
+}
+
 fn internal(message: impl Into<String>) -> GraphError {
     GraphError {
         kind: GraphErrorKind::Other,
@@ -392,6 +429,32 @@ mod tests {
             RetryPolicy::default(),
         )
         .expect("client")
+    }
+
+    /// A function not given the app secret (the admin API, the worker) still builds its
+    /// client; the three calls that need the secret fail, before any request, saying why.
+    #[tokio::test]
+    async fn without_the_app_secret_only_its_three_calls_fail() {
+        use domain::graph::Graph;
+        let g = HttpGraph::with_optional_secret(
+            "http://127.0.0.1:9/v25.0".into(),
+            "app".into(),
+            None,
+            RetryPolicy::default(),
+        )
+        .expect("client");
+        let t = SecretString::from("EAAG-user".to_string());
+        for e in [
+            g.exchange_code("code", "https://x/cb").await.map(|_| ()).expect_err("exchange"),
+            g.long_lived_token(&t).await.map(|_| ()).expect_err("long-lived"),
+            g.debug_token(&t).await.map(|_| ()).expect_err("debug_token"),
+        ] {
+            assert_eq!(e.status, 0, "no request was made: {}", e.message);
+            assert!(e.message.contains("APP_SECRET_ARN"), "{}", e.message);
+        }
+        assert!(current_app_secret(&SecretString::from(" , ".to_string())).is_none());
+        let first = current_app_secret(&SecretString::from(" new , old".to_string())).expect("first");
+        assert_eq!(first.expose_secret(), "new");
     }
 
     #[test]

@@ -82,6 +82,23 @@ impl PageStore for MemoryStore {
         Ok(record)
     }
 
+    async fn replace_token(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        old_enc: &str,
+        new_enc: &str,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        match s.page_tokens.get_mut(&key(tenant_id, page_id)) {
+            Some(t) if t == old_enc => {
+                *t = new_enc.to_string();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn page(&self, tenant_id: &str, page_id: &str) -> Result<Option<StoredPage>, StoreError> {
         let s = self.lock();
         let key = key(tenant_id, page_id);
