@@ -5,8 +5,8 @@
 /// code); re-exported here so tests keep `integration_tests::fake_graph`.
 pub use meta_sim::graph as fake_graph;
 mod flaky;
-pub mod iam;
 pub mod flow;
+pub mod iam;
 
 pub use flaky::FlakyStore;
 

@@ -121,7 +121,12 @@ async fn call(
 }
 
 /// Runs every cell of `callers`; returns the failures (each naming its cell) and the count.
-async fn run_cells(stack: &local_stack::RunningStack, a: &Shop, b: &Shop, callers: &[Caller]) -> (Vec<String>, usize) {
+async fn run_cells(
+    stack: &local_stack::RunningStack,
+    a: &Shop,
+    b: &Shop,
+    callers: &[Caller],
+) -> (Vec<String>, usize) {
     let mut failures = Vec::new();
     let mut cells = 0;
     for row in ROWS {

@@ -47,13 +47,12 @@ pub const NEEDS: &[Needs] = &[
             ("dynamodb:UpdateItem", T),
             // A Page's data deletion: the conversations' headers.
             ("dynamodb:DeleteItem", T),
-            // Message listings and partitions; inbox walks (gsi2 shop, gsi3 Page, gsi1 holder
-            // and comment lookup); the Page's messages by order (lsi1).
+            // Partitions (messages of a conversation, a rule's turn, the move log); walks of a
+            // member's inbox (gsi1, re-homing) and of a Page's (gsi3, erasure); comment lookup
+            // (gsi1).
             ("dynamodb:Query", T),
             ("dynamodb:Query", "index/gsi1"),
-            ("dynamodb:Query", "index/gsi2"),
             ("dynamodb:Query", "index/gsi3"),
-            ("dynamodb:Query", "index/lsi1"),
             // Re-homing: an inbox walk past its first page reads the moved headers.
             ("dynamodb:BatchGetItem", T),
             // A Page's data deletion: the messages, 25 at a time.
@@ -73,6 +72,8 @@ pub const NEEDS: &[Needs] = &[
             // Member removal (the keeper owner), connect into a rule, disconnect, a Page's
             // data deletion (the route not held): transaction condition checks.
             ("dynamodb:ConditionCheckItem", T),
+            // Members, rules, the move log; the inbox views: the shop's (gsi2), a Page's
+            // (gsi3), an agent's or a pool's (gsi1); a conversation's messages (lsi1).
             ("dynamodb:Query", T),
             ("dynamodb:Query", "index/gsi1"),
             ("dynamodb:Query", "index/gsi2"),
@@ -133,7 +134,11 @@ fn every_function_is_granted_what_its_code_calls_and_nothing_more() {
 /// missing), a function given an action it does not use, and a wildcard.
 #[test]
 fn the_check_fails_on_a_missing_grant_an_extra_one_and_a_wildcard() {
-    let without = TEMPLATE.replacen("                - dynamodb:BatchGetItem # re-homing", "                # re-homing", 1);
+    let without = TEMPLATE.replacen(
+        "                - dynamodb:BatchGetItem # re-homing",
+        "                # re-homing",
+        1,
+    );
     assert_ne!(without, TEMPLATE, "the worker's BatchGetItem line was found");
     let problems = template::check(&without, NEEDS);
     assert!(
@@ -147,7 +152,10 @@ fn the_check_fails_on_a_missing_grant_an_extra_one_and_a_wildcard() {
     );
     assert_ne!(extra, TEMPLATE, "page-health's action list was found");
     let problems = template::check(&extra, NEEDS);
-    assert!(problems.iter().any(|p| p.contains("PageHealthFunction") && p.contains("dynamodb:Scan")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("PageHealthFunction") && p.contains("dynamodb:Scan")),
+        "{problems:?}"
+    );
     let wildcard = TEMPLATE.replacen("Action: sqs:SendMessage", "Action: sqs:*", 1);
     let problems = template::check(&wildcard, NEEDS);
     assert!(problems.iter().any(|p| p.contains("WebhookFunction") && p.contains("sqs:*")), "{problems:?}");

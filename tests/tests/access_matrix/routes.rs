@@ -84,7 +84,13 @@ const MANAGED_HIDDEN: [Expect; 4] = [NOT_FOUND, NOT_FOUND, MANAGERS, MANAGERS];
 const ALL_OK: [Expect; 4] = [OK; 4];
 const MANAGED_OK: [Expect; 4] = [OK, OK, MANAGERS, MANAGERS];
 
-const fn row(method: &'static str, path: &'static str, param: Param, own: [Expect; 4], foreign: [Expect; 4]) -> Row {
+const fn row(
+    method: &'static str,
+    path: &'static str,
+    param: Param,
+    own: [Expect; 4],
+    foreign: [Expect; 4],
+) -> Row {
     Row { method, path, param, disposable: false, own, foreign }
 }
 
@@ -110,7 +116,13 @@ pub const ROWS: &[Row] = &[
         [(409, Some("page_connected")), (409, Some("page_connected")), MANAGERS, MANAGERS],
         [(202, None), (202, None), MANAGERS, MANAGERS],
     ),
-    row("POST", "/api/pages/{page_id}/connect", P::Page, [NO_TOKEN, NO_TOKEN, MANAGERS, MANAGERS], MANAGED_HIDDEN),
+    row(
+        "POST",
+        "/api/pages/{page_id}/connect",
+        P::Page,
+        [NO_TOKEN, NO_TOKEN, MANAGERS, MANAGERS],
+        MANAGED_HIDDEN,
+    ),
     disposable(row("POST", "/api/pages/{page_id}/disconnect", P::Page, MANAGED_OK, MANAGED_HIDDEN)),
     row("GET", "/api/facebook/login-url", P::None, MANAGED_OK, HIDDEN),
     row("GET", "/api/rules", P::None, MANAGED_OK, HIDDEN),
@@ -131,7 +143,12 @@ pub const ROWS: &[Row] = &[
         "POST",
         "/api/conversations/{id}/claim",
         P::Conversation,
-        [(409, Some("already_claimed")), (409, Some("already_claimed")), (409, Some("already_claimed")), NOT_FOUND],
+        [
+            (409, Some("already_claimed")),
+            (409, Some("already_claimed")),
+            (409, Some("already_claimed")),
+            NOT_FOUND,
+        ],
         HIDDEN,
     ),
     row("GET", "/api/conversations/{id}/messages", P::Conversation, [OK, OK, OK, NOT_FOUND], HIDDEN),
@@ -143,9 +160,27 @@ pub const ROWS: &[Row] = &[
         [NOT_YOURS, NOT_YOURS, NO_TOKEN, NOT_FOUND],
         HIDDEN,
     ),
-    row("DELETE", "/api/comments/{comment_id}", P::Comment, [NO_TOKEN, NO_TOKEN, NO_TOKEN, NOT_FOUND], HIDDEN),
-    row("POST", "/api/comments/{comment_id}/hide", P::Comment, [NO_TOKEN, NO_TOKEN, NO_TOKEN, NOT_FOUND], HIDDEN),
-    row("POST", "/api/comments/{comment_id}/unhide", P::Comment, [NO_TOKEN, NO_TOKEN, NO_TOKEN, NOT_FOUND], HIDDEN),
+    row(
+        "DELETE",
+        "/api/comments/{comment_id}",
+        P::Comment,
+        [NO_TOKEN, NO_TOKEN, NO_TOKEN, NOT_FOUND],
+        HIDDEN,
+    ),
+    row(
+        "POST",
+        "/api/comments/{comment_id}/hide",
+        P::Comment,
+        [NO_TOKEN, NO_TOKEN, NO_TOKEN, NOT_FOUND],
+        HIDDEN,
+    ),
+    row(
+        "POST",
+        "/api/comments/{comment_id}/unhide",
+        P::Comment,
+        [NO_TOKEN, NO_TOKEN, NO_TOKEN, NOT_FOUND],
+        HIDDEN,
+    ),
     row("GET", "/api/pages/{page_id}/comment-settings", P::Page, ALL_OK, HIDDEN),
     row("PUT", "/api/pages/{page_id}/comment-settings", P::Page, MANAGED_OK, MANAGED_HIDDEN),
     row("GET", "/api/settings", P::None, ALL_OK, HIDDEN),

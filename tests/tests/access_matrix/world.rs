@@ -100,7 +100,9 @@ impl Shop {
     /// An agent of the shop made for one cell.
     pub async fn disposable_member(&self, stack: &local_stack::RunningStack) -> String {
         let email = self.fresh_email("temp");
-        let (s, b) = post_json(stack, "/api/members", &self.owner_token, json!({"email": email, "role": "agent"})).await;
+        let (s, b) =
+            post_json(stack, "/api/members", &self.owner_token, json!({"email": email, "role": "agent"}))
+                .await;
         assert_eq!(s, 201, "adding a disposable member: {b}");
         email
     }
@@ -125,14 +127,17 @@ pub async fn seed(stack: &local_stack::RunningStack, spec: ShopSpec) -> Shop {
     let owner_token = token(&owner, &tenant, "owner");
     let page_id = num(d, '1', 1);
     let page_name = format!("{}-PAGE-NAME", tag.to_uppercase());
-    let (s, b) = post_json(stack, "/_local/pages", &owner_token, json!({"page_id": page_id, "name": page_name})).await;
+    let (s, b) =
+        post_json(stack, "/_local/pages", &owner_token, json!({"page_id": page_id, "name": page_name})).await;
     assert_eq!(s, 201, "seeding {tag}'s Page: {b}");
     for (who, role) in [(&admin, "admin"), (&holder, "agent"), (&other, "agent")] {
-        let (s, b) = post_json(stack, "/api/members", &owner_token, json!({"email": who, "role": role})).await;
+        let (s, b) =
+            post_json(stack, "/api/members", &owner_token, json!({"email": who, "role": role})).await;
         assert_eq!(s, 201, "adding {who}: {b}");
     }
     let rule_name = format!("{}-RULE-NAME", tag.to_uppercase());
-    let rule = json!({"name": rule_name, "page_ids": [page_id], "agent_emails": [holder], "method": "round_robin"});
+    let rule =
+        json!({"name": rule_name, "page_ids": [page_id], "agent_emails": [holder], "method": "round_robin"});
     let (s, b) = post_json(stack, "/api/rules", &owner_token, rule).await;
     assert_eq!(s, 201, "creating {tag}'s rule: {b}");
     let rule_id = b["id"].as_str().expect("rule id").to_string();
@@ -223,8 +228,10 @@ pub async fn snapshot(stack: &local_stack::RunningStack, shop: &Shop) -> Value {
         out.insert(p, b);
     }
     let holder = stack.stores.pages.holder(&shop.page_id).await.expect("holder");
-    let route = holder.map(|h| json!({"tenant": h.route.tenant_id, "status": format!("{:?}", h.route.status),
-        "rule": h.route.rule_id, "version": h.version, "draft": h.draft, "lease": h.lease_until_ms}));
+    let route = holder.map(|h| {
+        json!({"tenant": h.route.tenant_id, "status": format!("{:?}", h.route.status),
+        "rule": h.route.rule_id, "version": h.version, "draft": h.draft, "lease": h.lease_until_ms})
+    });
     out.insert("route".into(), route.unwrap_or(Value::Null));
     Value::Object(out)
 }
