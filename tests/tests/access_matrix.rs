@@ -78,6 +78,7 @@ async fn target_id(stack: &local_stack::RunningStack, row: &Row, shop: &Shop, ow
         Param::Page => shop.page_id.clone(),
         Param::Rule => shop.rule_id.clone(),
         Param::Conversation => shop.conversation_id.clone(),
+        Param::Pooled => shop.pooled_conversation_id.clone(),
         Param::Comment => shop.comment_id.clone(),
     }
 }
@@ -226,7 +227,8 @@ async fn every_route_role_and_shop(backend: Backend) {
     }
 
     println!(
-        "access matrix on {backend:?}: {} routes, {cells} cells, {} failures, {:.1} s",
+        "access matrix on {backend:?}: {} routes, {} rows, {cells} cells, {} failures, {:.1} s",
+        routes::router_routes().len(),
         ROWS.len(),
         failures.len(),
         started.elapsed().as_secs_f64()

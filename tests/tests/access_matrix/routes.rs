@@ -1,4 +1,5 @@
-//! The matrix's one table: every admin API route with the answer each kind of caller gets on
+//! The matrix's one table (a route may have more than one row: the claim is tried on a held and
+//! on a pooled conversation): every admin API route with the answer each kind of caller gets on
 //! an object of their own shop and on one of another shop; and the check that the table lists
 //! exactly the router's routes.
 
@@ -53,6 +54,8 @@ pub enum Param {
     Page,
     Rule,
     Conversation,
+    /// A conversation waiting in a self-claim pool of the holder.
+    Pooled,
     Comment,
 }
 
@@ -151,6 +154,9 @@ pub const ROWS: &[Row] = &[
         ],
         HIDDEN,
     ),
+    // A pooled conversation: only the agents of its rule claim it (the holder wins it); owners
+    // and admins outside the rule, the other agent, and any other shop: not found.
+    row("POST", "/api/conversations/{id}/claim", P::Pooled, [NOT_FOUND, NOT_FOUND, OK, NOT_FOUND], HIDDEN),
     row("GET", "/api/conversations/{id}/messages", P::Conversation, [OK, OK, OK, NOT_FOUND], HIDDEN),
     // Only the holder replies; managers who see it are told it is not theirs.
     row(

@@ -35,6 +35,9 @@ pub struct Shop {
     pub conversation_id: String,
     pub comment_conversation_id: String,
     pub comment_id: String,
+    /// A conversation waiting in the pool of a self-claim rule whose one agent is the holder.
+    pub pooled_conversation_id: String,
+    pub pool_rule_id: String,
     /// Ids made during the matrix (disposable Pages and members): markers too.
     pub made: Mutex<Vec<String>>,
     next: Mutex<u32>,
@@ -59,6 +62,10 @@ impl Shop {
             self.conversation_id.clone(),
             self.comment_conversation_id.clone(),
             self.comment_id.clone(),
+            self.pooled_conversation_id.clone(),
+            self.pool_rule_id.clone(),
+            num(self.digit, '1', 2),
+            num(self.digit, '2', 2),
             num(self.digit, '2', 1),
             num(self.digit, '3', 1),
             num(self.digit, '4', 1),
@@ -164,12 +171,34 @@ pub async fn seed(stack: &local_stack::RunningStack, spec: ShopSpec) -> Shop {
     .to_string();
     assert_eq!(post_webhook(stack, &feed).await, 200);
 
+    // A second Page under a self-claim rule of the holder: its conversation waits in the pool.
+    let pool_page = num(d, '1', 2);
+    let name = format!("{}-POOL-PAGE-NAME", tag.to_uppercase());
+    let (s, b) =
+        post_json(stack, "/_local/pages", &owner_token, json!({"page_id": pool_page, "name": name})).await;
+    assert_eq!(s, 201, "seeding {tag}'s pool Page: {b}");
+    let pool_rule = json!({"name": format!("{}-POOL-RULE-NAME", tag.to_uppercase()), "page_ids": [pool_page],
+        "agent_emails": [holder], "method": "self_claim"});
+    let (s, b) = post_json(stack, "/api/rules", &owner_token, pool_rule).await;
+    assert_eq!(s, 201, "creating {tag}'s pool rule: {b}");
+    let pool_rule_id = b["id"].as_str().expect("rule id").to_string();
+    let pool_psid = num(d, '2', 2);
+    let pooled_text = format!("{}-SECRET-POOLED-TEXT", tag.to_uppercase());
+    let body =
+        notification(&pool_page, vec![text_item(&pool_page, &pool_psid, now, "m_pooled", &pooled_text)]);
+    assert_eq!(post_webhook(stack, &body).await, 200);
+
     let conversation_id = domain::model::conversation_id(&page_id, &psid);
-    let items = eventually(30, "both conversations held by the holder", || async {
+    let pooled_conversation_id = domain::model::conversation_id(&pool_page, &pool_psid);
+    let items = eventually(30, "two conversations held by the holder, one pooled", || async {
         let (s, b) = get_json(stack, "/api/conversations?view=all", &owner_token).await;
         let items = b["items"].as_array().cloned().unwrap_or_default();
         let held = items.iter().filter(|c| c["assignee"] == json!(holder)).count();
-        (s == 200 && items.len() == 2 && held == 2).then_some(items)
+        let pooled = items
+            .iter()
+            .filter(|c| c["id"] == json!(pooled_conversation_id) && c["assignee"].is_null())
+            .count();
+        (s == 200 && items.len() == 3 && held == 2 && pooled == 1).then_some(items)
     })
     .await;
     let comment_conversation_id = items
@@ -178,7 +207,7 @@ pub async fn seed(stack: &local_stack::RunningStack, spec: ShopSpec) -> Shop {
         .and_then(|c| c["id"].as_str())
         .expect("the comment conversation")
         .to_string();
-    let texts = vec![text, comment_text, from_name, mid, post_id];
+    let texts = vec![text, comment_text, from_name, mid, post_id, pooled_text];
     Shop {
         tag,
         admin_token: token(&admin, &tenant, "admin"),
@@ -197,6 +226,8 @@ pub async fn seed(stack: &local_stack::RunningStack, spec: ShopSpec) -> Shop {
         conversation_id,
         comment_conversation_id,
         comment_id,
+        pooled_conversation_id,
+        pool_rule_id,
         made: Mutex::new(Vec::new()),
         next: Mutex::new(0),
         digit: d,
@@ -217,7 +248,7 @@ pub async fn snapshot(stack: &local_stack::RunningStack, shop: &Shop) -> Value {
         format!("/api/pages/{}/comment-settings", shop.page_id),
         "/api/settings".to_string(),
     ];
-    for c in [&shop.conversation_id, &shop.comment_conversation_id] {
+    for c in [&shop.conversation_id, &shop.comment_conversation_id, &shop.pooled_conversation_id] {
         paths.push(format!("/api/conversations/{c}"));
         paths.push(format!("/api/conversations/{c}/messages?limit=100"));
     }

@@ -281,7 +281,7 @@ async fn drive(s: &Split) {
                 routes::Param::Email => "other@iam-shop.vn".into(),
                 routes::Param::Page => PAGE2.into(),
                 routes::Param::Rule => rule_id.clone(),
-                routes::Param::Conversation => conv.clone(),
+                routes::Param::Conversation | routes::Param::Pooled => conv.clone(),
                 routes::Param::Comment => comment_id.into(),
             };
             let body = match (row.method, row.path) {
