@@ -276,3 +276,15 @@ pub fn assert_markers_visible(snapshot: &Value, shop: &Shop) {
         shop.markers().into_iter().filter(|m| m != &shop.tenant && !text.contains(m.as_str())).collect();
     assert!(unseen.is_empty(), "markers of {} its own owner never reads: {unseen:?}", shop.tag);
 }
+
+/// What differs between two snapshots, read by read (None when nothing does).
+pub fn changes(before: &Value, after: &Value) -> Option<String> {
+    let empty = serde_json::Map::new();
+    let (b, a) = (before.as_object().unwrap_or(&empty), after.as_object().unwrap_or(&empty));
+    let diff: Vec<String> = b
+        .iter()
+        .filter(|(k, v)| a.get(*k) != Some(*v))
+        .map(|(k, v)| format!("{k}: {v} -> {}", a.get(k).unwrap_or(&Value::Null)))
+        .collect();
+    (!diff.is_empty() || a.len() != b.len()).then(|| diff.join("; "))
+}
