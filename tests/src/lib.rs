@@ -6,6 +6,7 @@
 pub use meta_sim::graph as fake_graph;
 mod flaky;
 pub mod flow;
+pub mod iam;
 
 pub use flaky::FlakyStore;
 
