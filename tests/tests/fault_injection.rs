@@ -20,17 +20,19 @@ async fn no_fault_baseline() {
 }
 
 /// DynamoDB answers ProvisionedThroughputExceeded / Throttling to 10% of the worker's calls,
-/// SQS RequestThrottled / Throttling to 15% of sends, receives and deletes. The SDK retries;
+/// SQS RequestThrottled / Throttling to 40% of the webhook's SendMessageBatch calls and 15% of
+/// the worker's receives and deletes. The SDK retries;
 /// what still fails is retried by SQS (worker) or by Meta (webhook answers 500).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling() {
     let mut s = Scenario::new("throttling", 2, 60);
     s.rules = vec![
         Rule { ops: DYNAMO_DATA, fault: Fault::Throttle, per_mille: 100 },
+        Rule { ops: &["SendMessageBatch"], fault: Fault::Throttle, per_mille: 400 },
         Rule { ops: SQS_DATA, fault: Fault::Throttle, per_mille: 150 },
     ];
     let out = run(s).await;
-    assert!(out.injected.keys().any(|k| k.starts_with("Throttle SendMessageBatch")), "{:?}", out.injected);
+    assert!(out.injected.get("Throttle SendMessageBatch").is_some_and(|n| *n > 3), "{:?}", out.injected);
     assert!(out.injected.keys().any(|k| k.starts_with("Throttle PutItem")), "{:?}", out.injected);
     // A throttled write wrote nothing, so no turn is lost either.
     out.assert_kept(true);

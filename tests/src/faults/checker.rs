@@ -58,10 +58,12 @@ pub fn traffic(tag: &str, seed: u64, n: usize) -> Traffic {
         for (page, item) in chunk {
             entries.entry(page).or_default().push(item.clone());
         }
-        let entry: Vec<Value> =
-            entries.into_iter().map(|(id, messaging)| json!({"id": id, "time": 1, "messaging": messaging})).collect();
+        let entry: Vec<Value> = entries
+            .into_iter()
+            .map(|(id, messaging)| json!({"id": id, "time": 1, "messaging": messaging}))
+            .collect();
         let body = json!({"object": "page", "entry": entry}).to_string();
-        if mix(seed ^ 0xD0B1 ^ p) % 5 == 0 {
+        if mix(seed ^ 0xD0B1 ^ p).is_multiple_of(5) {
             again.push(body.clone());
         }
         posts.push(body);
@@ -228,35 +230,55 @@ impl Outcome {
         assert_eq!(self.stray_moves, 0, "{}: move log entries of unknown conversations", self.scenario);
         assert_eq!(self.dead_letters, 0, "{}: records in the dead-letter queue", self.scenario);
         if fair_turns {
-            assert_eq!(self.net_turns, self.shared_conversations as i64, "{}: one turn per conversation", self.scenario);
+            assert_eq!(
+                self.net_turns, self.shared_conversations as i64,
+                "{}: one turn per conversation",
+                self.scenario
+            );
             assert!(self.spread <= 1, "{}: round robin spread {}", self.scenario, self.spread);
         }
     }
 }
 
 /// Waits until the queue is empty (no record visible or in flight) and every sent message is in
-/// the table, or `secs` pass; then once more after a short pause, so a late copy would land
-/// before the count. The table is scanned only when the queue is empty: moto serves DynamoDB
-/// one request at a time, and a scan in the middle of the work would slow it down.
+/// the table, then checks once more after a pause, so a late copy would land before the count.
+/// Gives up when the queue has stayed empty for three visibility timeouts with messages still
+/// missing (they are lost: nothing is left to bring them), or after `secs`. The table is scanned
+/// only when the queue is empty: moto serves DynamoDB one request at a time, and a scan in the
+/// middle of the work would slow it down.
 pub async fn wait_quiet(world: &World, sent: &[Sent], secs: u64) {
     let deadline = Instant::now() + Duration::from_secs(secs);
+    let give_up = Duration::from_secs(3 * u64::from(super::world::VISIBILITY_SECS));
     let wanted: std::collections::HashSet<String> = sent.iter().map(|s| format!("M#{}", s.mid)).collect();
     let mut quiet_rounds = 0;
+    let mut empty_since: Option<Instant> = None;
     while Instant::now() < deadline && quiet_rounds < 2 {
-        if world.queue_depth().await == 0
-            && scan(world).await.iter().filter(|r| wanted.contains(&r.sk)).count() >= wanted.len()
-        {
+        if world.queue_depth().await != 0 {
+            (quiet_rounds, empty_since) = (0, None);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            continue;
+        }
+        let since = *empty_since.get_or_insert_with(Instant::now);
+        if scan(world).await.iter().filter(|r| wanted.contains(&r.sk)).count() >= wanted.len() {
             quiet_rounds += 1;
             tokio::time::sleep(Duration::from_millis(1_000)).await;
+        } else if since.elapsed() > give_up {
+            return;
         } else {
             quiet_rounds = 0;
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 }
 
 /// Counts what the table holds against what was sent.
-pub async fn check(world: &World, scenario: &str, traffic: &Traffic, meta_retries: usize, started: Instant) -> Outcome {
+pub async fn check(
+    world: &World,
+    scenario: &str,
+    traffic: &Traffic,
+    meta_retries: usize,
+    started: Instant,
+) -> Outcome {
     let rows = scan(world).await;
     let inserted = world.counter.inserted.lock().map(|m| m.clone()).unwrap_or_default();
     let mut out = Outcome {
@@ -310,7 +332,9 @@ pub async fn check(world: &World, scenario: &str, traffic: &Traffic, meta_retrie
             out.shared_conversations += 1;
             match per_agent.get_mut(&assignee) {
                 Some(n) => *n += 1,
-                None => out.bad_assignments.push(format!("{conv}: assigned to {assignee:?}, not a rule agent")),
+                None => {
+                    out.bad_assignments.push(format!("{conv}: assigned to {assignee:?}, not a rule agent"))
+                }
             }
         } else {
             let owner = if tenant == SHOP_A { OWNER_A } else { OWNER_B };
@@ -322,7 +346,9 @@ pub async fn check(world: &World, scenario: &str, traffic: &Traffic, meta_retrie
     let counts: Vec<usize> = per_agent.values().copied().collect();
     out.per_agent = counts.clone();
     out.spread = counts.iter().max().copied().unwrap_or(0) - counts.iter().min().copied().unwrap_or(0);
-    if let Some(rule) = rows.iter().find(|r| r.pk == format!("T#{SHOP_A}") && r.sk == format!("RULE#{RULE_A}")) {
+    if let Some(rule) =
+        rows.iter().find(|r| r.pk == format!("T#{SHOP_A}") && r.sk == format!("RULE#{RULE_A}"))
+    {
         let returned = rule.item.get("returned_turns").and_then(|v| v.as_ns().ok()).map_or(0, Vec::len);
         out.net_turns = rule.n("rr_turn").unwrap_or(0) - returned as i64;
     }

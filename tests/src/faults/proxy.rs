@@ -31,7 +31,8 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 /// DynamoDB operations that write (the kill counts these).
-pub const DYNAMO_WRITES: &[&str] = &["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"];
+pub const DYNAMO_WRITES: &[&str] =
+    &["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"];
 /// DynamoDB operations the worker calls on its path (reads and writes, no table management).
 pub const DYNAMO_DATA: &[&str] = &[
     "GetItem",
@@ -44,7 +45,8 @@ pub const DYNAMO_DATA: &[&str] = &[
     "BatchWriteItem",
 ];
 /// SQS operations of the webhook and the worker's poller.
-pub const SQS_DATA: &[&str] = &["SendMessageBatch", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility"];
+pub const SQS_DATA: &[&str] =
+    &["SendMessageBatch", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility"];
 
 /// What happens to a call a rule picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -245,19 +247,30 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let is_write = service == "dynamodb" && DYNAMO_WRITES.contains(&op.as_str());
     let forwarded = if partial && entries_of(&body).is_empty() {
         // Every entry refused: nothing reaches the queue.
-        Ok((StatusCode::OK, HeaderMap::new(), Bytes::from(json!({"Successful": [], "Failed": []}).to_string())))
+        Ok((
+            StatusCode::OK,
+            HeaderMap::new(),
+            Bytes::from(json!({"Successful": [], "Failed": []}).to_string()),
+        ))
     } else {
         forward(&s, &parts, body).await
     };
     let (status, headers, answer) = match forwarded {
         Ok(a) => a,
-        Err(e) => return aws_error(StatusCode::BAD_GATEWAY, service, "InternalError", &format!("proxy: {e}")),
+        Err(e) => {
+            return aws_error(StatusCode::BAD_GATEWAY, service, "InternalError", &format!("proxy: {e}"));
+        }
     };
     if is_write && arm_hang(&s) {
         return hang(service).await;
     }
     if fault == Some(Fault::LoseAnswer) {
-        return aws_error(StatusCode::INTERNAL_SERVER_ERROR, service, "InternalServerError", "injected: answer lost");
+        return aws_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            service,
+            "InternalServerError",
+            "injected: answer lost",
+        );
     }
     let answer = if partial && status.is_success() { add_failed(&answer, &refused) } else { answer };
     let mut r = Response::new(Body::from(answer));
@@ -325,7 +338,7 @@ fn split_batch(body: &Bytes, seed: u64, k: u64) -> (Bytes, Vec<String>) {
     let first = decide(seed, ("partial-first", k)) as usize % entries.len().max(1);
     let (mut kept, mut refused) = (Vec::new(), Vec::new());
     for (j, e) in entries.into_iter().enumerate() {
-        if j == first || decide(seed, ("partial", k, j)) % 2 == 0 {
+        if j == first || decide(seed, ("partial", k, j)).is_multiple_of(2) {
             refused.push(e["Id"].as_str().unwrap_or_default().to_string());
         } else {
             kept.push(e);

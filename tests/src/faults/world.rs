@@ -9,7 +9,9 @@ use std::time::Duration;
 use adapters::dynamo::DynamoStore;
 use adapters::sqs::SqsQueue;
 use adapters::{Queues, Stores};
-use domain::model::{ChatMode, Member, Method, OldConversations, PageRecord, PageRoute, PageStatus, Role, Rule};
+use domain::model::{
+    ChatMode, Member, Method, OldConversations, PageRecord, PageRoute, PageStatus, Role, Rule,
+};
 use domain::ports::{ImportedPage, QueueConsumer, QueueError, ReceivedMessage};
 use secrecy::SecretString;
 
@@ -115,10 +117,12 @@ impl World {
         let queues = Queues { producer: proxied_queue.clone(), consumer: proxied_queue };
         let direct_stores = Stores::from_one(Arc::new(seeded));
         seed_shops(&direct_stores, &fake).await;
-        let proxied = Stores::from_one(Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&via_proxy), &table)));
+        let proxied =
+            Stores::from_one(Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&via_proxy), &table)));
         let counter = Arc::new(FlakyStore::new(proxied, []));
 
-        let mut cfg = stack_config(Backend::Memory, Duration::from_secs(u64::from(VISIBILITY_SECS)), MAX_RECEIVES);
+        let mut cfg =
+            stack_config(Backend::Memory, Duration::from_secs(u64::from(VISIBILITY_SECS)), MAX_RECEIVES);
         cfg.graph_url = fake.base_url();
         let front = local_stack::start_with(
             cfg.clone(),
@@ -128,17 +132,29 @@ impl World {
         )
         .await
         .expect("webhook stack");
-        let world =
-            World { proxy, fake, table, dynamo, queue, sqs, counter, queues, front, worker: Mutex::default(), cfg };
+        let world = World {
+            proxy,
+            fake,
+            table,
+            dynamo,
+            queue,
+            sqs,
+            counter,
+            queues,
+            front,
+            worker: Mutex::default(),
+            cfg,
+        };
         world.start_worker().await;
         world
     }
 
     /// Starts a fresh worker (two pollers, as the local stack has) on the world's table and queue.
     pub async fn start_worker(&self) {
-        let stack = local_stack::start_with(self.cfg.clone(), self.counter.stores(), self.queues.clone(), None)
-            .await
-            .expect("worker stack");
+        let stack =
+            local_stack::start_with(self.cfg.clone(), self.counter.stores(), self.queues.clone(), None)
+                .await
+                .expect("worker stack");
         if let Some(old) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).replace(stack) {
             old.stop();
         }
@@ -178,7 +194,10 @@ impl World {
 async fn seed_shops(s: &Stores, fake: &FakeGraph) {
     let cipher = &facebook_at(&fake.base_url()).cipher;
     for (tenant, owner) in [(SHOP_A, OWNER_A), (SHOP_B, OWNER_B)] {
-        s.members.add_member(tenant, &Member { email: owner.into(), role: Role::Owner }).await.expect("owner");
+        s.members
+            .add_member(tenant, &Member { email: owner.into(), role: Role::Owner })
+            .await
+            .expect("owner");
     }
     for a in AGENTS_A {
         s.members.add_member(SHOP_A, &Member { email: a.into(), role: Role::Agent }).await.expect("agent");
