@@ -6,9 +6,13 @@
 //! straight on moto (`integration_tests::faults`). Each scenario prints one `FAULTS` line (run
 //! with `--nocapture` to see them): the figures of docs/RELIABILITY.md.
 
-use integration_tests::fake_graph::FakeFailure;
-use integration_tests::faults::{DYNAMO_DATA, DYNAMO_WRITES, Fault, Rule, SQS_DATA, Scenario, run};
 use std::time::Duration;
+
+use integration_tests::fake_graph::FakeFailure;
+use integration_tests::faults::world::{OWNER_A, SHOP_A, World, psid};
+use integration_tests::faults::{DYNAMO_DATA, DYNAMO_WRITES, Fault, Rule, SQS_DATA, Scenario, run};
+use integration_tests::{eventually, get_json, notification, post_json, post_webhook, text_item, token};
+use serde_json::json;
 
 /// No fault: the baseline the others are compared with (and proof the checker sees a clean run
 /// as clean, turns included).
@@ -99,4 +103,29 @@ async fn graph_faults_on_profile_lookups() {
     assert!(out.profile_lookups >= 20, "each new conversation looked up: {}", out.profile_lookups);
     assert_eq!(out.names_known, 20 - 12, "the failed lookups leave the name unknown, the others set it");
     out.assert_kept(true);
+}
+
+/// A reply is recorded before the Send API call, so an ambiguous send is never repeated. When
+/// that record's write loses its answer, the SDK writes again and meets its own record: the
+/// reply must still go out, once (not be taken for a repeated request and never sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_whose_record_lost_its_answer_goes_out_once() {
+    let world = World::new(7).await;
+    let conv = format!("1101_{}", psid(0));
+    let now = domain::timefmt::now_ms();
+    let body =
+        notification("1101", vec![text_item("1101", &psid(0), now - 60_000, "in-0", "Còn hàng không?")]);
+    assert_eq!(post_webhook(&world.front, &body).await, 200);
+    let owner = token(OWNER_A, SHOP_A, "owner");
+    eventually(30, "the conversation, assigned", || async {
+        let (_, c) = get_json(&world.front, &format!("/api/conversations/{conv}"), &owner).await;
+        c["assignee"].as_str().map(|_| ())
+    })
+    .await;
+    world.proxy.next_call("PutItem", Fault::LoseAnswer);
+    let path = format!("/api/conversations/{conv}/messages");
+    let (s, b) = post_json(&world.front, &path, &owner, json!({"text": "Dạ còn ạ"})).await;
+    assert_eq!(world.proxy.injected().get("LoseAnswer PutItem"), Some(&1), "the record's answer was lost");
+    assert_eq!(world.fake.state().sent.len(), 1, "the reply went out once: {s} {b}");
+    assert_eq!((s, b["status"].as_str()), (201, Some("sent")), "{b}");
 }

@@ -69,6 +69,8 @@ struct Shared {
     client: reqwest::Client,
     seed: u64,
     rules: Mutex<Vec<Rule>>,
+    /// One-shot faults: the next call to the operation gets the fault.
+    once: Mutex<Vec<(String, Fault)>>,
     /// Calls seen per operation (the k of the decision).
     calls: Mutex<BTreeMap<String, u64>>,
     /// Faults injected, "Fault Operation" → count.
@@ -114,6 +116,7 @@ impl FaultProxy {
             client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
             seed,
             rules: Mutex::default(),
+            once: Mutex::default(),
             calls: Mutex::default(),
             injected: Mutex::default(),
             kill_countdown: AtomicU64::new(0),
@@ -137,6 +140,11 @@ impl FaultProxy {
     /// Replaces the rules (setup runs before any, so tables and queues are made cleanly).
     pub fn set_rules(&self, rules: Vec<Rule>) {
         *lock(&self.shared.rules) = rules;
+    }
+
+    /// The next call to `op` (and only it) gets `fault`: a lost answer at one chosen step.
+    pub fn next_call(&self, op: &str, fault: Fault) {
+        lock(&self.shared.once).push((op.to_string(), fault));
     }
 
     /// After `n` more DynamoDB writes are forwarded, the n-th one's answer and every later
@@ -225,9 +233,16 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     if service == "dynamodb" && s.hung.load(Ordering::SeqCst) {
         return hang(service).await;
     }
-    let fault = lock(&s.rules).iter().enumerate().find_map(|(i, r)| {
-        let picked = r.ops.contains(&op.as_str()) && decide(s.seed, (i, op.as_str(), k)) % 1000 < r.per_mille;
-        picked.then_some(r.fault)
+    let once = {
+        let mut once = lock(&s.once);
+        once.iter().position(|(o, _)| *o == op).map(|i| once.remove(i).1)
+    };
+    let fault = once.or_else(|| {
+        lock(&s.rules).iter().enumerate().find_map(|(i, r)| {
+            let picked =
+                r.ops.contains(&op.as_str()) && decide(s.seed, (i, op.as_str(), k)) % 1000 < r.per_mille;
+            picked.then_some(r.fault)
+        })
     });
     if let Some(f) = fault {
         tracing::info!(target: "faults", fault = ?f, op = %op, call = k, "injecting");

@@ -91,7 +91,7 @@ pub struct World {
     /// The worker's stores (through the proxy), counting the messages each insert reports.
     pub counter: Arc<FlakyStore>,
     queues: Queues,
-    /// The webhook (its worker never receives anything).
+    /// The webhook and the admin API (its worker never receives anything).
     pub front: local_stack::RunningStack,
     /// The worker, replaced when a kill stops it.
     worker: Mutex<Option<local_stack::RunningStack>>,
@@ -115,8 +115,7 @@ impl World {
             .expect("queue on moto");
         let proxied_queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&via_proxy), queue.url(), None));
         let queues = Queues { producer: proxied_queue.clone(), consumer: proxied_queue };
-        let direct_stores = Stores::from_one(Arc::new(seeded));
-        seed_shops(&direct_stores, &fake).await;
+        seed_shops(&Stores::from_one(Arc::new(seeded)), &fake).await;
         let proxied =
             Stores::from_one(Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&via_proxy), &table)));
         let counter = Arc::new(FlakyStore::new(proxied, []));
@@ -124,9 +123,10 @@ impl World {
         let mut cfg =
             stack_config(Backend::Memory, Duration::from_secs(u64::from(VISIBILITY_SECS)), MAX_RECEIVES);
         cfg.graph_url = fake.base_url();
+        // Its admin API goes through the proxy too (a reply's writes under faults).
         let front = local_stack::start_with(
             cfg.clone(),
-            direct_stores,
+            counter.stores(),
             Queues { producer: queues.producer.clone(), consumer: Arc::new(NoConsumer) },
             None,
         )
