@@ -210,8 +210,9 @@ fn aws_error(status: StatusCode, service: &str, code: &str, message: &str) -> Re
     *r.status_mut() = status;
     r.headers_mut().insert("content-type", HeaderValue::from_static("application/x-amz-json-1.0"));
     // The SQS JSON protocol also names the error in this header.
+    let side = if status.is_server_error() { "Receiver" } else { "Sender" };
     if service == "sqs"
-        && let Ok(v) = HeaderValue::from_str(&format!("{code};Sender"))
+        && let Ok(v) = HeaderValue::from_str(&format!("{code};{side}"))
     {
         r.headers_mut().insert("x-amzn-query-error", v);
     }
