@@ -36,7 +36,7 @@ impl Scenario {
 }
 
 /// Runs a scenario in a world of its own and returns what the checker counted (printed as one
-/// line, whatever the outcome).
+/// line, whatever the outcome, and appended to the file `FAULTS_REPORT` names, if set).
 pub async fn run(s: Scenario) -> Outcome {
     // `FAULTS_LOG=warn` (a tracing filter) shows the functions' logs and every injection.
     if let Ok(filter) = std::env::var("FAULTS_LOG") {
@@ -71,5 +71,14 @@ pub async fn run(s: Scenario) -> Outcome {
     world.proxy.set_rules(Vec::new());
     let out = checker::check(&world, s.name, &traffic, meta_retries, started).await;
     println!("{}", out.summary());
+    // `FAULTS_REPORT=path`: the lines also go to a file (CI keeps it; tests run in parallel, each
+    // appends its own line).
+    if let Ok(path) = std::env::var("FAULTS_REPORT") {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+        if let Err(e) = file.and_then(|mut f| writeln!(f, "{}", out.summary())) {
+            eprintln!("FAULTS_REPORT {path}: {e}");
+        }
+    }
     out
 }
