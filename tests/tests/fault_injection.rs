@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use integration_tests::fake_graph::FakeFailure;
-use integration_tests::faults::world::{OWNER_A, SHOP_A, World, psid};
+use integration_tests::faults::world::{AGENTS_A, OWNER_A, SHOP_A, World, psid};
 use integration_tests::faults::{DYNAMO_DATA, DYNAMO_WRITES, Fault, Rule, SQS_DATA, Scenario, run};
 use integration_tests::{eventually, get_json, notification, post_json, post_webhook, text_item, token};
 use serde_json::json;
@@ -128,4 +128,40 @@ async fn a_reply_whose_record_lost_its_answer_goes_out_once() {
     assert_eq!(world.proxy.injected().get("LoseAnswer PutItem"), Some(&1), "the record's answer was lost");
     assert_eq!(world.fake.state().sent.len(), 1, "the reply went out once: {s} {b}");
     assert_eq!((s, b["status"].as_str()), (201, Some("sent")), "{b}");
+}
+
+/// Round robin when the assignment's write loses its answer: the SDK writes again, the
+/// condition (`assign_state = pending`) fails on the worker's own write, and the worker must not
+/// take it for another delivery's and give back the turn it used (the next conversation would
+/// take that turn again: the same agent twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_whose_answer_is_lost_spends_its_turn_once() {
+    let world = World::new(8).await;
+    let owner = token(OWNER_A, SHOP_A, "owner");
+    let now = domain::timefmt::now_ms();
+    let mut assignees = Vec::new();
+    // Customers 1, 4, 7, 10 and 13 write to the shared Page 1102, one after the other; the first
+    // assignment's answer is lost.
+    world.proxy.next_call_with("UpdateItem", "assign_state = :done", Fault::LoseAnswer);
+    for c in [1, 4, 7, 10, 13] {
+        let conv = format!("1102_{}", psid(c));
+        let body =
+            notification("1102", vec![text_item("1102", &psid(c), now - 1000, &format!("rr-{c}"), "alo")]);
+        assert_eq!(post_webhook(&world.front, &body).await, 200);
+        let a = eventually(30, "the conversation, assigned", || async {
+            let (_, h) = get_json(&world.front, &format!("/api/conversations/{conv}"), &owner).await;
+            h["assignee"].as_str().map(String::from)
+        })
+        .await;
+        assignees.push(a);
+        // The record is done (its turn spent or given back) before the next customer writes.
+        eventually(30, "the record done", || async { (world.queue_depth().await == 0).then_some(()) }).await;
+    }
+    assert_eq!(
+        world.proxy.injected().get("LoseAnswer UpdateItem"),
+        Some(&1),
+        "the assignment's answer was lost"
+    );
+    let want: Vec<&str> = AGENTS_A.iter().chain(&AGENTS_A[..2]).copied().collect();
+    assert_eq!(assignees, want, "one turn each, in order");
 }

@@ -38,10 +38,6 @@ impl Scenario {
 /// Runs a scenario in a world of its own and returns what the checker counted (printed as one
 /// line, whatever the outcome, and appended to the file `FAULTS_REPORT` names, if set).
 pub async fn run(s: Scenario) -> Outcome {
-    // `FAULTS_LOG=warn` (a tracing filter) shows the functions' logs and every injection.
-    if let Ok(filter) = std::env::var("FAULTS_LOG") {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
-    }
     let started = Instant::now();
     let world = world::World::new(s.seed).await;
     for f in &s.graph {

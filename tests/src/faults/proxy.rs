@@ -69,8 +69,9 @@ struct Shared {
     client: reqwest::Client,
     seed: u64,
     rules: Mutex<Vec<Rule>>,
-    /// One-shot faults: the next call to the operation gets the fault.
-    once: Mutex<Vec<(String, Fault)>>,
+    /// One-shot faults: the next call to the operation (whose body contains the text) gets the
+    /// fault.
+    once: Mutex<Vec<(String, String, Fault)>>,
     /// Calls seen per operation (the k of the decision).
     calls: Mutex<BTreeMap<String, u64>>,
     /// Faults injected, "Fault Operation" → count.
@@ -144,7 +145,13 @@ impl FaultProxy {
 
     /// The next call to `op` (and only it) gets `fault`: a lost answer at one chosen step.
     pub fn next_call(&self, op: &str, fault: Fault) {
-        lock(&self.shared.once).push((op.to_string(), fault));
+        self.next_call_with(op, "", fault);
+    }
+
+    /// The next call to `op` whose body contains `text` gets `fault`: one chosen write, e.g.
+    /// the assignment (`assign_state = :done`) among the UpdateItems of a new conversation.
+    pub fn next_call_with(&self, op: &str, text: &str, fault: Fault) {
+        lock(&self.shared.once).push((op.to_string(), text.to_string(), fault));
     }
 
     /// After `n` more DynamoDB writes are forwarded, the n-th one's answer and every later
@@ -236,7 +243,8 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     }
     let once = {
         let mut once = lock(&s.once);
-        once.iter().position(|(o, _)| *o == op).map(|i| once.remove(i).1)
+        let text = String::from_utf8_lossy(&body);
+        once.iter().position(|(o, t, _)| *o == op && text.contains(t.as_str())).map(|i| once.remove(i).2)
     };
     let fault = once.or_else(|| {
         lock(&s.rules).iter().enumerate().find_map(|(i, r)| {

@@ -100,6 +100,10 @@ pub struct World {
 
 impl World {
     pub async fn new(seed: u64) -> World {
+        // `FAULTS_LOG=warn` (a tracing filter) shows the functions' logs and every injection.
+        if let Ok(filter) = std::env::var("FAULTS_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
         let proxy = FaultProxy::start(&moto_url(), seed).await;
         let fake = FakeGraph::start().await;
         let direct = sdk_config(&moto_url()).await;
