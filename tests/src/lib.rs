@@ -4,6 +4,7 @@
 /// The fake Graph API lives in the `meta-sim` crate (the local stack's simulator plays the same
 /// code); re-exported here so tests keep `integration_tests::fake_graph`.
 pub use meta_sim::graph as fake_graph;
+pub mod faults;
 mod flaky;
 pub mod flow;
 pub mod iam;

@@ -344,12 +344,22 @@ impl ConversationStore for DynamoStore {
         conversation_id: &str,
         assignment: &Assignment,
     ) -> Result<bool, StoreError> {
+        // This write's own id: when its answer is lost, the SDK sends it again and the condition
+        // fails on the assignment this very call made. That is not another delivery's
+        // assignment: answering false would make the worker give back the round-robin turn it
+        // used, and the next conversation would take it again (tests/tests/fault_injection.rs).
+        let write_id = uuid::Uuid::new_v4().simple().to_string();
         let u = self
-            .assignment(tenant_id, conversation_id, assignment, "assign_state = :done, ")
+            .assignment(tenant_id, conversation_id, assignment, "assign_state = :done, assign_write = :w, ")
             .condition_expression("assign_state = :pending")
             .expression_attribute_values(":pending", PENDING.attr())
-            .expression_attribute_values(":done", DONE.attr());
-        self.update_if(u).await
+            .expression_attribute_values(":done", DONE.attr())
+            .expression_attribute_values(":w", write_id.attr());
+        if self.update_if(u).await? {
+            return Ok(true);
+        }
+        let header = self.read(keys::header(tenant_id, conversation_id), Read::Latest).await?;
+        Ok(header.as_ref().and_then(|h| Row(h).s("assign_write")).as_deref() == Some(write_id.as_str()))
     }
 
     #[instrument(skip(self), err)]

@@ -32,20 +32,28 @@ impl DynamoStore {
         tenant_id: &str,
         m: &Message,
     ) -> Result<Option<Message>, StoreError> {
+        // This write's own id: when its answer is lost, the SDK sends the same request again
+        // and the condition fails on the item this very call wrote. That is not a repeated
+        // reply request, and the reply must still go out (tests/tests/fault_injection.rs).
+        let write_id = uuid::Uuid::new_v4().simple().to_string();
         let r = self
             .put(keys::reply(tenant_id, &m.conversation_id, &m.id).with(m.to_item()))
             .item("lsi1sk", keys::message_order(m.sent_ms, &m.id).attr())
+            .item("write_id", write_id.attr())
             .condition_expression("attribute_not_exists(sk)")
             .send()
             .await;
         if conditional(r, "PutItem")? {
             return Ok(None);
         }
-        self.read(keys::reply(tenant_id, &m.conversation_id, &m.id), Read::Latest)
-            .await?
-            .as_ref()
-            .map(reply_view)
-            .transpose()
+        let Some(item) = self.read(keys::reply(tenant_id, &m.conversation_id, &m.id), Read::Latest).await?
+        else {
+            return Ok(None);
+        };
+        if Row(&item).s("write_id").as_deref() == Some(write_id.as_str()) {
+            return Ok(None);
+        }
+        reply_view(&item).map(Some)
     }
 
     pub(super) async fn settle_reply_item(
