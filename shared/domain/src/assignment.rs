@@ -28,7 +28,8 @@ pub const HUMAN_AGENT_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// Whether the customer's last message (if any) is still inside the standard window at `now`.
 pub fn within_standard_window(last_customer_ms: Option<i64>, now_ms: i64) -> bool {
-    last_customer_ms.is_some_and(|t| now_ms - t < STANDARD_WINDOW_MS)
+    // Saturating: the instant is Meta's `timestamp`, any 64-bit number a signed body holds.
+    last_customer_ms.is_some_and(|t| now_ms.saturating_sub(t) < STANDARD_WINDOW_MS)
 }
 
 /// Where a conversation sits: with one member, in a rule's pool, or with nobody (visible to

@@ -173,7 +173,7 @@ pub fn private_reply_allowed(
         Err(PrivateReplyRefusal::OwnComment)
     } else if state.private_reply.is_some() {
         Err(PrivateReplyRefusal::AlreadySent)
-    } else if now_ms - comment_ms > PRIVATE_REPLY_WINDOW_MS {
+    } else if now_ms.saturating_sub(comment_ms) > PRIVATE_REPLY_WINDOW_MS {
         Err(PrivateReplyRefusal::OutsideWindow)
     } else {
         Ok(())

@@ -354,12 +354,15 @@ pub fn plan_queue_messages(
             out.push(make_message(group_id, body, whole.events.len()));
             continue;
         }
-        // Too large: pack events greedily into several bodies, preserving order.
+        // Too large: pack events greedily into several bodies, preserving order. A body of n
+        // events is the empty batch's text, the n events and n - 1 commas; `chunk_len` counts
+        // one comma per event, so it starts one byte short of the empty batch.
+        let empty_len = format!(r#"{{"v":{QUEUE_FORMAT_VERSION},"events":[]}}"#).len();
         let mut chunk: Vec<InboundEvent> = Vec::new();
-        let mut chunk_len = 16usize; // {"v":1,"events":[]}
+        let mut chunk_len = empty_len - 1;
         for ev in whole.events {
             let ev_len = serde_json::to_string(&ev)?.len() + 1;
-            if ev_len + 16 > max_body {
+            if ev_len + empty_len - 1 > max_body {
                 return Err(PlanError::EventTooLarge {
                     event_id: ev.event_id(),
                     size: ev_len,
@@ -376,7 +379,7 @@ pub fn plan_queue_messages(
                 };
                 let n = batch.events.len();
                 out.push(make_message(group_id.clone(), serde_json::to_string(&batch)?, n));
-                chunk_len = 16;
+                chunk_len = empty_len - 1;
             }
             chunk_len += ev_len;
             chunk.push(ev);

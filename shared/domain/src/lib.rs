@@ -7,6 +7,7 @@
 pub mod access;
 pub mod assignment;
 pub mod comments;
+pub mod cursor;
 pub mod custody;
 pub mod event;
 pub mod graph;
@@ -21,6 +22,10 @@ pub mod reply;
 pub mod signature;
 pub mod signed_request;
 pub mod timefmt;
+
+/// Property tests (proptest) of the parsers and rules above, one file per module under test.
+#[cfg(test)]
+mod props;
 
 pub use event::{EventBody, InboundEvent, QueuedBatch};
 pub use model::*;

@@ -32,15 +32,16 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
 /// such as `2026-05-01T10:00:00+0000`.
 pub fn parse_meta_time(v: &serde_json::Value) -> Option<i64> {
     match v {
-        serde_json::Value::Number(n) => n.as_i64().map(|s| if s < 100_000_000_000 { s * 1000 } else { s }),
+        // Seconds far in the past would overflow as milliseconds: not a time, like any text.
+        serde_json::Value::Number(n) => {
+            n.as_i64().and_then(|s| if s < 100_000_000_000 { s.checked_mul(1000) } else { Some(s) })
+        }
         serde_json::Value::String(s) => parse_rfc3339_ms(s).or_else(|| {
-            // `+0000` offsets are not RFC 3339; insert the colon.
-            if s.len() > 5 {
-                let (head, tail) = s.split_at(s.len() - 2);
-                parse_rfc3339_ms(&format!("{head}:{tail}"))
-            } else {
-                None
-            }
+            // `+0000` offsets are not RFC 3339; insert the colon. The split is by bytes, so
+            // text whose last two characters are not ASCII is no time (and no panic).
+            let at = s.len().checked_sub(2).filter(|_| s.len() > 5 && s.is_char_boundary(s.len() - 2))?;
+            let (head, tail) = s.split_at(at);
+            parse_rfc3339_ms(&format!("{head}:{tail}"))
         }),
         _ => None,
     }
@@ -65,5 +66,10 @@ mod tests {
         assert_eq!(parse_meta_time(&serde_json::json!(1_764_000_000)), Some(1_764_000_000_000));
         assert_eq!(parse_meta_time(&serde_json::json!("2025-11-24T16:00:00+0000")), Some(1_764_000_000_000));
         assert_eq!(parse_meta_time(&serde_json::json!("nonsense")), None);
+        // Found by the property tests: these panicked (a split inside a character; seconds
+        // overflowing as milliseconds).
+        assert_eq!(parse_meta_time(&serde_json::json!("2025-11-24T16:00:00+00¡𐀀")), None);
+        assert_eq!(parse_meta_time(&serde_json::json!("¡𐀀")), None);
+        assert_eq!(parse_meta_time(&serde_json::json!(i64::MIN)), None);
     }
 }

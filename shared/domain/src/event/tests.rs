@@ -162,3 +162,28 @@ fn erase_steps_round_trip_in_a_bounded_group_and_repeats_are_not_duplicates() {
     let old: QueuedBatch = serde_json::from_str(r#"{"v":1,"events":[]}"#).expect("old body");
     assert!(old.erase.is_none());
 }
+
+/// Found by the property tests (`props::queue_plan`): the split counted the empty batch as 16
+/// bytes where it is 19 with the commas, so a body could pass the limit by 2 bytes (SQS refuses
+/// a message over 256 KiB: the whole POST would fail and Meta retry it forever).
+#[test]
+fn a_split_body_is_never_over_the_limit_by_a_byte() {
+    let ev = text_event("p", "a", 1, "m1");
+    let alone = serde_json::to_string(&QueuedBatch {
+        v: QUEUE_FORMAT_VERSION,
+        events: vec![ev.clone()],
+        sync: None,
+        orphans: None,
+        erase: None,
+    })
+    .expect("json")
+    .len();
+    for max in [alone - 2, alone - 1] {
+        // Two events, so the group takes the split path; each alone is over the limit.
+        let evs = vec![ev.clone(), text_event("p", "a", 2, "m2")];
+        assert!(matches!(plan_queue_messages(evs, max), Err(PlanError::EventTooLarge { .. })), "max {max}");
+    }
+    let plan = plan_queue_messages(vec![ev.clone(), text_event("p", "a", 2, "m2")], alone).expect("plan");
+    assert_eq!(plan.len(), 2);
+    assert!(plan.iter().all(|m| m.body.len() <= alone));
+}

@@ -234,6 +234,9 @@ fn not_a_phone() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    // proptest's default, written out so the suite's case count reads from the code.
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
     #[test]
     fn any_written_number_is_found_exactly(
         phone in mobile(),
