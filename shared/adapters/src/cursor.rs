@@ -24,6 +24,24 @@ pub fn decode(listing: &str, cursor: &str) -> Result<BTreeMap<String, String>, S
     }
 }
 
+/// The listing name of the health sweep's cursor over Page routes.
+const ROUTES: &str = "routes";
+
+/// The health sweep's cursor over Page routes (both backends): the last Page id of a batch,
+/// so a batch starts after it even when that route was deleted meanwhile.
+pub fn route_cursor(page_id: &str) -> String {
+    encode(ROUTES, &BTreeMap::from([("page".to_string(), page_id.to_string())]))
+}
+
+/// The Page id a [`route_cursor`] names; only a Page id (digits) is accepted.
+pub fn decode_route_cursor(cursor: &str) -> Result<String, StoreError> {
+    let mut k = decode(ROUTES, cursor)?;
+    match k.remove("page") {
+        Some(p) if k.is_empty() && domain::ids::PageId::parse(&p).is_ok() => Ok(p),
+        _ => Err(StoreError::InvalidCursor),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +55,15 @@ mod tests {
         assert!(matches!(decode("msgs", &c), Err(StoreError::InvalidCursor)));
         assert!(matches!(decode("conv", "!!!"), Err(StoreError::InvalidCursor)));
         assert!(matches!(decode("conv", "e30"), Err(StoreError::InvalidCursor)));
+    }
+
+    #[test]
+    fn route_cursors_name_a_page_id_only() {
+        assert_eq!(decode_route_cursor(&route_cursor("1201")).expect("decode"), "1201");
+        assert!(matches!(decode_route_cursor(&route_cursor("12/../x")), Err(StoreError::InvalidCursor)));
+        assert!(matches!(
+            decode_route_cursor(&encode("conv", &BTreeMap::new())),
+            Err(StoreError::InvalidCursor)
+        ));
     }
 }

@@ -427,6 +427,91 @@ impl PageStore for DynamoStore {
         decode_all(&self.query_all(q, usize::MAX).await?)
     }
 
+    async fn list_routes_page(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<domain::model::Paged<RouteHealth>, StoreError> {
+        self.routes_page(cursor, limit).await
+    }
+
+    #[instrument(skip(self), err)]
+    async fn record_health_check(
+        &self,
+        page_id: &str,
+        version: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut u = self
+            .tx_update(keys::route(page_id))
+            .update_expression("SET checked_ms = :now")
+            .condition_expression(format!("attribute_exists(pk) AND {}", at_version(version)))
+            .expression_attribute_values(":now", now_ms.attr());
+        if !version.is_empty() {
+            u = u.expression_attribute_values(":v", version.attr());
+        }
+        self.update_if(u).await
+    }
+
+    #[instrument(skip(self), err)]
+    async fn mark_recovered(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        version: &str,
+    ) -> Result<bool, StoreError> {
+        // The mirror of `mark_lost`: both items, at the version checked, still lost; the route
+        // also free of any change's lease (a takeover or reconnect in progress wins).
+        let mut page = self
+            .tx_update(keys::page(tenant_id, page_id))
+            .update_expression("SET #status = :connected REMOVE lost_reason")
+            .condition_expression(format!("{} AND #status = :lost", at_version(version)))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":lost", LOST.attr())
+            .expression_attribute_values(":connected", CONNECTED.attr());
+        let mut route = self
+            .tx_update(keys::route(page_id))
+            .update_expression("SET #status = :connected")
+            .condition_expression(format!(
+                "tenant_id = :t AND {} AND #status = :lost \
+                 AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+                at_version(version)
+            ))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":lost", LOST.attr())
+            .expression_attribute_values(":connected", CONNECTED.attr())
+            .expression_attribute_values(":t", tenant_id.attr())
+            .expression_attribute_values(":now", now_ms().attr());
+        if !version.is_empty() {
+            page = page.expression_attribute_values(":v", version.attr());
+            route = route.expression_attribute_values(":v", version.attr());
+        }
+        match self.transact(vec![page.tx()?, route.tx()?], String::new).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn claim_health_sweep(
+        &self,
+        run_id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<domain::ports::HealthSweep>, StoreError> {
+        self.claim_sweep(run_id, now_ms, until_ms).await
+    }
+
+    async fn save_health_sweep(
+        &self,
+        run_id: &str,
+        cursor: Option<&str>,
+        now_ms: i64,
+        release: bool,
+    ) -> Result<bool, StoreError> {
+        self.save_sweep(run_id, cursor, now_ms, release).await
+    }
+
     #[instrument(skip(self), err)]
     async fn touch_delivery(&self, page_id: &str, now_ms: i64) -> Result<(), StoreError> {
         let r = self
