@@ -84,7 +84,10 @@ impl DynamoStore {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
                 let row = Row(&item);
-                Ok(Some(HealthSweep { cursor: row.s("cursor"), last_finished_ms: row.n("last_finished_ms") }))
+                Ok(Some(HealthSweep {
+                    cursor: row.s("sweep_cursor"),
+                    last_finished_ms: row.n("last_finished_ms"),
+                }))
             }
             Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(backend("UpdateItem")(e)),
@@ -107,12 +110,12 @@ impl DynamoStore {
             .expression_attribute_values(":r", run_id.attr());
         match cursor {
             Some(c) => {
-                set.push("cursor = :c");
+                set.push("sweep_cursor = :c");
                 u = u.expression_attribute_values(":c", c.attr());
             }
             None => {
                 set.push("last_finished_ms = :now");
-                remove.push("cursor");
+                remove.push("sweep_cursor");
                 u = u.expression_attribute_values(":now", now_ms.attr());
             }
         }
