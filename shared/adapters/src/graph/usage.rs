@@ -149,10 +149,9 @@ impl UsageBook {
         let now = Instant::now();
         let app = app.map(|h| parse_app(h).ok_or(()));
         let buc = buc.map(|h| parse_buc(h, now).ok_or(()));
-        if matches!(app, Some(Err(()))) || matches!(buc, Some(Err(()))) {
-            if !self.bad_header_logged.swap(true, Ordering::Relaxed) {
-                tracing::warn!("a Graph usage header is not the JSON Meta documents; ignored (logged once)");
-            }
+        let bad = matches!(app, Some(Err(()))) || matches!(buc, Some(Err(())));
+        if bad && !self.bad_header_logged.swap(true, Ordering::Relaxed) {
+            tracing::warn!("a Graph usage header is not the JSON Meta documents; ignored (logged once)");
         }
         let mut e = self.lock();
         if let Some(Ok(percent)) = app {
