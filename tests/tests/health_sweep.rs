@@ -117,6 +117,12 @@ async fn a_sweep_is_spread_over_runs_by_its_budget_and_continued(backend: Backen
         assert!(reports.len() < 25, "the sweep never ends: {reports:?}");
         reports.push(hc.run().await.expect("run"));
     }
+    // The figure docs/operations.md quotes.
+    println!(
+        "sweep of 25 Pages, batch 4, budget 250 ms: {} runs, checked per run {:?}",
+        reports.len(),
+        reports.iter().map(|r| r.checked).collect::<Vec<_>>()
+    );
     let first = &reports[0];
     assert_eq!(first.stop, Stop::Budget, "{first:?}");
     assert!(first.checked > 0 && first.checked < 25, "{first:?}");
@@ -227,6 +233,13 @@ async fn the_run_stops_early_when_meta_usage_is_high(backend: Backend) {
         assert!(runs.len() < 10, "{runs:?}");
         runs.push(hc.run().await.expect("run"));
     }
+    println!(
+        "12 Pages at 96 % app usage: run 1 checked {} and stopped; then {} runs, checked {:?}; debug_token calls {}",
+        first.checked,
+        runs.len(),
+        runs.iter().map(|r| r.checked).collect::<Vec<_>>(),
+        debugged(&fake).len()
+    );
     let asked: BTreeSet<String> = debugged(&fake).into_iter().collect();
     assert_eq!(asked, pages.iter().map(|p| token(p)).collect(), "every Page checked once usage fell");
 }
