@@ -125,7 +125,7 @@ async fn a_sweep_is_spread_over_runs_by_its_budget_and_continued(backend: Backen
     );
     let first = &reports[0];
     assert_eq!(first.stop, Stop::Budget, "{first:?}");
-    assert!(first.checked > 0 && first.checked < 25, "{first:?}");
+    assert!(first.checked < 25, "{first:?}");
     assert!(reports.len() >= 2);
     assert!(reports[1..].iter().all(|r| r.continued_from.is_some()), "{reports:?}");
     assert_eq!(reports.iter().map(|r| r.checked).sum::<usize>(), 25, "{reports:?}");
@@ -228,7 +228,8 @@ async fn the_run_stops_early_when_meta_usage_is_high(backend: Backend) {
     fake.set_usage_headers(None, None);
     let hc = check(&stores, facebook(&fake), eager());
     let mut runs = vec![hc.run().await.expect("run")];
-    assert!(runs[0].continued_from.is_some() || first.checked == 0, "{:?}", runs[0]);
+    // It starts after the last Page checked in order: when the first Page of the batch was
+    // refused (the calls answer in any order), that is the beginning.
     while !runs.last().is_some_and(|r| r.finished_sweep) {
         assert!(runs.len() < 10, "{runs:?}");
         runs.push(hc.run().await.expect("run"));
@@ -240,6 +241,8 @@ async fn the_run_stops_early_when_meta_usage_is_high(backend: Backend) {
         runs.iter().map(|r| r.checked).collect::<Vec<_>>(),
         debugged(&fake).len()
     );
+    // Only Pages checked out of order in the stopped batch are asked about twice.
+    assert!(debugged(&fake).len() <= 12 + first.checked, "{}", debugged(&fake).len());
     let asked: BTreeSet<String> = debugged(&fake).into_iter().collect();
     assert_eq!(asked, pages.iter().map(|p| token(p)).collect(), "every Page checked once usage fell");
 }
