@@ -1,14 +1,18 @@
 //! The health sweep's storage (`PageStore::list_routes_page`, `claim_health_sweep`,
-//! `save_health_sweep`): routes a batch at a time through `gsi1` (a Query, never a Scan), and
-//! the one item that records where the sweep stands and which run may advance it.
+//! `save_health_sweep`, `record_health_check`, `mark_recovered`): routes a batch at a time
+//! through `gsi1` (a Query, never a Scan), the one item that records where the sweep stands and
+//! which run may advance it, the healthy check's stamp, and the way back from lost connection.
 
 use aws_sdk_dynamodb::types::ReturnValue;
 use domain::model::Paged;
 use domain::ports::{HealthSweep, ROUTES_PAGE_MAX, RouteHealth, StoreError};
 
+use domain::timefmt::now_ms;
+
 use super::codec::{Row, ToAttr, decode_all};
 use super::errors::{backend, is_conditional_failure};
-use super::{DynamoStore, keys};
+use super::pages::{CONNECTED, LOST, at_version};
+use super::{DynamoStore, TxItem, keys};
 use crate::cursor;
 
 impl DynamoStore {
@@ -127,5 +131,63 @@ impl DynamoStore {
             expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         self.update_if(u.update_expression(expr)).await
+    }
+
+    /// `PageStore::record_health_check`: the route's `checked_ms`, at `version` only.
+    pub(super) async fn stamp_health_check(
+        &self,
+        page_id: &str,
+        version: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut u = self
+            .tx_update(keys::route(page_id))
+            .update_expression("SET checked_ms = :now")
+            .condition_expression(format!("attribute_exists(pk) AND {}", at_version(version)))
+            .expression_attribute_values(":now", now_ms.attr());
+        if !version.is_empty() {
+            u = u.expression_attribute_values(":v", version.attr());
+        }
+        self.update_if(u).await
+    }
+
+    /// `PageStore::mark_recovered`.
+    pub(super) async fn recover(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        version: &str,
+    ) -> Result<bool, StoreError> {
+        // The mirror of `mark_lost`: both items, at the version checked, still lost; the route
+        // also free of any change's lease (a takeover or reconnect in progress wins).
+        let mut page = self
+            .tx_update(keys::page(tenant_id, page_id))
+            .update_expression("SET #status = :connected REMOVE lost_reason")
+            .condition_expression(format!("{} AND #status = :lost", at_version(version)))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":lost", LOST.attr())
+            .expression_attribute_values(":connected", CONNECTED.attr());
+        let mut route = self
+            .tx_update(keys::route(page_id))
+            .update_expression("SET #status = :connected")
+            .condition_expression(format!(
+                "tenant_id = :t AND {} AND #status = :lost \
+                 AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+                at_version(version)
+            ))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":lost", LOST.attr())
+            .expression_attribute_values(":connected", CONNECTED.attr())
+            .expression_attribute_values(":t", tenant_id.attr())
+            .expression_attribute_values(":now", now_ms().attr());
+        if !version.is_empty() {
+            page = page.expression_attribute_values(":v", version.attr());
+            route = route.expression_attribute_values(":v", version.attr());
+        }
+        match self.transact(vec![page.tx()?, route.tx()?], String::new).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -17,15 +17,15 @@ use super::errors::{backend, cancellation_reasons, conditional, transaction_cond
 use super::keys::Key;
 use super::{DynamoStore, Item, Read, TxItem, keys};
 
-const CONNECTED: &str = "connected";
-const LOST: &str = "lost_connection";
+pub(super) const CONNECTED: &str = "connected";
+pub(super) const LOST: &str = "lost_connection";
 const NOT_CONNECTED: &str = "not_connected";
 /// A transaction item's cancellation reason when its condition did not hold.
 const CHECK_FAILED: &str = "ConditionalCheckFailed";
 
 /// The condition that an item is at connection `version`. A route written before connections
 /// had versions has none, and neither has its Page item: the empty version stands for that.
-fn at_version(version: &str) -> &'static str {
+pub(super) fn at_version(version: &str) -> &'static str {
     if version.is_empty() { "attribute_not_exists(version)" } else { "version = :v" }
 }
 
@@ -442,15 +442,7 @@ impl PageStore for DynamoStore {
         version: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut u = self
-            .tx_update(keys::route(page_id))
-            .update_expression("SET checked_ms = :now")
-            .condition_expression(format!("attribute_exists(pk) AND {}", at_version(version)))
-            .expression_attribute_values(":now", now_ms.attr());
-        if !version.is_empty() {
-            u = u.expression_attribute_values(":v", version.attr());
-        }
-        self.update_if(u).await
+        self.stamp_health_check(page_id, version, now_ms).await
     }
 
     #[instrument(skip(self), err)]
@@ -460,37 +452,7 @@ impl PageStore for DynamoStore {
         page_id: &str,
         version: &str,
     ) -> Result<bool, StoreError> {
-        // The mirror of `mark_lost`: both items, at the version checked, still lost; the route
-        // also free of any change's lease (a takeover or reconnect in progress wins).
-        let mut page = self
-            .tx_update(keys::page(tenant_id, page_id))
-            .update_expression("SET #status = :connected REMOVE lost_reason")
-            .condition_expression(format!("{} AND #status = :lost", at_version(version)))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":lost", LOST.attr())
-            .expression_attribute_values(":connected", CONNECTED.attr());
-        let mut route = self
-            .tx_update(keys::route(page_id))
-            .update_expression("SET #status = :connected")
-            .condition_expression(format!(
-                "tenant_id = :t AND {} AND #status = :lost \
-                 AND (attribute_not_exists(lease_until) OR lease_until < :now)",
-                at_version(version)
-            ))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":lost", LOST.attr())
-            .expression_attribute_values(":connected", CONNECTED.attr())
-            .expression_attribute_values(":t", tenant_id.attr())
-            .expression_attribute_values(":now", now_ms().attr());
-        if !version.is_empty() {
-            page = page.expression_attribute_values(":v", version.attr());
-            route = route.expression_attribute_values(":v", version.attr());
-        }
-        match self.transact(vec![page.tx()?, route.tx()?], String::new).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.recover(tenant_id, page_id, version).await
     }
 
     async fn claim_health_sweep(
