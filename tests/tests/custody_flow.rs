@@ -70,11 +70,11 @@ async fn customer_writes(w: &World, page: &str, psid: &str, mid: &str) {
 }
 
 async fn health(w: &World) -> page_health::HealthReport {
-    let check = page_health::HealthCheck {
-        pages: w.stack.stores.pages.clone(),
-        facebook: facebook_at(&w.fake.base_url()),
-        silence: Duration::from_secs(3600),
-    };
+    let check = page_health::HealthCheck::new(
+        w.stack.stores.pages.clone(),
+        facebook_at(&w.fake.base_url()),
+        Duration::from_secs(3600),
+    );
     check.run().await.expect("health run")
 }
 

@@ -252,10 +252,17 @@ async fn lost_connection_keeps_storing_and_login_restores(backend: Backend) {
 }
 
 async fn health(w: &World, silence: Duration) -> page_health::HealthReport {
-    page_health::HealthCheck { pages: w.stack.stores.pages.clone(), facebook: facebook_for(w), silence }
-        .run()
-        .await
-        .expect("health run")
+    // Each call a new sweep (no interval between sweeps), as the scheduled runs would make.
+    let sweep = page_health::SweepSettings { interval: Duration::ZERO, ..Default::default() };
+    page_health::HealthCheck {
+        pages: w.stack.stores.pages.clone(),
+        facebook: facebook_for(w),
+        silence,
+        sweep,
+    }
+    .run()
+    .await
+    .expect("health run")
 }
 
 async fn the_health_check_restores_subscriptions_flags_silence_and_marks_dead_tokens(backend: Backend) {
@@ -273,7 +280,7 @@ async fn the_health_check_restores_subscriptions_flags_silence_and_marks_dead_to
         assert_eq!(s, 200, "{b}");
     }
     for t in ["page-token-1201", "page-token-1202"] {
-        w.fake.set_token_info(t, true, 0, &["pages_messaging"]);
+        w.fake.set_token_info(t, true, 0, domain::graph::REQUIRED_PERMISSIONS);
     }
     w.fake.set_token_info("page-token-1203", false, 0, &[]);
     // Meta dropped 1202's subscription (as it does after an hour of failed deliveries).
@@ -300,18 +307,23 @@ async fn the_health_check_restores_subscriptions_flags_silence_and_marks_dead_to
     assert_eq!(page(&list, "1201")["status"], "connected");
     assert_eq!(page(&list, "1204")["status"], "not_connected");
 
-    // With a zero threshold every connected Page counts as silent; lost ones are not checked.
+    // With a zero threshold every connected Page counts as silent. 1201 delivered within the
+    // hour and was found healthy: skipped (no Graph call); the lost 1203 is checked again and
+    // stays lost (its token is still dead).
     let report = health(&w, Duration::ZERO).await;
-    assert_eq!(report.checked, 2);
+    assert_eq!((report.checked, report.skipped, report.still_lost), (2, 1, 1), "{report:?}");
     assert_eq!(report.silent, ["1201", "1202"]);
 
-    // A health-check call answering 190 (the connecting user is no longer a Page admin).
-    w.fake.fail_next(
-        "debug_token",
-        FakeFailure::error(400, 190, Some(492), "User is not an admin of the Page"),
-    );
+    // A health-check call answering 190 (the connecting user is no longer a Page admin); the
+    // two Pages checked (1201 is skipped) each get one.
+    for _ in 0..2 {
+        w.fake.fail_next(
+            "debug_token",
+            FakeFailure::error(400, 190, Some(492), "User is not an admin of the Page"),
+        );
+    }
     let report = health(&w, Duration::from_secs(3600)).await;
-    assert_eq!(report.marked_lost.len(), 1, "{report:?}");
+    assert_eq!(report.marked_lost, ["1202"], "{report:?}");
     let lost = page(&pages(&w).await, &report.marked_lost[0]).clone();
     assert_eq!(lost["status"], "lost_connection");
     assert!(lost["lost_reason"].as_str().is_some_and(|r| r.contains("no longer its admin")), "{lost}");

@@ -57,6 +57,10 @@ pub struct GraphError {
     pub subcode: Option<i64>,
     pub message: String,
     pub fbtrace_id: Option<String>,
+    /// How long to wait before calling again, when known: Meta's
+    /// `estimated_time_to_regain_access` after a throttle, or the client's own estimate when
+    /// it refused to call at high usage (`docs/operations.md`, "Meta's rate limits").
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl GraphError {
@@ -68,7 +72,29 @@ impl GraphError {
         message: String,
         fbtrace_id: Option<String>,
     ) -> GraphError {
-        GraphError { kind: classify(status, code, subcode), status, code, subcode, message, fbtrace_id }
+        GraphError {
+            kind: classify(status, code, subcode),
+            status,
+            code,
+            subcode,
+            message,
+            fbtrace_id,
+            retry_after: None,
+        }
+    }
+
+    /// The client refused to call: the usage Meta reported is too high (or a throttle is still
+    /// running). Nothing was sent; retry after `retry_after`.
+    pub fn usage_limited(message: impl Into<String>, retry_after: std::time::Duration) -> GraphError {
+        GraphError {
+            kind: GraphErrorKind::RateLimited,
+            status: 429,
+            code: None,
+            subcode: None,
+            message: message.into(),
+            fbtrace_id: None,
+            retry_after: Some(retry_after),
+        }
     }
 
     /// No answer at all (timeout, connection failure).
@@ -80,6 +106,7 @@ impl GraphError {
             subcode: None,
             message: message.into(),
             fbtrace_id: None,
+            retry_after: None,
         }
     }
 

@@ -200,6 +200,12 @@ pub fn missing_permissions(granted: &[(String, String)]) -> Vec<&'static str> {
         .collect()
 }
 
+/// The required permissions missing from a token's `scopes` (what `debug_token` reports): the
+/// health check's reading of [`missing_permissions`], in the product's order.
+pub fn missing_scopes(scopes: &[String]) -> Vec<&'static str> {
+    REQUIRED_PERMISSIONS.iter().copied().filter(|p| !scopes.iter().any(|s| s == p)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +284,15 @@ mod tests {
         for p in REQUIRED_PERMISSIONS {
             assert!(u.contains(p), "{p}");
         }
+    }
+
+    #[test]
+    fn missing_scopes_lists_the_absent_ones() {
+        let all: Vec<String> = REQUIRED_PERMISSIONS.iter().map(|p| p.to_string()).collect();
+        assert!(missing_scopes(&all).is_empty());
+        let some: Vec<String> = all.iter().filter(|p| *p != "pages_messaging").cloned().collect();
+        assert_eq!(missing_scopes(&some), vec!["pages_messaging"]);
+        assert_eq!(missing_scopes(&[]).len(), REQUIRED_PERMISSIONS.len());
     }
 
     #[test]

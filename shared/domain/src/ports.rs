@@ -9,11 +9,13 @@ use crate::model::{Conversation, Member, Message, PageRecord, PageRoute, Paged, 
 
 mod comments;
 mod data;
+mod health;
 pub use comments::CommentStore;
 pub use data::{
     DeletionCounts, DeletionRequest, DeletionStatus, ErasureStore, FacebookLink, FacebookUserStore,
     PageErasure,
 };
+pub use health::{HealthSweep, ROUTES_PAGE_MAX};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -104,6 +106,46 @@ pub trait PageStore: Send + Sync {
     /// Every route (connected or lost), with when its Page last delivered an event: the
     /// health check's worklist, read through an index, never a scan.
     async fn list_routes(&self) -> Result<Vec<RouteHealth>, StoreError>;
+    /// At most `limit` routes (capped at [`ROUTES_PAGE_MAX`]) in Page-id order, after `cursor`
+    /// (the `next_cursor` of the page before): the health sweep's batches, through the same
+    /// index. The cursor names a Page id, not an item, so it stays valid when that route goes.
+    async fn list_routes_page(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Paged<RouteHealth>, StoreError>;
+    /// Stamps the route, if still at connection `version`, as found healthy at `now_ms`
+    /// ([`RouteHealth::checked_ms`]); returns whether it did.
+    async fn record_health_check(
+        &self,
+        page_id: &str,
+        version: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// A Page in lost connection whose holder's token works again: the shop's Page and the
+    /// route go back to connected, in one conditional write, only while both are still lost at
+    /// connection `version` and no change holds the route's lease (a takeover or reconnect
+    /// meanwhile is never overridden). Returns whether it did.
+    async fn mark_recovered(&self, tenant_id: &str, page_id: &str, version: &str)
+    -> Result<bool, StoreError>;
+    /// Claims the health sweep for run `run_id` until `until_ms` (refused, `None`, while another
+    /// run's claim lasts) and returns where the sweep stands.
+    async fn claim_health_sweep(
+        &self,
+        run_id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<HealthSweep>, StoreError>;
+    /// Saves the sweep's progress while `run_id` holds the claim: `cursor` is where the next
+    /// batch starts (`None`: the sweep is complete, the next starts over, and `now_ms` is
+    /// recorded as its end); `release` gives up the claim. False when the claim was lost.
+    async fn save_health_sweep(
+        &self,
+        run_id: &str,
+        cursor: Option<&str>,
+        now_ms: i64,
+        release: bool,
+    ) -> Result<bool, StoreError>;
     /// Records that the Page delivered an event at `now_ms`; writes at most about once a
     /// minute per Page (a conditional update), so it costs next to nothing per message.
     async fn touch_delivery(&self, page_id: &str, now_ms: i64) -> Result<(), StoreError>;
@@ -211,6 +253,8 @@ pub struct RouteHealth {
     pub connected_ms: Option<i64>,
     /// The connection version.
     pub version: String,
+    /// When the health check last found the Page healthy at this version, Unix ms.
+    pub checked_ms: Option<i64>,
 }
 
 /// How stale a delivery timestamp may get before `touch_delivery` writes again.

@@ -163,6 +163,9 @@ pub struct FakeState {
     /// and announced here (to be echoed as webhooks), and `debug_token` finds every token
     /// the fake issued valid. Tests leave it off.
     pub send_events: Option<tokio::sync::mpsc::UnboundedSender<SentEvent>>,
+    /// Meta's rate-limit headers (`X-App-Usage`, `X-Business-Use-Case-Usage`, or anything
+    /// else: raw name and value) added to every answer, errors included, while set.
+    pub usage_headers: Vec<(String, String)>,
 }
 
 /// What one login granted (the simulator's dialog): keyed by code, then by the short-lived and
@@ -273,6 +276,7 @@ impl FakeGraph {
             private_replies: Vec::new(),
             comment_events: None,
             send_events: None,
+            usage_headers: Vec::new(),
         }));
         FakeGraph { base_url, state, server: None }
     }
@@ -303,6 +307,19 @@ impl FakeGraph {
         let mut s = self.state();
         s.app_id = app_id.to_string();
         s.app_secret = app_secret.to_string();
+    }
+
+    /// Every answer from now on carries these usage headers (raw values, so a test can send
+    /// malformed ones); `None` leaves that header out. See PLATFORM.md, "Rate-limit headers".
+    pub fn set_usage_headers(&self, app_usage: Option<&str>, business_use_case: Option<&str>) {
+        let mut h = Vec::new();
+        if let Some(v) = app_usage {
+            h.push(("x-app-usage".to_string(), v.to_string()));
+        }
+        if let Some(v) = business_use_case {
+            h.push(("x-business-use-case-usage".to_string(), v.to_string()));
+        }
+        self.state().usage_headers = h;
     }
 
     /// The code exchange then requires exactly this `redirect_uri` (error 100/36008 otherwise).

@@ -63,13 +63,27 @@ pub(super) async fn handle(
     uri: Uri,
     body: axum::body::Bytes,
 ) -> Response {
+    let mut resp = answer(&state, method, uri, body).await;
+    let headers = lock(&state).usage_headers.clone();
+    for (name, value) in headers {
+        // A value a header cannot carry is left out (tests send odd but printable ones).
+        if let (Ok(n), Ok(v)) =
+            (axum::http::HeaderName::from_bytes(name.as_bytes()), axum::http::HeaderValue::from_str(&value))
+        {
+            resp.headers_mut().insert(n, v);
+        }
+    }
+    resp
+}
+
+async fn answer(state: &Shared, method: Method, uri: Uri, body: axum::body::Bytes) -> Response {
     let params: Vec<(String, String)> =
         Query::<Vec<(String, String)>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let path = uri.path().to_string();
     let rest = unversioned(&path).to_string();
     let route = route_key(&method, &rest, &params, &body);
     let failure = {
-        let mut s = lock(&state);
+        let mut s = lock(state);
         s.requests.push(RecordedRequest {
             route: route.to_string(),
             method: method.to_string(),
@@ -92,7 +106,7 @@ pub(super) async fn handle(
         Some(FakeFailure::AfterHandling { .. }) | None => {}
     }
     let q = Params(&params);
-    let mut s = lock(&state);
+    let mut s = lock(state);
     let answer = match route {
         "exchange" => exchange(&mut s, &q),
         "long_lived" => long_lived(&mut s, &q),

@@ -334,6 +334,7 @@ impl FromItem for RouteHealth {
             last_event_ms: row.n("last_event_ms"),
             connected_ms: row.n("connected_ms"),
             version: row.s("version").unwrap_or_default(),
+            checked_ms: row.n("checked_ms"),
         })
     }
 }

@@ -35,6 +35,11 @@ const AUTO_HIDE: &str = "AUTOHIDE#";
 /// The `gsi1pk` of every Page route: the health check's worklist in one index partition.
 pub(super) const ROUTES: &str = "ROUTES";
 
+/// The health sweep's one item: where the walk over the routes stands and which run holds it.
+pub(super) fn health_sweep() -> Key {
+    Key::new("HEALTH", "SWEEP")
+}
+
 /// The `gsi1pk` of a shop's Page item whose token expires (imported or disconnected, not
 /// connected): the token sweep's worklist, a sparse index partition.
 pub(super) const TOKEN_EXPIRY: &str = "TOKEN_EXPIRY";

@@ -13,6 +13,7 @@ mod conversations;
 mod erasure;
 mod errors;
 mod facebook_users;
+mod health;
 mod inbox;
 mod keys;
 mod members;

@@ -17,15 +17,15 @@ use super::errors::{backend, cancellation_reasons, conditional, transaction_cond
 use super::keys::Key;
 use super::{DynamoStore, Item, Read, TxItem, keys};
 
-const CONNECTED: &str = "connected";
-const LOST: &str = "lost_connection";
+pub(super) const CONNECTED: &str = "connected";
+pub(super) const LOST: &str = "lost_connection";
 const NOT_CONNECTED: &str = "not_connected";
 /// A transaction item's cancellation reason when its condition did not hold.
 const CHECK_FAILED: &str = "ConditionalCheckFailed";
 
 /// The condition that an item is at connection `version`. A route written before connections
 /// had versions has none, and neither has its Page item: the empty version stands for that.
-fn at_version(version: &str) -> &'static str {
+pub(super) fn at_version(version: &str) -> &'static str {
     if version.is_empty() { "attribute_not_exists(version)" } else { "version = :v" }
 }
 
@@ -425,6 +425,53 @@ impl PageStore for DynamoStore {
             .key_condition_expression("gsi1pk = :p")
             .expression_attribute_values(":p", keys::ROUTES.attr());
         decode_all(&self.query_all(q, usize::MAX).await?)
+    }
+
+    async fn list_routes_page(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<domain::model::Paged<RouteHealth>, StoreError> {
+        self.routes_page(cursor, limit).await
+    }
+
+    #[instrument(skip(self), err)]
+    async fn record_health_check(
+        &self,
+        page_id: &str,
+        version: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.stamp_health_check(page_id, version, now_ms).await
+    }
+
+    #[instrument(skip(self), err)]
+    async fn mark_recovered(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        version: &str,
+    ) -> Result<bool, StoreError> {
+        self.recover(tenant_id, page_id, version).await
+    }
+
+    async fn claim_health_sweep(
+        &self,
+        run_id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<domain::ports::HealthSweep>, StoreError> {
+        self.claim_sweep(run_id, now_ms, until_ms).await
+    }
+
+    async fn save_health_sweep(
+        &self,
+        run_id: &str,
+        cursor: Option<&str>,
+        now_ms: i64,
+        release: bool,
+    ) -> Result<bool, StoreError> {
+        self.save_sweep(run_id, cursor, now_ms, release).await
     }
 
     #[instrument(skip(self), err)]

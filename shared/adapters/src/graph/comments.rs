@@ -135,8 +135,14 @@ impl HttpGraph {
         let token = page_token.expose_secret();
         let url = self.url(&[comment_id, "comments"], &[("access_token", token)])?;
         let body = serde_json::json!({ "message": text });
-        let call =
-            Call { op: "reply_comment", method: Method::POST, url, secrets: vec![token], body: Some(body) };
+        let call = Call {
+            op: "reply_comment",
+            method: Method::POST,
+            url,
+            secrets: vec![token],
+            body: Some(body),
+            page: None,
+        };
         // Never repeated after a timeout or a 5xx: the first may have been posted.
         let r: IdAnswer = self.call_unrepeatable(call).await?;
         Ok(r.id)
@@ -165,8 +171,14 @@ impl HttpGraph {
             "message": message,
             "messaging_type": "RESPONSE",
         });
-        let call =
-            Call { op: "private_reply", method: Method::POST, url, secrets: vec![token], body: Some(body) };
+        let call = Call {
+            op: "private_reply",
+            method: Method::POST,
+            url,
+            secrets: vec![token],
+            body: Some(body),
+            page: Some(page_id.to_string()),
+        };
         // Meta allows one per comment: a second attempt after an unknown outcome would be
         // refused at best, so it is never made.
         let r: PrivateReplyAnswer = self.call_unrepeatable(call).await?;
@@ -184,8 +196,14 @@ impl HttpGraph {
         let token = page_token.expose_secret();
         let flag = if hidden { "true" } else { "false" };
         let url = self.url(&[comment_id], &[("is_hidden", flag), ("access_token", token)])?;
-        let call =
-            Call { op: "set_comment_hidden", method: Method::POST, url, secrets: vec![token], body: None };
+        let call = Call {
+            op: "set_comment_hidden",
+            method: Method::POST,
+            url,
+            secrets: vec![token],
+            body: None,
+            page: None,
+        };
         // Setting a flag to a value twice is the same as once: retried like a read.
         self.call_success(call).await
     }
@@ -199,8 +217,14 @@ impl HttpGraph {
         object_segment("delete_comment", "comment", comment_id)?;
         let token = page_token.expose_secret();
         let url = self.url(&[comment_id], &[("access_token", token)])?;
-        let call =
-            Call { op: "delete_comment", method: Method::DELETE, url, secrets: vec![token], body: None };
+        let call = Call {
+            op: "delete_comment",
+            method: Method::DELETE,
+            url,
+            secrets: vec![token],
+            body: None,
+            page: None,
+        };
         // A retried delete whose first attempt went through finds the comment gone: still Ok.
         match self.call_success(call).await {
             Err(e) if (e.code, e.subcode) == GONE => {
@@ -225,7 +249,8 @@ impl HttpGraph {
             query.push(("after", a));
         }
         let url = self.url(&[&page, "posts"], &query)?;
-        let list: ListAnswer<PostJson> = self.call(self.get("posts", url, vec![token])).await?;
+        let list: ListAnswer<PostJson> =
+            self.call(self.get("posts", url, vec![token]).on_page(page_id)).await?;
         let next_after = list.next_after();
         let posts: Vec<GraphPost> = list
             .data

@@ -225,7 +225,14 @@ impl Graph for HttpGraph {
         let joined = fields.join(",");
         let url = self
             .url(&[&page, "subscribed_apps"], &[("subscribed_fields", &joined), ("access_token", token)])?;
-        let call = Call { op: "subscribe_page", method: Method::POST, url, secrets: vec![token], body: None };
+        let call = Call {
+            op: "subscribe_page",
+            method: Method::POST,
+            url,
+            secrets: vec![token],
+            body: None,
+            page: Some(page_id.to_string()),
+        };
         self.call_success(call).await
     }
 
@@ -262,8 +269,14 @@ impl Graph for HttpGraph {
                 body["tag"] = "HUMAN_AGENT".into();
             }
         }
-        let call =
-            Call { op: "send_text", method: Method::POST, url, secrets: vec![token], body: Some(body) };
+        let call = Call {
+            op: "send_text",
+            method: Method::POST,
+            url,
+            secrets: vec![token],
+            body: Some(body),
+            page: Some(page_id.to_string()),
+        };
         // Never repeated after a timeout or a 5xx: the first may have gone out.
         let sent: Sent = self.call_unrepeatable(call).await?;
         Ok(sent.message_id)
@@ -274,8 +287,14 @@ impl Graph for HttpGraph {
         let page = Self::page_segment(page_id)?;
         let token = page_token.expose_secret();
         let url = self.url(&[&page, "subscribed_apps"], &[("access_token", token)])?;
-        let call =
-            Call { op: "unsubscribe_page", method: Method::DELETE, url, secrets: vec![token], body: None };
+        let call = Call {
+            op: "unsubscribe_page",
+            method: Method::DELETE,
+            url,
+            secrets: vec![token],
+            body: None,
+            page: Some(page_id.to_string()),
+        };
         self.call_success(call).await
     }
 
@@ -289,7 +308,7 @@ impl Graph for HttpGraph {
         let token = page_token.expose_secret();
         let url = self.url(&[&page, "subscribed_apps"], &[("access_token", token)])?;
         let list: DataList<SubscribedAppJson> =
-            self.call(self.get("subscribed_fields", url, vec![token])).await?;
+            self.call(self.get("subscribed_fields", url, vec![token]).on_page(page_id)).await?;
         Ok(list
             .data
             .into_iter()
@@ -323,7 +342,8 @@ impl Graph for HttpGraph {
             query.push(("after", a));
         }
         let url = self.url(&[&page, "conversations"], &query)?;
-        let list: DataList<ConversationJson> = self.call(self.get("conversations", url, vec![token])).await?;
+        let list: DataList<ConversationJson> =
+            self.call(self.get("conversations", url, vec![token]).on_page(page_id)).await?;
         let next_after = list
             .paging
             .filter(|p| p.next.is_some())

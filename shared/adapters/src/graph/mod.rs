@@ -25,6 +25,7 @@ const CONVERSATION_FIELDS: &str =
     "participants,updated_time,messages.limit(20){id,created_time,from,to,message}";
 
 pub use crate::retry::RetryPolicy;
+pub use usage::{Usage, UsageLimits};
 
 /// Why an `HttpGraph` could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,9 @@ pub struct HttpGraph {
     /// functions that make none of these calls are not given it (least privilege).
     app_secret: Option<SecretString>,
     policy: RetryPolicy,
+    /// Meta's usage as last reported, shared by the client's clones (`usage.rs`).
+    usage: std::sync::Arc<usage::UsageBook>,
+    limits: UsageLimits,
 }
 
 impl std::fmt::Debug for HttpGraph {
@@ -56,6 +60,7 @@ impl std::fmt::Debug for HttpGraph {
             .field("app_id", &self.app_id)
             .field("app_secret", &"[redacted]")
             .field("policy", &self.policy)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -69,6 +74,17 @@ struct Call<'a> {
     secrets: Vec<&'a str>,
     /// A JSON body (the Send API).
     body: Option<serde_json::Value>,
+    /// The Page whose token the call uses: its Business Use Case usage gates the call (the
+    /// app-wide usage gates the others).
+    page: Option<String>,
+}
+
+impl Call<'_> {
+    /// The call is made with `page`'s token.
+    fn on_page(mut self, page: &str) -> Self {
+        self.page = Some(page.to_string());
+        self
+    }
 }
 
 impl HttpGraph {
@@ -106,7 +122,29 @@ impl HttpGraph {
             .user_agent(concat!("fb-inbox-adapters/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GraphSetupError::Client(e.without_url()))?;
-        Ok(HttpGraph { client, base, app_id, app_secret, policy })
+        // A person waiting (the admin API, Facebook Login's return, a reply) is barely slowed.
+        let limits = if policy == RetryPolicy::INTERACTIVE || policy == RetryPolicy::SEND {
+            UsageLimits::INTERACTIVE
+        } else {
+            UsageLimits::BACKGROUND
+        };
+        Ok(HttpGraph { client, base, app_id, app_secret, policy, usage: Default::default(), limits })
+    }
+
+    /// The same client with other usage thresholds.
+    pub fn with_usage_limits(mut self, limits: UsageLimits) -> HttpGraph {
+        self.limits = limits;
+        self
+    }
+
+    /// The Page's latest usage as Meta reported it (its Business Use Case), while fresh.
+    pub fn usage(&self, page_id: &str) -> Option<Usage> {
+        self.usage.page(page_id)
+    }
+
+    /// The app's latest usage (`X-App-Usage`), while fresh.
+    pub fn app_usage(&self) -> Option<Usage> {
+        self.usage.app()
     }
 
     /// From `FB_GRAPH_URL` (default [`DEFAULT_GRAPH_URL`]), `FB_APP_ID` and `FB_APP_SECRET`
@@ -204,7 +242,9 @@ impl HttpGraph {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            let retry = (e.is_retryable() && n < attempts).then(|| self.policy.backoff(n - 1));
+            // A wait Meta (or the usage seen) asked for is minutes, not a backoff: given back.
+            let retry = (e.is_retryable() && e.retry_after.is_none() && n < attempts)
+                .then(|| self.policy.backoff(n - 1));
             log_failure(call.op, n, &e, retry, None);
             match retry {
                 Some(wait) => tokio::time::sleep(wait).await,
@@ -230,7 +270,7 @@ impl HttpGraph {
                 Ok(v) => return Ok(v),
                 Err(f) => f,
             };
-            let refused = unsent || e.kind == GraphErrorKind::RateLimited;
+            let refused = (unsent || e.kind == GraphErrorKind::RateLimited) && e.retry_after.is_none();
             let wait = self.policy.backoff(n - 1);
             let in_budget = started.elapsed() + wait < budget;
             let retry = refused && n < attempts && in_budget;
@@ -253,6 +293,11 @@ impl HttpGraph {
         call: &Call<'_>,
         timeout: Option<std::time::Duration>,
     ) -> Result<T, (GraphError, bool)> {
+        match self.usage.gate(call.op, call.page.as_deref(), &self.limits) {
+            usage::Gate::Go => {}
+            usage::Gate::Slow(wait) => tokio::time::sleep(wait).await,
+            usage::Gate::Refuse(e) => return Err((e, true)),
+        }
         let mut req = self.client.request(call.method.clone(), call.url.clone());
         if let Some(b) = &call.body {
             req = req.json(b);
@@ -265,6 +310,12 @@ impl HttpGraph {
             (transport_error(call, e), unsent)
         })?;
         let status = resp.status().as_u16();
+        let h = resp.headers();
+        self.usage.record(
+            h.get("x-app-usage").map(|v| v.as_bytes()),
+            h.get("x-business-use-case-usage").map(|v| v.as_bytes()),
+            &self.limits,
+        );
         let body = resp.bytes().await.map_err(|e| (transport_error(call, e), false))?;
         self.answer(call, status, &body).map_err(|e| (e, false))
     }
@@ -280,7 +331,17 @@ impl HttpGraph {
         let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
         // Graph's error object, whatever the status (it has been seen on 200s too).
         if let Some(err) = json.as_ref().and_then(|v| v.get("error")).filter(|e| e.is_object()) {
-            return Err(api_error(call, status, err));
+            let mut e = api_error(call, status, err);
+            if e.kind == GraphErrorKind::RateLimited {
+                // A throttle's `estimated_time_to_regain_access`, read from this answer.
+                let known = match &call.page {
+                    Some(p) => self.usage.page(p),
+                    None => self.usage.app(),
+                };
+                let now = std::time::Instant::now();
+                e.retry_after = known.and_then(|u| u.regain_at).filter(|r| *r > now).map(|r| r - now);
+            }
+            return Err(e);
         }
         if !(200..300).contains(&status) {
             return Err(GraphError::from_parts(status, None, None, format!("HTTP {status}"), None));
@@ -298,7 +359,7 @@ impl HttpGraph {
     }
 
     fn get<'a>(&self, op: &'static str, url: Url, secrets: Vec<&'a str>) -> Call<'a> {
-        Call { op, method: Method::GET, url, secrets, body: None }
+        Call { op, method: Method::GET, url, secrets, body: None, page: None }
     }
 }
 
@@ -320,6 +381,7 @@ fn internal(message: impl Into<String>) -> GraphError {
         subcode: None,
         message: message.into(),
         fbtrace_id: None,
+        retry_after: None,
     }
 }
 
@@ -332,6 +394,7 @@ fn unexpected(op: &str, status: u16, why: String) -> GraphError {
         subcode: None,
         message: format!("{op}: unexpected response body: {why}"),
         fbtrace_id: None,
+        retry_after: None,
     }
 }
 
@@ -391,6 +454,7 @@ fn api_error(call: &Call<'_>, status: u16, err: &serde_json::Value) -> GraphErro
 
 mod comments;
 mod endpoints;
+mod usage;
 
 /// One log line per failed Graph attempt: what Meta said, and the wait before the next
 /// attempt when there is one (`unsent`: for a call that must not reach Meta twice, whether the

@@ -44,6 +44,8 @@ struct StoreState {
     page_meta: HashMap<(String, String), pages::PageMeta>,
     /// page → (last event, connected at)
     deliveries: HashMap<String, (Option<i64>, i64)>,
+    /// The health sweep's progress and claim.
+    health_sweep: pages::SweepState,
     nonces: HashMap<String, i64>,
     rules: BTreeMap<(String, String), Rule>,
     human_agent: HashSet<String>,

@@ -7,6 +7,7 @@ use domain::ports::*;
 use domain::timefmt::now_ms;
 
 use super::{MemoryStore, StoreState, key, of_shop};
+use crate::cursor as health;
 
 /// What the store keeps beside a route: its version and the lease of a change.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +15,8 @@ pub(super) struct RouteMeta {
     pub version: String,
     /// (op, until ms)
     pub lease: Option<(String, i64)>,
+    /// When the health check last found the Page healthy at this version.
+    pub checked_ms: Option<i64>,
 }
 
 /// What the store keeps beside a shop's Page: its connection version and token expiry.
@@ -180,7 +183,7 @@ impl PageStore for MemoryStore {
                         s.routes.insert(c.page_id.clone(), d.clone());
                         s.route_meta.insert(
                             c.page_id.clone(),
-                            RouteMeta { version: domain::custody::new_id(), lease },
+                            RouteMeta { version: domain::custody::new_id(), lease, checked_ms: None },
                         );
                         return Ok(());
                     }
@@ -190,8 +193,10 @@ impl PageStore for MemoryStore {
             (None, None) => match &c.draft {
                 Some(d) => {
                     s.routes.insert(c.page_id.clone(), d.clone());
-                    s.route_meta
-                        .insert(c.page_id.clone(), RouteMeta { version: domain::custody::new_id(), lease });
+                    s.route_meta.insert(
+                        c.page_id.clone(),
+                        RouteMeta { version: domain::custody::new_id(), lease, checked_ms: None },
+                    );
                     return Ok(());
                 }
                 None => return Err(conflict(format!("page {} has no route of the shop", c.page_id))),
@@ -253,21 +258,112 @@ impl PageStore for MemoryStore {
 
     async fn list_routes(&self) -> Result<Vec<RouteHealth>, StoreError> {
         let s = self.lock();
-        let mut out: Vec<RouteHealth> = s
-            .routes
-            .values()
-            .map(|r| {
-                let d = s.deliveries.get(&r.page_id);
-                RouteHealth {
-                    route: r.clone(),
-                    last_event_ms: d.and_then(|d| d.0),
-                    connected_ms: d.map(|d| d.1),
-                    version: s.route_meta.get(&r.page_id).map(|m| m.version.clone()).unwrap_or_default(),
-                }
-            })
-            .collect();
+        let mut out: Vec<RouteHealth> = s.routes.values().map(|r| s.route_health(r)).collect();
         out.sort_by(|a, b| a.route.page_id.cmp(&b.route.page_id));
         Ok(out)
+    }
+
+    async fn list_routes_page(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<domain::model::Paged<RouteHealth>, StoreError> {
+        let after = cursor.map(health::decode_route_cursor).transpose()?;
+        let s = self.lock();
+        let mut all: Vec<&PageRoute> =
+            s.routes.values().filter(|r| after.as_deref().is_none_or(|a| r.page_id.as_str() > a)).collect();
+        all.sort_by(|a, b| a.page_id.cmp(&b.page_id));
+        let limit = limit.clamp(1, ROUTES_PAGE_MAX);
+        let items: Vec<RouteHealth> = all.iter().take(limit).map(|r| s.route_health(r)).collect();
+        let next_cursor = (all.len() > limit)
+            .then(|| items.last().map(|r| health::route_cursor(&r.route.page_id)))
+            .flatten();
+        Ok(domain::model::Paged { items, next_cursor })
+    }
+
+    async fn record_health_check(
+        &self,
+        page_id: &str,
+        version: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let routed = s.routes.contains_key(page_id);
+        match s.route_meta.get_mut(page_id) {
+            Some(m) if routed && m.version == version => {
+                m.checked_ms = Some(now_ms);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn mark_recovered(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        version: &str,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let k = key(tenant_id, page_id);
+        let now = now_ms();
+        let page_ok = s.page_meta.get(&k).and_then(|m| m.version.as_deref()) == Some(version)
+            && s.pages.get(&k).is_some_and(|p| p.status == PageStatus::LostConnection);
+        let route_ok = s
+            .routes
+            .get(page_id)
+            .is_some_and(|r| r.tenant_id == tenant_id && r.status == PageStatus::LostConnection)
+            && s.route_meta.get(page_id).is_some_and(|m| {
+                m.version == version && m.lease.as_ref().is_none_or(|(_, until)| *until <= now)
+            });
+        if !(page_ok && route_ok) {
+            return Ok(false);
+        }
+        if let Some(p) = s.pages.get_mut(&k) {
+            p.status = PageStatus::Connected;
+            p.lost_reason = None;
+        }
+        if let Some(r) = s.routes.get_mut(page_id) {
+            r.status = PageStatus::Connected;
+        }
+        Ok(true)
+    }
+
+    async fn claim_health_sweep(
+        &self,
+        run_id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<HealthSweep>, StoreError> {
+        let mut s = self.lock();
+        let sweep = &mut s.health_sweep;
+        if sweep.claim.as_ref().is_some_and(|(id, until)| id != run_id && *until > now_ms) {
+            return Ok(None);
+        }
+        sweep.claim = Some((run_id.to_string(), until_ms));
+        Ok(Some(HealthSweep { cursor: sweep.cursor.clone(), last_finished_ms: sweep.last_finished_ms }))
+    }
+
+    async fn save_health_sweep(
+        &self,
+        run_id: &str,
+        cursor: Option<&str>,
+        now_ms: i64,
+        release: bool,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let sweep = &mut s.health_sweep;
+        if sweep.claim.as_ref().is_none_or(|(id, _)| id != run_id) {
+            return Ok(false);
+        }
+        sweep.cursor = cursor.map(str::to_string);
+        if cursor.is_none() {
+            sweep.last_finished_ms = Some(now_ms);
+        }
+        if release {
+            sweep.claim = None;
+        }
+        Ok(true)
     }
 
     async fn touch_delivery(&self, page_id: &str, now_ms: i64) -> Result<(), StoreError> {
@@ -322,6 +418,29 @@ impl PageStore for MemoryStore {
     }
 }
 
+/// The health sweep's item (see [`PageStore::claim_health_sweep`]).
+#[derive(Debug, Clone, Default)]
+pub(super) struct SweepState {
+    /// (run id, until ms)
+    claim: Option<(String, i64)>,
+    cursor: Option<String>,
+    last_finished_ms: Option<i64>,
+}
+
+impl StoreState {
+    fn route_health(&self, r: &PageRoute) -> RouteHealth {
+        let d = self.deliveries.get(&r.page_id);
+        let meta = self.route_meta.get(&r.page_id);
+        RouteHealth {
+            route: r.clone(),
+            last_event_ms: d.and_then(|d| d.0),
+            connected_ms: d.map(|d| d.1),
+            version: meta.map(|m| m.version.clone()).unwrap_or_default(),
+            checked_ms: meta.and_then(|m| m.checked_ms),
+        }
+    }
+}
+
 impl StoreState {
     /// Refuses to connect a Page to a shop while another shop holds its route or a change
     /// holds its lease.
@@ -342,7 +461,10 @@ impl StoreState {
     /// token, kept apart, stays and no longer expires).
     pub(super) fn write_connection(&mut self, page: &PageRecord, route: &PageRoute, version: &str) {
         self.routes.insert(page.page_id.clone(), route.clone());
-        self.route_meta.insert(page.page_id.clone(), RouteMeta { version: version.to_string(), lease: None });
+        self.route_meta.insert(
+            page.page_id.clone(),
+            RouteMeta { version: version.to_string(), lease: None, checked_ms: None },
+        );
         let now = now_ms();
         let d = self.deliveries.entry(page.page_id.clone()).or_insert((None, now));
         *d = (None, now);
