@@ -247,7 +247,52 @@ async fn the_run_stops_early_when_meta_usage_is_high(backend: Backend) {
     assert_eq!(asked, pages.iter().map(|p| token(p)).collect(), "every Page checked once usage fell");
 }
 
+/// Key rotation (docs/operations.md, "Secrets and key rotation"): with `k2` made current, one
+/// sweep moves every Page's token to it, the Pages the skip rule spares a Graph call included;
+/// after it the old key can leave the ring and every token still opens.
+async fn a_key_rotation_reaches_every_page_skipped_or_checked(backend: Backend) {
+    let (stores, fake, pages) = setup(backend, 6).await;
+    let old = facebook(&fake);
+    let first = check(&stores, old.clone(), eager()).run().await.expect("run");
+    assert_eq!(first.healthy, 6, "{first:?}");
+    let now = domain::timefmt::now_ms();
+    for p in &pages[..3] {
+        stores.pages.touch_delivery(p, now).await.expect("delivery");
+    }
+    let cfg = stack_config(Backend::Memory, Duration::from_secs(1), 1);
+    let k1 = secrecy::ExposeSecret::expose_secret(&cfg.token_key).to_string();
+    let k2 = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+    let ring = |keys: serde_json::Value| {
+        adapters::crypto::TokenCipher::from_ring_secret(&SecretString::from(
+            serde_json::json!({"current": "k2", "keys": keys}).to_string(),
+        ))
+        .expect("ring")
+    };
+    let mut rotated = Facebook::new(
+        Arc::new(fast_graph_client(&fake)),
+        &cfg.token_key,
+        cfg.app_id.clone(),
+        cfg.dialog_url.clone(),
+        "https://app.example.vn/oauth/facebook/callback".into(),
+        "https://app.example.vn/".into(),
+    )
+    .expect("facebook settings");
+    rotated.cipher = ring(serde_json::json!({"k1": k1, "k2": k2}));
+    let second = check(&stores, Arc::new(rotated), eager()).run().await.expect("run");
+    assert!(second.finished_sweep, "{second:?}");
+    assert_eq!((second.checked, second.skipped), (3, 3), "{second:?}");
+    let only_k2 = ring(serde_json::json!({"k2": k2}));
+    for p in &pages {
+        let sealed =
+            stores.pages.page(SHOP, p).await.expect("page").expect("exists").token_enc.expect("token");
+        assert!(sealed.starts_with("v2:k2:"), "Page {p} still under its old key: {}", &sealed[..6]);
+        let opened = only_k2.decrypt(SHOP, p, &sealed).expect("opens without k1");
+        assert_eq!(secrecy::ExposeSecret::expose_secret(&opened), token(p).as_str());
+    }
+}
+
 on_both_backends!(
+    a_key_rotation_reaches_every_page_skipped_or_checked,
     a_sweep_is_spread_over_runs_by_its_budget_and_continued,
     pages_delivering_and_checked_recently_are_skipped,
     lost_pages_come_back_when_their_token_works_again,

@@ -46,6 +46,8 @@ impl HealthCheck {
         let now = domain::timefmt::now_ms();
         let lost = r.route.status == PageStatus::LostConnection;
         if !lost && self.recently_fine(r, now) {
+            // No Graph call, but the key rotation's sweep still reaches the Page (one read).
+            self.rewrap_held(r).await;
             return Verdict::Skipped;
         }
         match self.inspect(r, lost, now).await {
@@ -90,6 +92,34 @@ impl HealthCheck {
         }
     }
 
+    /// Key rotation (docs/operations.md): a token sealed under a key that is no longer the
+    /// ring's current one (or in the old `v1` form) is re-wrapped under the current key, a
+    /// conditional write that never overwrites a newer token. Every sweep reaches every Page,
+    /// so one sweep after a rotation the old key can leave the ring.
+    async fn rewrap(&self, tenant: &str, page_id: &str, sealed: &str) {
+        if let Err(e) =
+            adapters::crypto::rewrap_if_needed(&*self.pages, &self.facebook.cipher, tenant, page_id, sealed)
+                .await
+        {
+            warn!(error = %adapters::telemetry::error_chain(&e), "could not store the re-wrapped Page token; next sweep");
+        }
+    }
+
+    /// [`HealthCheck::rewrap`] for a Page the skip rule spares a Graph call: its holder's token
+    /// is read (at the version listed) only when it needs one.
+    async fn rewrap_held(&self, r: &RouteHealth) {
+        let (tenant, page_id) = (&r.route.tenant_id, &r.route.page_id);
+        match self.pages.holder(page_id).await {
+            Ok(Some(Holder { route, version, token_enc: Some(t), .. }))
+                if route.tenant_id == *tenant && version == r.version =>
+            {
+                self.rewrap(tenant, page_id, &t).await;
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %adapters::telemetry::error_chain(&e), "page lookup failed"),
+        }
+    }
+
     /// The holder's token and the subscription, with Graph.
     async fn inspect(&self, r: &RouteHealth, lost: bool, now: i64) -> Finding {
         let (tenant, page_id) = (&r.route.tenant_id, &r.route.page_id);
@@ -113,11 +143,10 @@ impl HealthCheck {
                 return Finding::Unknown;
             }
         };
-        let Ok(token) = self.facebook.cipher.decrypt(tenant, page_id, &sealed) else {
+        let Ok(token) = self.facebook.cipher.open(tenant, page_id, &sealed).await else {
             return Finding::Broken("the stored Page token cannot be used; connect the Page again".into());
         };
-        // The decrypted Page token is at hand from here on: the place to re-wrap it under the
-        // current key when key rotation needs it (issue 13, "Secrets").
+        self.rewrap(tenant, page_id, &sealed).await;
         let info = match self.facebook.graph.debug_token(&token).await {
             Ok(info) => info,
             Err(e) => return graph_finding(&e),
