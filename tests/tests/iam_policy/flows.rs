@@ -309,11 +309,11 @@ async fn drive(s: &Split) {
     assert_eq!(st, 202, "{b}");
 
     // Page health, then Meta's callbacks for the person who connected the Pages.
-    let health = page_health::HealthCheck {
-        pages: s.stores("page-health").await.pages,
-        facebook: s.facebook.clone(),
-        silence: Duration::from_secs(3600),
-    };
+    let health = page_health::HealthCheck::new(
+        s.stores("page-health").await.pages,
+        s.facebook.clone(),
+        Duration::from_secs(3600),
+    );
     health.run().await.expect("page health");
     let payload = json!({"algorithm": "HMAC-SHA256", "issued_at": 1_764_000_000, "user_id": DEFAULT_USER_ID});
     let signed = domain::signed_request::sign(APP_SECRET, &payload.to_string());
