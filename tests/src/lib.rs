@@ -508,3 +508,17 @@ pub async fn browser_login(
     let query = [("code", code), ("state", state.as_str())];
     outcome(&return_from_meta(stack, &query, Some(cookie_pair(&set_cookie))).await.0)
 }
+
+/// A figure a proof produces (docs/RELIABILITY.md): printed, and appended to the file
+/// `RELIABILITY_REPORT` names when set, so CI's log shows it although libtest captures the
+/// output of passing tests. Tests run in parallel; each appends whole lines.
+pub fn report(line: &str) {
+    println!("{line}");
+    if let Ok(path) = std::env::var("RELIABILITY_REPORT") {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+        if let Err(e) = file.and_then(|mut f| writeln!(f, "{line}")) {
+            eprintln!("RELIABILITY_REPORT {path}: {e}");
+        }
+    }
+}

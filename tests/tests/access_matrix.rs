@@ -226,13 +226,13 @@ async fn every_route_role_and_shop(backend: Backend) {
         failures.push(format!("shop A changed under shop B's calls: {d}"));
     }
 
-    println!(
+    report(&format!(
         "access matrix on {backend:?}: {} routes, {} rows, {cells} cells, {} failures, {:.1} s",
         routes::router_routes().len(),
         ROWS.len(),
         failures.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     assert_eq!(cells, routes::cell_count(), "every row × caller × target was called");
     assert!(failures.is_empty(), "{} failures in {cells} cells:\n{}", failures.len(), failures.join("\n"));
 }

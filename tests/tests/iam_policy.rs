@@ -122,11 +122,11 @@ const TEMPLATE: &str = include_str!("../../template.yaml");
 #[test]
 fn every_function_is_granted_what_its_code_calls_and_nothing_more() {
     let problems = template::check(TEMPLATE, NEEDS);
-    println!(
+    integration_tests::report(&format!(
         "IAM check: {} functions, {} needed (action, resource) pairs checked against template.yaml",
         NEEDS.len(),
         NEEDS.iter().map(|n| n.needs.len()).sum::<usize>()
-    );
+    ));
     assert!(problems.is_empty(), "template.yaml's policies do not match the code:\n{}", problems.join("\n"));
 }
 

@@ -36,7 +36,7 @@ impl Scenario {
 }
 
 /// Runs a scenario in a world of its own and returns what the checker counted (printed as one
-/// line, whatever the outcome, and appended to the file `FAULTS_REPORT` names, if set).
+/// line, whatever the outcome, and appended to the file `RELIABILITY_REPORT` names, if set: [`crate::report`]).
 pub async fn run(s: Scenario) -> Outcome {
     let started = Instant::now();
     let world = world::World::new(s.seed).await;
@@ -66,15 +66,6 @@ pub async fn run(s: Scenario) -> Outcome {
     checker::wait_quiet(&world, &traffic.sent, 60).await;
     world.proxy.set_rules(Vec::new());
     let out = checker::check(&world, s.name, &traffic, meta_retries, started).await;
-    println!("{}", out.summary());
-    // `FAULTS_REPORT=path`: the lines also go to a file (CI keeps it; tests run in parallel, each
-    // appends its own line).
-    if let Ok(path) = std::env::var("FAULTS_REPORT") {
-        use std::io::Write;
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
-        if let Err(e) = file.and_then(|mut f| writeln!(f, "{}", out.summary())) {
-            eprintln!("FAULTS_REPORT {path}: {e}");
-        }
-    }
+    crate::report(&out.summary());
     out
 }
