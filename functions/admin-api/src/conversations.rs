@@ -452,9 +452,12 @@ pub(crate) async fn send_failure(
         ),
         GraphErrorKind::RateLimited => {
             warn!(page_id, code = ?e.code, "Send API rate limited after retries");
+            // Meta's estimate of when access comes back, when the usage headers gave one.
+            let seconds = e.retry_after.map_or(crate::error::RETRY_AFTER_SECONDS, |d| d.as_secs().max(1));
             ApiError::TooManyRequests(
                 ErrorCode::RateLimited,
                 "Facebook is rate limiting this Page; retry shortly".into(),
+                seconds,
             )
         }
         GraphErrorKind::TokenInvalid | GraphErrorKind::PermissionMissing => {

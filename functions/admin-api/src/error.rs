@@ -154,9 +154,9 @@ pub enum ApiError {
     /// Meta refused a call; the message is Graph's own (scrubbed of secrets by the client).
     #[error("{1}")]
     BadGateway(ErrorCode, String),
-    /// Answered with `Retry-After`.
+    /// Answered with `Retry-After` (seconds): Meta's own estimate when it gave one.
     #[error("{1}")]
-    TooManyRequests(ErrorCode, String),
+    TooManyRequests(ErrorCode, String, u64),
     /// The deployment is wrong (a setting that does not parse...): 503, logged with its cause.
     #[error("misconfigured: {what}")]
     Misconfigured {
@@ -168,8 +168,9 @@ pub enum ApiError {
     Store(#[from] StoreError),
 }
 
-/// Seconds a caller should wait after a 429 (Meta's rate limit outlasted our retries).
-const RETRY_AFTER_SECONDS: &str = "60";
+/// Seconds a caller should wait after a 429 when Meta gave no estimate of its own (its rate
+/// limit outlasted our retries).
+pub const RETRY_AFTER_SECONDS: u64 = 60;
 
 impl ApiError {
     /// A store write that lost to a concurrent change: 409 `conflict`, worth trying again.
@@ -190,7 +191,7 @@ impl ApiError {
             ApiError::Conflict(c, m) => (StatusCode::CONFLICT, *c, m.clone()),
             ApiError::Unprocessable(c, m) => (StatusCode::UNPROCESSABLE_ENTITY, *c, m.clone()),
             ApiError::BadGateway(c, m) => (StatusCode::BAD_GATEWAY, *c, m.clone()),
-            ApiError::TooManyRequests(c, m) => (StatusCode::TOO_MANY_REQUESTS, *c, m.clone()),
+            ApiError::TooManyRequests(c, m, _) => (StatusCode::TOO_MANY_REQUESTS, *c, m.clone()),
             ApiError::Misconfigured { what, .. } => {
                 tracing::error!(reason = what, error = %cause_chain(self), "misconfigured");
                 (
@@ -242,10 +243,15 @@ impl ApiError {
         let (status, code, message) = self.answer();
         let body = serde_json::json!({"error": {"code": code, "message": message}, name: value});
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
-        }
+        self.retry_after(&mut response);
         response
+    }
+
+    /// The `Retry-After` header of a 429.
+    fn retry_after(&self, response: &mut Response) {
+        if let ApiError::TooManyRequests(_, _, seconds) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+        }
     }
 }
 
@@ -253,9 +259,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.answer();
         let mut response = (status, Json(ErrorBody { error: ErrorDetail { code, message } })).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
-        }
+        self.retry_after(&mut response);
         response
     }
 }
@@ -296,9 +300,12 @@ mod tests {
 
     #[test]
     fn a_rate_limit_says_when_to_retry() {
-        let r = ApiError::TooManyRequests(ErrorCode::RateLimited, "slow down".into()).into_response();
+        let r = ApiError::TooManyRequests(ErrorCode::RateLimited, "slow down".into(), RETRY_AFTER_SECONDS)
+            .into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("60"));
+        let r = ApiError::TooManyRequests(ErrorCode::RateLimited, "slow down".into(), 420).into_response();
+        assert_eq!(r.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("420"));
     }
 
     #[test]
