@@ -335,17 +335,21 @@ pub fn facebook_at(graph_url: &str) -> Arc<adapters::facebook::Facebook> {
         cfg.graph_policy,
     )
     .expect("graph client");
-    Arc::new(
-        adapters::facebook::Facebook::new(
-            Arc::new(graph),
-            &cfg.token_key,
-            cfg.app_id,
-            cfg.dialog_url,
-            "https://app.example.vn/oauth/facebook/callback".into(),
-            "https://app.example.vn/".into(),
-        )
-        .expect("facebook settings"),
+    Arc::new(facebook_with(Arc::new(graph)))
+}
+
+/// Facebook settings like the test stack's (its key ring, app id, URLs) around `graph`.
+pub fn facebook_with(graph: Arc<dyn domain::graph::Graph>) -> adapters::facebook::Facebook {
+    let cfg = stack_config(Backend::Memory, Duration::from_secs(1), 1);
+    adapters::facebook::Facebook::new(
+        graph,
+        &cfg.token_key,
+        cfg.app_id,
+        cfg.dialog_url,
+        "https://app.example.vn/oauth/facebook/callback".into(),
+        "https://app.example.vn/".into(),
     )
+    .expect("facebook settings")
 }
 
 /// Facebook settings whose Graph API is a closed loopback port: for tests that must not call it.

@@ -35,18 +35,7 @@ fn facebook(fake: &FakeGraph) -> Arc<Facebook> {
         max_slowdown: Duration::from_millis(50),
         ..UsageLimits::BACKGROUND
     });
-    let cfg = stack_config(Backend::Memory, Duration::from_secs(1), 1);
-    Arc::new(
-        Facebook::new(
-            Arc::new(graph),
-            &cfg.token_key,
-            cfg.app_id,
-            cfg.dialog_url,
-            "https://app.example.vn/oauth/facebook/callback".into(),
-            "https://app.example.vn/".into(),
-        )
-        .expect("facebook settings"),
-    )
+    Arc::new(facebook_with(Arc::new(graph)))
 }
 
 /// `n` Pages connected to the shop with working tokens, subscribed at the fake.
@@ -268,15 +257,7 @@ async fn a_key_rotation_reaches_every_page_skipped_or_checked(backend: Backend) 
         ))
         .expect("ring")
     };
-    let mut rotated = Facebook::new(
-        Arc::new(fast_graph_client(&fake)),
-        &cfg.token_key,
-        cfg.app_id.clone(),
-        cfg.dialog_url.clone(),
-        "https://app.example.vn/oauth/facebook/callback".into(),
-        "https://app.example.vn/".into(),
-    )
-    .expect("facebook settings");
+    let mut rotated = facebook_with(Arc::new(fast_graph_client(&fake)));
     rotated.cipher = ring(serde_json::json!({"k1": k1, "k2": k2}));
     let second = check(&stores, Arc::new(rotated), eager()).run().await.expect("run");
     assert!(second.finished_sweep, "{second:?}");
