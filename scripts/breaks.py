@@ -214,7 +214,9 @@ def main():
     print("\n| break | caught by | first failure |\n|---|---|---|")
     for r in results:
         tests = "<br>".join(f"`{t}`" for t in r["failed"]) or "**not caught**"
-        print(f"| {r['what']} | `cargo test {' '.join(r['test'])}`: {tests} | {r['line'].replace('|', '/')} |")
+        line = r["line"].replace("|", "/")
+        line = line if len(line) <= 160 else line[:157] + "..."
+        print(f"| {r['what']} | `cargo test {' '.join(r['test'])}`: {tests} | {line} |")
     if any(not r["caught"] for r in results):
         sys.exit(1)
 
