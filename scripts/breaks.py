@@ -97,7 +97,7 @@ BREAKS = [
     dict(
         name="token-replace-condition",
         what="the condition on a re-wrapped Page token (DynamoDB): a newer token from a Login is overwritten",
-        file="shared/adapters/src/dynamo/pages.rs",
+        file="shared/adapters/src/dynamo/health.rs",
         old='.condition_expression("token_enc = :old")',
         new='.condition_expression("attribute_exists(pk) OR token_enc = :old")',
         test=["-p", "integration-tests", "--test", "token_store_contract"],

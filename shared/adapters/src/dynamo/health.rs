@@ -1,7 +1,9 @@
-//! The health sweep's storage (`PageStore::list_routes_page`, `claim_health_sweep`,
-//! `save_health_sweep`, `record_health_check`, `mark_recovered`): routes a batch at a time
-//! through `gsi1` (a Query, never a Scan), the one item that records where the sweep stands and
-//! which run may advance it, the healthy check's stamp, and the way back from lost connection.
+//! The health run's storage (`PageStore::list_routes_page`, `claim_health_sweep`,
+//! `save_health_sweep`, `record_health_check`, `mark_recovered`, `replace_token`,
+//! `expire_tokens`): routes a batch at a time through `gsi1` (a Query, never a Scan), the one
+//! item that records where the sweep stands and which run may advance it, the healthy check's
+//! stamp, the way back from lost connection, the key rotation's re-wrapped tokens, and the
+//! expired tokens of Pages not connected.
 
 use aws_sdk_dynamodb::types::ReturnValue;
 use domain::model::Paged;
@@ -11,11 +13,58 @@ use domain::timefmt::now_ms;
 
 use super::codec::{Row, ToAttr, decode_all};
 use super::errors::{backend, is_conditional_failure};
-use super::pages::{CONNECTED, LOST, at_version};
+use super::keys::Key;
+use super::pages::{CONNECTED, LOST, NOT_CONNECTED, at_version};
 use super::{DynamoStore, TxItem, keys};
 use crate::cursor;
 
 impl DynamoStore {
+    /// The health run's token sweep ([`PageStore::expire_tokens`]): the tokens of Pages not
+    /// connected whose expiry passed, found through the sparse `gsi1` entry (never a scan).
+    pub(super) async fn remove_expired_tokens(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let q = self
+            .query()
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :p AND gsi1sk < :s")
+            .expression_attribute_values(":p", keys::TOKEN_EXPIRY.attr())
+            .expression_attribute_values(":s", keys::token_expiry(now_ms).attr());
+        let mut removed = 0;
+        for item in self.query_all(q, usize::MAX).await? {
+            let Some(key) = Key::of_item(&item) else { continue };
+            let u = self
+                .tx_update(key)
+                .update_expression("REMOVE token_enc, token_expires_ms, gsi1pk, gsi1sk")
+                .condition_expression("token_expires_ms < :now AND #status = :nc")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":now", now_ms.attr())
+                .expression_attribute_values(":nc", NOT_CONNECTED.attr());
+            if self.update_if(u).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The health sweep's key-rotation step ([`PageStore::replace_token`]): the Page's sealed
+    /// token replaced only while it is still `old_enc`.
+    pub(super) async fn swap_token(
+        &self,
+        tenant_id: &str,
+        page_id: &str,
+        old_enc: &str,
+        new_enc: &str,
+    ) -> Result<bool, StoreError> {
+        // The condition is the whole guarantee: no read first, so a token a Login wrote since
+        // the caller read `old_enc` is never replaced by the re-wrapped old one.
+        let u = self
+            .tx_update(keys::page(tenant_id, page_id))
+            .update_expression("SET token_enc = :new")
+            .condition_expression("token_enc = :old")
+            .expression_attribute_values(":old", old_enc.attr())
+            .expression_attribute_values(":new", new_enc.attr());
+        self.update_if(u).await
+    }
+
     /// Routes in Page-id order (the index's sort key), after the Page the cursor names. The
     /// start key is rebuilt from that Page id, so it need not be an item that still exists.
     pub(super) async fn routes_page(

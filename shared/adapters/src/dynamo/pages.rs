@@ -14,12 +14,11 @@ use tracing::instrument;
 
 use super::codec::{FromItem, Row, ToAttr, ToItem, decode_all};
 use super::errors::{backend, cancellation_reasons, conditional, transaction_condition_failed};
-use super::keys::Key;
 use super::{DynamoStore, Item, Read, TxItem, keys};
 
 pub(super) const CONNECTED: &str = "connected";
 pub(super) const LOST: &str = "lost_connection";
-const NOT_CONNECTED: &str = "not_connected";
+pub(super) const NOT_CONNECTED: &str = "not_connected";
 /// A transaction item's cancellation reason when its condition did not hold.
 const CHECK_FAILED: &str = "ConditionalCheckFailed";
 
@@ -497,40 +496,12 @@ impl PageStore for DynamoStore {
         old_enc: &str,
         new_enc: &str,
     ) -> Result<bool, StoreError> {
-        // The condition is the whole guarantee: no read first, so a token a Login wrote since
-        // the caller read `old_enc` is never replaced by the re-wrapped old one.
-        let u = self
-            .tx_update(keys::page(tenant_id, page_id))
-            .update_expression("SET token_enc = :new")
-            .condition_expression("token_enc = :old")
-            .expression_attribute_values(":old", old_enc.attr())
-            .expression_attribute_values(":new", new_enc.attr());
-        self.update_if(u).await
+        self.swap_token(tenant_id, page_id, old_enc, new_enc).await
     }
 
     #[instrument(skip(self), err)]
     async fn expire_tokens(&self, now_ms: i64) -> Result<usize, StoreError> {
-        let q = self
-            .query()
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :p AND gsi1sk < :s")
-            .expression_attribute_values(":p", keys::TOKEN_EXPIRY.attr())
-            .expression_attribute_values(":s", keys::token_expiry(now_ms).attr());
-        let mut removed = 0;
-        for item in self.query_all(q, usize::MAX).await? {
-            let Some(key) = Key::of_item(&item) else { continue };
-            let u = self
-                .tx_update(key)
-                .update_expression("REMOVE token_enc, token_expires_ms, gsi1pk, gsi1sk")
-                .condition_expression("token_expires_ms < :now AND #status = :nc")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":now", now_ms.attr())
-                .expression_attribute_values(":nc", NOT_CONNECTED.attr());
-            if self.update_if(u).await? {
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        self.remove_expired_tokens(now_ms).await
     }
 
     #[instrument(skip(self, reason), err)]
