@@ -58,16 +58,16 @@ BREAKS = [
     ),
     dict(
         name="route-tenant",
-        what="the tenant check of one route: GET /api/conversations/{id} reads under the Page's shop, not the caller's",
+        what="the tenant check of one route: GET /api/conversations/{id} reads under the Page's shop, and lets another shop's caller through",
         file="functions/admin-api/src/conversations.rs",
         old="    match api.stores.conversations.conversation(&me.tenant_id, conversation_id).await? {\n        Some(c) if visible(api, me, &c).await? => Ok(c),",
         new=("    let page = conversation_id.split('_').next().unwrap_or_default();\n"
              "    let tenant = match api.stores.pages.page_route(page).await? {\n"
              "        Some(r) => r.tenant_id,\n"
-             "        None => me.tenant_id.to_string(),\n"
+             "        None => me.tenant_id.as_str().to_string(),\n"
              "    };\n"
              "    match api.stores.conversations.conversation(&tenant, conversation_id).await? {\n"
-             "        Some(c) if visible(api, me, &c).await? => Ok(c),"),
+             "        Some(c) if c.tenant_id != me.tenant_id.as_str() || visible(api, me, &c).await? => Ok(c),"),
         test=["-p", "integration-tests", "--test", "access_matrix"],
     ),
     dict(
