@@ -184,9 +184,12 @@ def run_break(b, target, moto_url):
         failed = sorted(set(re.findall(r"^test (\S+) \.\.\. FAILED", out, re.M)))
         panic = re.search(r"panicked at [^\n]*\n([^\n]+)", out)
         line = panic.group(1).strip() if panic else ""
-        if r.returncode != 0 and not failed and "error[" in out:
-            line = "the break did not compile: " + (re.search(r"error\[[^\n]+", out).group(0))
+        if r.returncode != 0 and not failed and ("error[" in out or "could not compile" in out):
+            first = re.search(r"^error[^\n]*", out, re.M)
+            line = "the break did not compile: " + (first.group(0) if first else "?")
             return dict(b, caught=None, failed=[], line=line, secs=time.time() - t0)
+        if r.returncode == 0:
+            line = "the tests passed with the break in place"
         return dict(b, caught=r.returncode != 0 and bool(failed), failed=failed, line=line, secs=time.time() - t0)
     finally:
         open(path, "w", encoding="utf-8").write(text)
